@@ -1,0 +1,1 @@
+"""Lint rules: one module per family, catalogs as data."""

@@ -1,0 +1,507 @@
+"""Sidecar injection of one pod, following Istio's injectPod step by step.
+
+1. strip what a previous injection added (re-injection is idempotent);
+2. run the selected templates and lay each over the pod (strategic merge);
+3. re-apply the user's own `istio-proxy` / `istio-init` containers as overrides;
+4. post-process: cluster envs, Prometheus merge, probe rewriting, status, ordering.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from render import yamlio
+from render.errors import InputError
+from render.inject import probes, proxyconfig, smp
+from render.inject.context import InjectConfig, PodRef
+from render.inject.gotext import lookup, truthy
+from render.inject.template import TemplateData
+from render.inject.templates import render_template
+from render.inject.validate import AnnotationError, check
+from render.quantity import canonical_resources
+
+PROXY = "istio-proxy"
+INIT = "istio-init"
+VALIDATION = "istio-validation"
+CORE_DUMP = "enable-core-dump"
+STATUS = "sidecar.istio.io/status"
+OVERRIDES = "proxy.istio.io/overrides"
+IGNORED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
+_PROM_SANITIZE = re.compile(r"[^a-zA-Z0-9_]")
+
+
+class InjectionError(ValueError):
+    """The injector refuses this pod; `annotation` names the culprit when there is one."""
+
+    def __init__(self, message: str, annotation: str | None = None):
+        super().__init__(message)
+        self.annotation = annotation
+
+
+def skip_reason(pod: PodRef) -> str | None:
+    """Why Istio would leave this pod alone, or None when it injects."""
+    if pod.spec.get("hostNetwork") is True:
+        return "host networking is enabled"
+    if pod.namespace in IGNORED_NAMESPACES:
+        return f"namespace {pod.namespace} is never injected"
+    selector = pod.annotations.get("sidecar.istio.io/inject")
+    if "sidecar.istio.io/inject" in pod.labels:
+        selector = pod.labels["sidecar.istio.io/inject"]
+    if selector is None:
+        return None
+    if str(selector).lower() in ("y", "yes", "true", "on", ""):
+        return None
+    return "sidecar injection is disabled (sidecar.istio.io/inject)"
+
+
+def pod_proxy_config(pod: PodRef, base: dict[str, Any]) -> dict[str, Any]:
+    """The ProxyConfig for this pod: `base` with `proxy.istio.io/config` applied."""
+    raw = pod.annotations.get("proxy.istio.io/config")
+    if raw is None:
+        return base
+    try:
+        override = yamlio.load_plain(raw, "proxy.istio.io/config")
+    except InputError as e:
+        raise InjectionError(f"proxy.istio.io/config is not valid YAML: {e.message}",
+                             "proxy.istio.io/config") from None
+    if override is None:
+        return base
+    if not isinstance(override, dict):
+        raise InjectionError("proxy.istio.io/config must be a ProxyConfig map", "proxy.istio.io/config")
+    try:
+        override = proxyconfig.normalize(override, "proxy.istio.io/config")
+    except InputError as e:
+        raise InjectionError(e.message, "proxy.istio.io/config") from None
+    return proxyconfig.merge(base, override)
+
+
+def _status_of(annotations: dict[str, str]) -> dict[str, Any] | None:
+    raw = annotations.get(STATUS)
+    if raw is None:
+        return None
+    try:
+        status = json.loads(raw)
+    except ValueError:
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def _names(status: dict[str, Any] | None, key: str) -> list[str]:
+    if not status:
+        return []
+    value = status.get(key)
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _find(containers: list | None, name: str) -> dict | None:
+    for c in containers or []:
+        if isinstance(c, dict) and c.get("name") == name:
+            return c
+    return None
+
+
+def _prometheus_key(pod: dict, wanted: str) -> list[str]:
+    return [k for k in (pod["metadata"].get("annotations") or {})
+            if _PROM_SANITIZE.sub("_", k) == wanted]
+
+
+def _prometheus_port(pod: dict) -> str | None:
+    anns = pod["metadata"].get("annotations") or {}
+    for k in _prometheus_key(pod, "prometheus_io_port"):
+        return anns[k]
+    return None
+
+
+def _clear_prometheus(pod: dict) -> None:
+    anns = pod["metadata"].get("annotations") or {}
+    for wanted in ("prometheus_io_path", "prometheus_io_port", "prometheus_io_scrape"):
+        for k in _prometheus_key(pod, wanted):
+            del anns[k]
+
+
+def strip(pod: dict, status_port: int) -> dict:
+    """The pod as it was before a previous injection (Istio's stripPod)."""
+    status = _status_of(pod["metadata"].get("annotations") or {})
+    if status is None:
+        return pod
+    out = copy.deepcopy(pod)
+    spec = out["spec"]
+    for key, names in (("containers", _names(status, "containers")),
+                       ("initContainers", _names(status, "initContainers"))):
+        if names and isinstance(spec.get(key), list):
+            spec[key] = [c for c in spec[key] if not (isinstance(c, dict) and c.get("name") in names)]
+    if _prometheus_port(out) == str(status_port):
+        _clear_prometheus(out)
+    anns = out["metadata"].get("annotations")
+    if anns is not None:
+        anns.pop(STATUS, None)
+    return out
+
+
+def _overrides(annotations: dict[str, str]) -> dict[str, list]:
+    raw = annotations.get(OVERRIDES)
+    if raw is None:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise InjectionError(f"{OVERRIDES} is not valid JSON", OVERRIDES) from None
+    if not isinstance(parsed, dict):
+        raise InjectionError(f"{OVERRIDES} must be a JSON object", OVERRIDES)
+    return parsed
+
+
+def reinsert_overrides(pod: dict) -> dict:
+    """Put back user containers recorded in `proxy.istio.io/overrides` that stripping removed."""
+    existing = _overrides(pod["metadata"].get("annotations") or {})
+    if not existing:
+        return pod
+    pod = copy.deepcopy(pod)
+    spec = pod["spec"]
+    for key in ("containers", "initContainers"):
+        for c in existing.get(key) or []:
+            if isinstance(c, dict) and _find(spec.get(key), c.get("name")) is None:
+                spec.setdefault(key, []).append(c)
+    return pod
+
+
+_CONTAINER_FIELDS = (
+    "name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources",
+    "resizePolicy", "restartPolicy", "volumeMounts", "volumeDevices", "livenessProbe",
+    "readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath",
+    "terminationMessagePolicy", "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty",
+)
+
+
+def _go_container(c: dict) -> dict:
+    """A container as Go's encoding/json writes a corev1.Container (fields in order)."""
+    out = {k: c[k] for k in _CONTAINER_FIELDS if k in c}
+    out.update((k, v) for k, v in c.items() if k not in out)
+    out.setdefault("resources", {})
+    if "resources" in out:
+        out["resources"] = canonical_resources(out["resources"])
+    order = list(_CONTAINER_FIELDS) + [k for k in out if k not in _CONTAINER_FIELDS]
+    return {k: out[k] for k in order if k in out}
+
+
+def _overlay_container(pod: dict, container: dict, init: bool) -> dict:
+    spec: dict[str, Any] = {"containers": [] if init else [container]}
+    if init:
+        spec["initContainers"] = [container]
+    return smp.merge_pod(pod, {"spec": spec})
+
+
+def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict,
+                        annotations: dict[str, str]) -> dict:
+    """Re-apply user-defined versions of injected containers (Istio's overrides)."""
+    existing = _overrides(annotations)
+    status = _status_of(annotations)
+    already = status is not None
+    applied: dict[str, list] = {"containers": [], "initContainers": []}
+    ospec = original["spec"]
+    for key, init in (("containers", False), ("initContainers", True)):
+        for c in template["spec"].get(key) or []:
+            name = c.get("name")
+            if name in _names(status, key):
+                continue
+            match = _find(existing.get(key), name)
+            if match is None:
+                if init:
+                    match = _find(ospec.get("containers"), name) or _find(ospec.get("initContainers"), name)
+                else:
+                    match = _find(ospec.get("containers"), name)
+            if match is None:
+                continue
+            overlay = copy.deepcopy(match)
+            if overlay.get("image") == "auto":
+                overlay.pop("image")
+            applied[key].append(overlay)
+            final = _overlay_container(final, overlay, init)
+    if not already and (applied["containers"] or applied["initContainers"]):
+        out: dict[str, list] = {}
+        for key in ("containers", "initContainers"):
+            if applied[key]:
+                out[key] = [_go_container(c) for c in applied[key]]
+        final["metadata"].setdefault("annotations", {})[OVERRIDES] = json.dumps(
+            out, separators=(",", ":"), ensure_ascii=False)
+    _adjust_init_user(final, original, proxy)
+    return final
+
+
+def _adjust_init_user(final: dict, original: dict, proxy: dict) -> None:
+    spec = original["spec"]
+    user = _find(spec.get("containers"), PROXY) or _find(spec.get("initContainers"), PROXY)
+    if user is None:
+        return
+    sc = user.get("securityContext") or {}
+    run_as_user, run_as_group = sc.get("runAsUser"), sc.get("runAsGroup")
+    if run_as_user is None and run_as_group is None:
+        return
+    inits = final["spec"].get("initContainers") or []
+    init = _find(inits, INIT) or _find(inits, VALIDATION)
+    if init is None:
+        return
+    anns = final["metadata"].get("annotations") or {}
+    tproxy = proxyconfig.interception_mode(proxy) == "TPROXY" or anns.get(
+        "sidecar.istio.io/interceptionMode") == "TPROXY"
+    if tproxy and run_as_user is not None:
+        sidecar = _find(final["spec"].get("containers"), PROXY) or _find(inits, PROXY)
+        if sidecar is not None:
+            sidecar.setdefault("securityContext", {})["runAsUser"] = 0
+    if not tproxy and init.get("name") == VALIDATION:
+        isc = init.setdefault("securityContext", {})
+        if run_as_user is not None:
+            isc["runAsUser"] = run_as_user
+        if run_as_group is not None:
+            isc["runAsGroup"] = run_as_group
+    if not run_as_user:
+        return
+    args = init.get("args") or []
+    for i, a in enumerate(args[:-1]):
+        if a == "-u":
+            args[i + 1] = str(run_as_user)
+            return
+
+
+def _move(spec: dict, src: str, dst: str, name: str) -> None:
+    lst = spec.get(src) or []
+    for i, c in enumerate(lst):
+        if isinstance(c, dict) and c.get("name") == name:
+            spec[src] = lst[:i] + lst[i + 1:]
+            spec.setdefault(dst, []).append(c)
+            return
+
+
+def _modify(containers: list, name: str, where: str) -> list:
+    rest = [c for c in containers if c.get("name") != name]
+    match = [c for c in containers if c.get("name") == name]
+    if not match:
+        return rest
+    m = match[-1]
+    if where == "first":
+        return [m, *rest]
+    if where == "last":
+        return [*rest, m]
+    return rest
+
+
+def reorder(pod: dict, hold: bool, before_proxy: list[str]) -> None:
+    spec = pod["spec"]
+    if spec.get("containers") is not None:
+        spec["containers"] = _modify(spec["containers"], PROXY, "first" if hold else "last")
+    inits = spec.get("initContainers")
+    if inits is None:
+        return
+    if _find(inits, PROXY) is not None:
+        inits = _modify(inits, CORE_DUMP, "first")
+        inits = _modify(inits, PROXY, "first")
+        for name in reversed(before_proxy):
+            inits = _modify(inits, name, "first")
+        inits = _modify(inits, VALIDATION, "first")
+        inits = _modify(inits, INIT, "first")
+    else:
+        inits = _modify(inits, VALIDATION, "first")
+        inits = _modify(inits, INIT, "last")
+        inits = _modify(inits, CORE_DUMP, "last")
+    spec["initContainers"] = inits
+
+
+def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: int) -> None:
+    anns = pod["metadata"].setdefault("annotations", {})
+    scrape = True
+    for k in _prometheus_key(pod, "prometheus_io_scrape"):
+        parsed = probes.parse_go_bool(anns[k])
+        if parsed is not None:
+            scrape = parsed
+    if not scrape:
+        return
+    enabled = True
+    merge_anno = anns.get("prometheus.istio.io/merge-metrics")
+    if merge_anno is not None and probes.parse_go_bool(merge_anno) is not None:
+        enabled = bool(probes.parse_go_bool(merge_anno))
+    elif mesh.get("enablePrometheusMerge") is not None:
+        enabled = bool(truthy(mesh.get("enablePrometheusMerge")))
+    if not enabled:
+        return
+    target = str(status_port)
+    if _prometheus_port(pod) == target:
+        return
+    cfg = {"scrape": "", "port": "", "path": ""}
+    for wanted, field in (("prometheus_io_scrape", "scrape"), ("prometheus_io_port", "port"),
+                          ("prometheus_io_path", "path")):
+        for k in _prometheus_key(pod, wanted):
+            cfg[field] = anns[k]
+    if sidecar is not None and any(cfg.values()):
+        sidecar.setdefault("env", []).append({
+            "name": "ISTIO_PROMETHEUS_ANNOTATIONS",
+            "value": json.dumps(cfg, separators=(",", ":"), ensure_ascii=False),
+        })
+    _clear_prometheus(pod)
+    anns["prometheus.io/port"] = target
+    anns["prometheus.io/path"] = "/stats/prometheus"
+    anns["prometheus.io/scrape"] = "true"
+
+
+def _status_annotation(template_spec: dict, revision: str) -> str:
+    def names(key: str) -> list[str] | None:
+        got = [c.get("name") for c in template_spec.get(key) or []]
+        return got or None
+
+    status = {
+        "initContainers": names("initContainers"),
+        "containers": names("containers"),
+        "volumes": names("volumes"),
+        "imagePullSecrets": names("imagePullSecrets"),
+        "revision": revision or "default",
+    }
+    return json.dumps(status, separators=(",", ":"), ensure_ascii=False)
+
+
+def _update_cluster_envs(sidecar: dict, envs: dict[str, str]) -> None:
+    kept = [e for e in sidecar.get("env") or [] if e.get("name") not in envs]
+    kept += [{"name": k, "value": envs[k]} for k in sorted(envs)]
+    sidecar["env"] = kept
+
+
+def _canonical_quantities(spec: dict) -> None:
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or []:
+            if isinstance(c, dict) and isinstance(c.get("resources"), dict):
+                c["resources"] = canonical_resources(c["resources"])
+
+
+def deploy_meta_from_pod(metadata: dict) -> tuple[str, str, str]:
+    """(name, kind, apiVersion) of the workload owning a bare Pod (Istio's heuristics)."""
+    name = metadata.get("name") or ""
+    kind, api = "Pod", "v1"
+    labels = metadata.get("labels") or {}
+    if metadata.get("generateName"):
+        for ref in metadata.get("ownerReferences") or []:
+            if isinstance(ref, dict) and ref.get("controller") is True:
+                api, kind, name = ref.get("apiVersion", ""), ref.get("kind", ""), ref.get("name", "")
+                h = labels.get("pod-template-hash", "")
+                if kind == "ReplicaSet" and h and name.endswith(h):
+                    name, kind = name.removesuffix("-" + h), "Deployment"
+                elif kind == "ReplicationController" and labels.get("deploymentconfig"):
+                    name, kind = labels["deploymentconfig"], "DeploymentConfig"
+                elif kind == "Job" and re.fullmatch(r".+-\d{8,10}", labels.get("job-name", "")):
+                    jn = labels["job-name"]
+                    name, kind, api = jn[: jn.rfind("-")], "CronJob", "batch/v1"
+                break
+    return name or (metadata.get("name") or ""), kind, api
+
+
+def proxy_image(values: dict, proxy: dict, annotations: dict[str, str]) -> str:
+    """`hub/proxyv2:tag[-variant]` (Istio's ProxyImage)."""
+    hub = lookup(values, "global.hub", "") or ""
+    tag = lookup(values, "global.tag", "")
+    tag = "" if tag is None else str(tag)
+    image = lookup(values, "global.proxy.image") or "proxyv2"
+    image_type = ((proxy.get("image") or {}).get("imageType") if isinstance(proxy.get("image"), dict) else "") or ""
+    image_type = annotations.get("sidecar.istio.io/proxyImageType", image_type)
+    if image_type:
+        for known in ("distroless", "debug"):
+            if tag.endswith("-" + known):
+                tag = tag[: -len(known) - 1]
+                break
+        if image_type != "default":
+            tag = f"{tag}-{image_type}"
+    return f"{hub}/{image}:{tag}"
+
+
+def inject(pod: PodRef, cfg: InjectConfig) -> None:
+    """Inject the proxy into `pod` in place. Raises InjectionError when Istio would refuse."""
+    original = {"metadata": copy.deepcopy(pod.metadata), "spec": copy.deepcopy(pod.spec)}
+    original_annotations = original["metadata"].get("annotations") or {}
+    errors = check(original_annotations)
+    if errors:
+        first: AnnotationError = errors[0]
+        raise InjectionError(str(first), first.name)
+    proxy = pod_proxy_config(pod, cfg.proxy)
+    status_port = proxyconfig.status_port(proxy)
+    values = cfg.values
+    cluster = lookup(values, "global.multiCluster.clusterName", "") or ""
+    network = lookup(values, "global.network", "") or ""
+    labels = original["metadata"].get("labels") or {}
+    if "topology.istio.io/network" in labels:
+        network = labels["topology.istio.io/network"]
+    proxy_envs: dict[str, str] = {}
+    if cluster:
+        proxy_envs["ISTIO_META_CLUSTER_ID"] = str(cluster)
+    if network:
+        proxy_envs["ISTIO_META_NETWORK"] = str(network)
+
+    stripped = reinsert_overrides(strip(original, status_port))
+    stripped_meta = stripped["metadata"]
+    data = TemplateData(
+        annotations=dict(stripped_meta.get("annotations") or {}),
+        labels=dict(stripped_meta.get("labels") or {}),
+        spec=stripped["spec"],
+        proxy=proxy,
+        values=values,
+        mesh=cfg.mesh,
+        native=cfg.native,
+        api_version=pod.api_version,
+        kind=pod.kind,
+        deploy_name=pod.deploy_name,
+        deploy_namespace=pod.deploy_namespace,
+        proxy_image=proxy_image(values, proxy, original_annotations),
+        revision=lookup(values, "revision", "") or "",
+        compliance_policy=cfg.compliance_policy,
+    )
+    merged = copy.deepcopy(original)
+    template_pod: dict = {"metadata": {}, "spec": {}}
+    selected = original_annotations.get("inject.istio.io/templates")
+    names = [n.strip() for n in selected.split(",")] if selected is not None else None
+    for rendered in render_template(names, data, cfg):
+        template_pod = smp.merge_pod(template_pod, rendered)
+        tspec = template_pod["spec"]
+        if _find(tspec.get("initContainers"), PROXY) and _find(merged["spec"].get("containers"), PROXY):
+            _move(merged["spec"], "containers", "initContainers", PROXY)
+        elif (_find(tspec.get("containers"), PROXY)
+              and _find(merged["spec"].get("initContainers"), PROXY)
+              and PROXY in _names(_status_of(original_annotations), "initContainers")):
+            # Re-injecting a natively injected pod in traditional mode: drop the old copy
+            # rather than leave the proxy in both lists, which the API server rejects.
+            merged["spec"]["initContainers"] = [
+                c for c in merged["spec"]["initContainers"] if c.get("name") != PROXY]
+        merged = smp.merge_pod(merged, rendered)
+
+    merged = reapply_overwritten(merged, original, template_pod, proxy, original_annotations)
+    _post_process(merged, template_pod, original, data, cfg, proxy, proxy_envs, status_port)
+    _canonical_quantities(merged["spec"])
+    pod.metadata.clear()
+    pod.metadata.update(merged["metadata"])
+    pod.spec.clear()
+    pod.spec.update(merged["spec"])
+
+
+def _post_process(pod: dict, template_pod: dict, original: dict, data: TemplateData,
+                  cfg: InjectConfig, proxy: dict, proxy_envs: dict[str, str],
+                  status_port: int) -> None:
+    meta = pod["metadata"]
+    anns = meta.setdefault("annotations", {})
+    labels = meta.setdefault("labels", {})
+    spec = pod["spec"]
+    sidecar = _find(spec.get("containers"), PROXY) or _find(spec.get("initContainers"), PROXY)
+    if sidecar is not None and proxy_envs:
+        _update_cluster_envs(sidecar, proxy_envs)
+    _prometheus_merge(pod, sidecar, cfg.mesh, status_port)
+    rewrite_default = truthy(lookup(cfg.values, "sidecarInjectorWebhook.rewriteAppHTTPProbe", True))
+    if sidecar is not None and probes.should_rewrite(anns, bool(rewrite_default)):
+        previously = STATUS in (original["metadata"].get("annotations") or {})
+        probes.apply(pod, sidecar, status_port, previously)
+    if "ISTIO_META_NETWORK" in proxy_envs:
+        labels["topology.istio.io/network"] = proxy_envs["ISTIO_META_NETWORK"]
+    anns[STATUS] = _status_annotation(template_pod["spec"], data.revision)
+    injected = lookup(cfg.values, "sidecarInjectorWebhook.injectedAnnotations") or {}
+    if isinstance(injected, dict):
+        for k, v in injected.items():
+            anns[str(k)] = str(v)
+    hold = proxyconfig.hold_application(proxy) or truthy(
+        lookup(cfg.values, "global.proxy.holdApplicationUntilProxyStarts"))
+    before = [n for n in (anns.get("sidecar.istio.io/init-containers-before-proxy") or "").split(",") if n]
+    reorder(pod, bool(hold), list(dict.fromkeys(before)))

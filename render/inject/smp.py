@@ -1,0 +1,165 @@
+"""Kubernetes strategic merge patch, for Pods, on plain data.
+
+The injector lays its rendered template over the user's pod with a strategic merge patch,
+exactly as Istio does (`strategicpatch.StrategicMergePatch` with the Pod schema). Which
+lists merge by which key, and the order the merged items come out in, decide what the
+injected pod looks like, so both follow apimachinery's rules:
+
+- maps merge recursively; a `null` in the patch deletes the key;
+- lists with a merge key (containers by `name`, ports by `containerPort`, ...) merge
+  item by item; items only in the patch come first, in patch order, then the items only
+  in the original, each placed after the patch items that precede it in the original;
+- every other list is replaced.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# Merge keys of the Pod schema's `patchStrategy: merge` lists, by path from the Pod.
+# A path segment "*" stands for the items of a list.
+_CONTAINER_LISTS = {
+    "env": "name",
+    "ports": "containerPort",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "resizePolicy": None,
+}
+_POD_SPEC_LISTS = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "topologySpreadConstraints": "topologyKey",
+    "resourceClaims": "name",
+    "schedulingGates": "name",
+}
+
+
+def _merge_key(path: tuple[str, ...]) -> str | None:
+    """The merge key of the list at `path` (relative to the pod), or None to replace it."""
+    if len(path) == 2 and path[0] == "spec":
+        return _POD_SPEC_LISTS.get(path[1])
+    if (
+        len(path) == 3
+        and path[0] == "spec"
+        and path[1] in ("containers", "initContainers", "ephemeralContainers")
+    ):
+        return _CONTAINER_LISTS.get(path[2])
+    if path == ("metadata", "ownerReferences"):
+        return "uid"
+    if len(path) == 4 and path[-1] == "claims" and path[-2] == "resources":
+        return "name"
+    return None
+
+
+def merge_pod(original: dict, patch: dict) -> dict:
+    """`patch` laid over `original` (a Pod as data); neither argument is modified."""
+    return _merge_map(original, patch, ())
+
+
+def _merge_map(original: dict, patch: dict, path: tuple[str, ...]) -> dict:
+    out = dict(original)
+    for key, pv in patch.items():
+        if key == "$patch":
+            if pv == "replace":
+                return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+            if pv == "delete":
+                return {}
+            continue
+        if pv is None:
+            out.pop(key, None)
+            continue
+        ov = original.get(key)
+        sub = (*path, key)
+        if isinstance(pv, dict) and isinstance(ov, dict):
+            out[key] = _merge_map(ov, pv, sub)
+        elif isinstance(pv, list) and isinstance(ov, list):
+            mk = _merge_key(sub)
+            out[key] = _merge_list(ov, pv, sub, mk) if mk else _strip_directives(pv)
+        else:
+            out[key] = _strip_directives(pv)
+    return out
+
+
+def _strip_directives(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _strip_directives(v) for k, v in value.items() if not str(k).startswith("$")
+        }
+    if isinstance(value, list):
+        return [
+            _strip_directives(v)
+            for v in value
+            if not (isinstance(v, dict) and v.get("$patch") == "delete")
+        ]
+    return copy.deepcopy(value)
+
+
+def _key_of(item: Any, mk: str) -> Any:
+    return item.get(mk) if isinstance(item, dict) else None
+
+
+def _merge_list(original: list, patch: list, path: tuple[str, ...], mk: str) -> list:
+    if not patch:
+        return list(original)
+    if not all(isinstance(i, dict) for i in patch):
+        # Lists of scalars with a merge strategy: union, original first.
+        out = list(original)
+        for v in patch:
+            if v not in out:
+                out.append(v)
+        return out
+    deleted = {
+        _key_of(i, mk) for i in patch if isinstance(i, dict) and i.get("$patch") == "delete"
+    }
+    patch = [i for i in patch if i.get("$patch") != "delete"]
+    original = [i for i in original if _key_of(i, mk) not in deleted]
+    by_key = {}
+    for idx, item in enumerate(original):
+        by_key.setdefault(_key_of(item, mk), idx)
+    merged = list(original)
+    patch_keys = []
+    for item in patch:
+        k = _key_of(item, mk)
+        patch_keys.append(k)
+        if k in by_key and isinstance(merged[by_key[k]], dict):
+            merged[by_key[k]] = _merge_map(merged[by_key[k]], item, path)
+        else:
+            by_key[k] = len(merged)
+            merged.append(_strip_directives(item))
+    # Order: patch items in patch order, server-only items woven in by their original order.
+    patch_set = set(patch_keys)
+    patch_items = []
+    seen = set()
+    for k in patch_keys:
+        if k in seen:
+            continue
+        seen.add(k)
+        patch_items.append(merged[by_key[k]])
+    server_only = [i for i in merged[: len(original)] if _key_of(i, mk) not in patch_set]
+    order = {}
+    for idx, item in enumerate(original):
+        order.setdefault(_key_of(item, mk), idx)
+    out = []
+    i = j = 0
+    while i < len(server_only) or j < len(patch_items):
+        if i >= len(server_only):
+            out.append(patch_items[j])
+            j += 1
+        elif j >= len(patch_items):
+            out.append(server_only[i])
+            i += 1
+        else:
+            li = order.get(_key_of(server_only[i], mk), -1)
+            ri = order.get(_key_of(patch_items[j], mk), -1)
+            if li >= 0 and ri >= 0 and li < ri:
+                out.append(server_only[i])
+                i += 1
+            else:
+                out.append(patch_items[j])
+                j += 1
+    return out

@@ -1,0 +1,641 @@
+"""Istio's `sidecar` injection template, as Python.
+
+Each branch here mirrors a branch of Istio's `injection-template.yaml`
+(manifests/charts/istio-control/istio-discovery/files/) as of the release the
+conformance corpus was produced with. The result is a partial Pod that the injector
+lays over the user's pod with a strategic merge patch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from render.inject import proxyconfig
+from render.inject.gotext import annotation, lookup, sprint, truthy, value_or_default
+from render.quantity import canonical_resources
+
+PROXY = "istio-proxy"
+RES_ANNOTATIONS = (
+    "sidecar.istio.io/proxyCPU",
+    "sidecar.istio.io/proxyMemory",
+    "sidecar.istio.io/proxyCPULimit",
+    "sidecar.istio.io/proxyMemoryLimit",
+)
+
+
+@dataclass
+class TemplateData:
+    """The template's inputs (Istio's SidecarTemplateData)."""
+
+    annotations: dict[str, str]
+    labels: dict[str, str]
+    spec: dict[str, Any]
+    proxy: dict[str, Any]
+    values: dict[str, Any]
+    mesh: dict[str, Any]
+    native: bool
+    api_version: str
+    kind: str
+    deploy_name: str
+    deploy_namespace: str
+    proxy_image: str
+    revision: str
+    compliance_policy: str = ""
+    proxy_uid: int = 1337
+    proxy_gid: int = 1337
+
+    def value(self, dotted: str, default: Any = None) -> Any:
+        return lookup(self.values, dotted, default)
+
+    def anno(self, name: str, default: Any) -> str:
+        return annotation(self.annotations, name, default)
+
+    @property
+    def interception_mode(self) -> str:
+        return self.anno("sidecar.istio.io/interceptionMode", proxyconfig.interception_mode(self.proxy))
+
+    @property
+    def status_port(self) -> str:
+        return self.anno("status.sidecar.istio.io/port", self.value("global.proxy.statusPort"))
+
+    @property
+    def cni(self) -> bool:
+        return truthy(self.value("pilot.cni.enabled")) or truthy(self.value("istio_cni.enabled"))
+
+
+def exclude_inbound_port(port: Any, excluded: str) -> str:
+    """Istio's `excludeInboundPort`: add the status port to the excluded list once."""
+    port_str = sprint(port).strip()
+    if not port_str or port_str == "0":
+        return excluded
+    ports = excluded.split(",")
+    out = []
+    for p in ports:
+        if p == port_str:
+            return excluded
+        p = p.strip()
+        if p:
+            out.append(p)
+    out.append(port_str)
+    return ",".join(out)
+
+
+def append_multus_network(existing: str, network: str) -> str:
+    if not existing:
+        return network
+    i = existing.rfind("]")
+    if i != -1:
+        try:
+            nets = json.loads(existing)
+        except ValueError:
+            return existing
+        if any(isinstance(n, dict) and n.get("name") == network for n in nets or []):
+            return existing
+        return existing[:i] + f', {{"name": "{network}"}}' + existing[i:]
+    if any(n.strip() == network for n in existing.split(",")):
+        return existing
+    return existing + ", " + network
+
+
+def app_containers(spec: dict) -> list[str]:
+    return [c.get("name") for c in spec.get("containers") or [] if c.get("name") != PROXY]
+
+
+def resources(d: TemplateData) -> dict | None:
+    """The `resources` block shared by istio-proxy and istio-init."""
+    anns = d.annotations
+    if any(a in anns for a in RES_ANNOTATIONS):
+        out: dict[str, dict] = {}
+        if "sidecar.istio.io/proxyCPU" in anns or "sidecar.istio.io/proxyMemory" in anns:
+            req = out.setdefault("requests", {})
+            if "sidecar.istio.io/proxyCPU" in anns:
+                req["cpu"] = anns["sidecar.istio.io/proxyCPU"]
+            if "sidecar.istio.io/proxyMemory" in anns:
+                req["memory"] = anns["sidecar.istio.io/proxyMemory"]
+        if "sidecar.istio.io/proxyCPULimit" in anns or "sidecar.istio.io/proxyMemoryLimit" in anns:
+            lim = out.setdefault("limits", {})
+            if "sidecar.istio.io/proxyCPULimit" in anns:
+                lim["cpu"] = anns["sidecar.istio.io/proxyCPULimit"]
+            if "sidecar.istio.io/proxyMemoryLimit" in anns:
+                lim["memory"] = anns["sidecar.istio.io/proxyMemoryLimit"]
+        return canonical_resources(out)  # type: ignore[return-value]
+    res = d.value("global.proxy.resources")
+    if truthy(res):
+        return canonical_resources(_drop_nulls(res))  # type: ignore[return-value]
+    return None
+
+
+def _drop_nulls(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _drop_nulls(x) for k, x in v.items() if x is not None}
+    return v
+
+
+def metadata(d: TemplateData) -> dict:
+    labels = d.labels
+    meta_labels = {
+        "security.istio.io/tlsMode": labels.get("security.istio.io/tlsMode") or "istio",
+    }
+    if (d.proxy.get("proxyMetadata") or {}).get("ISTIO_META_ENABLE_HBONE") == "true":
+        meta_labels["networking.istio.io/tunnel"] = labels.get("networking.istio.io/tunnel") or "http"
+    name = (
+        labels.get("service.istio.io/canonical-name")
+        or labels.get("app.kubernetes.io/name")
+        or labels.get("app")
+        or d.deploy_name
+    )
+    meta_labels["service.istio.io/canonical-name"] = name[:63].removesuffix("-")
+    meta_labels["service.istio.io/canonical-revision"] = (
+        labels.get("service.istio.io/canonical-revision")
+        or labels.get("app.kubernetes.io/version")
+        or labels.get("version")
+        or "latest"
+    )
+    anns: dict[str, str] = {"istio.io/rev": d.revision or "default"}
+    apps = app_containers(d.spec)
+    if apps:
+        if "kubectl.kubernetes.io/default-logs-container" not in d.annotations:
+            anns["kubectl.kubernetes.io/default-logs-container"] = apps[0]
+        if "kubectl.kubernetes.io/default-container" not in d.annotations:
+            anns["kubectl.kubernetes.io/default-container"] = apps[0]
+    if d.cni:
+        if d.value("pilot.cni.provider") == "multus":
+            anns["k8s.v1.cni.cncf.io/networks"] = append_multus_network(
+                d.annotations.get("k8s.v1.cni.cncf.io/networks", ""), "default/istio-cni"
+            )
+        anns["sidecar.istio.io/interceptionMode"] = d.interception_mode
+        inc = d.anno("traffic.sidecar.istio.io/includeOutboundIPRanges", d.value("global.proxy.includeIPRanges"))
+        if inc:
+            anns["traffic.sidecar.istio.io/includeOutboundIPRanges"] = inc
+        exc = d.anno("traffic.sidecar.istio.io/excludeOutboundIPRanges", d.value("global.proxy.excludeIPRanges"))
+        if exc:
+            anns["traffic.sidecar.istio.io/excludeOutboundIPRanges"] = exc
+        anns["traffic.sidecar.istio.io/includeInboundPorts"] = d.anno(
+            "traffic.sidecar.istio.io/includeInboundPorts", d.value("global.proxy.includeInboundPorts")
+        )
+        anns["traffic.sidecar.istio.io/excludeInboundPorts"] = exclude_inbound_port(
+            d.status_port,
+            d.anno("traffic.sidecar.istio.io/excludeInboundPorts", d.value("global.proxy.excludeInboundPorts")),
+        )
+        for key, vkey in (
+            ("traffic.sidecar.istio.io/includeOutboundPorts", "global.proxy.includeOutboundPorts"),
+            ("traffic.sidecar.istio.io/excludeOutboundPorts", "global.proxy.excludeOutboundPorts"),
+        ):
+            if key in d.annotations or value_or_default(d.value(vkey), "") != "":
+                anns[key] = d.anno(key, d.value(vkey))
+        for key in (
+            "traffic.sidecar.istio.io/kubevirtInterfaces",
+            "istio.io/reroute-virtual-interfaces",
+            "traffic.sidecar.istio.io/excludeInterfaces",
+        ):
+            if d.annotations.get(key):
+                anns[key] = d.annotations[key]
+    return {"labels": meta_labels, "annotations": anns}
+
+
+def _image(d: TemplateData, values_key: str) -> str:
+    chosen = d.anno("sidecar.istio.io/proxyImage", d.value(values_key))
+    if "/" in chosen:
+        return chosen
+    if values_key == "global.proxy_init.image":
+        # istio-init names its image by proxy_init.image under the same hub and tag.
+        return d.proxy_image.replace(f"/{d.value('global.proxy.image') or 'proxyv2'}:",
+                                     f"/{d.value(values_key) or 'proxyv2'}:", 1)
+    return d.proxy_image
+
+
+def iptables_args(d: TemplateData) -> list[str]:
+    tproxy = d.interception_mode == "TPROXY"
+    anns = d.annotations
+    args = [
+        "istio-iptables",
+        "-p", sprint(value_or_default(d.mesh.get("proxyListenPort"), "15001") or "15001"),
+        "-z", sprint(value_or_default(d.mesh.get("proxyInboundListenPort"), "15006") or "15006"),
+        "-u", "1337" if tproxy else sprint(d.proxy_uid or 1337),
+        "-m", d.interception_mode,
+        "-i", d.anno("traffic.sidecar.istio.io/includeOutboundIPRanges", d.value("global.proxy.includeIPRanges")),
+        "-x", d.anno("traffic.sidecar.istio.io/excludeOutboundIPRanges", d.value("global.proxy.excludeIPRanges")),
+        "-b", d.anno("traffic.sidecar.istio.io/includeInboundPorts", d.value("global.proxy.includeInboundPorts")),
+        "-d",
+    ]
+    excluded = exclude_inbound_port(
+        d.status_port,
+        d.anno("traffic.sidecar.istio.io/excludeInboundPorts", d.value("global.proxy.excludeInboundPorts")),
+    )
+    args.append("15090,15021," + excluded if excluded else "15090,15021")
+    for flag, key, vkey in (
+        ("-q", "traffic.sidecar.istio.io/includeOutboundPorts", "global.proxy.includeOutboundPorts"),
+        ("-o", "traffic.sidecar.istio.io/excludeOutboundPorts", "global.proxy.excludeOutboundPorts"),
+    ):
+        if key in anns or value_or_default(d.value(vkey), "") != "":
+            args += [flag, d.anno(key, d.value(vkey))]
+    if "istio.io/reroute-virtual-interfaces" in anns:
+        args += ["-k", anns["istio.io/reroute-virtual-interfaces"]]
+    elif "traffic.sidecar.istio.io/kubevirtInterfaces" in anns:
+        args += ["-k", anns["traffic.sidecar.istio.io/kubevirtInterfaces"]]
+    if "traffic.sidecar.istio.io/excludeInterfaces" in anns:
+        args += ["-c", anns["traffic.sidecar.istio.io/excludeInterfaces"]]
+    args.append("--log_output_level=" + d.anno("sidecar.istio.io/agentLogLevel", d.value("global.logging.level")))
+    if truthy(d.value("global.logAsJson")):
+        args.append("--log_as_json")
+    if d.cni:
+        args += ["--run-validation", "--skip-rule-apply"]
+    elif truthy(d.value("global.proxy_init.forceApplyIptables")):
+        args.append("--force-apply")
+    if truthy(d.value("global.nativeNftables")):
+        args.append("--native-nftables")
+    return args
+
+
+def _metadata_env(d: TemplateData) -> list[dict]:
+    meta = d.proxy.get("proxyMetadata") or {}
+    return [_env(k, sprint(meta[k])) for k in sorted(meta)]
+
+
+def init_container(d: TemplateData) -> dict:
+    tproxy = d.interception_mode == "TPROXY"
+    privileged = bool(truthy(d.value("global.proxy.privileged")))
+    c: dict[str, Any] = {
+        "name": "istio-validation" if d.cni else "istio-init",
+        "image": _image(d, "global.proxy_init.image"),
+        "args": iptables_args(d),
+    }
+    pull = d.value("global.imagePullPolicy")
+    if truthy(pull):
+        c["imagePullPolicy"] = pull
+    env = _metadata_env(d)
+    if env:
+        c["env"] = env
+    res = resources(d)
+    if res is not None:
+        c["resources"] = res
+    sc: dict[str, Any] = {
+        "allowPrivilegeEscalation": privileged,
+        "privileged": privileged,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    if not d.cni:
+        sc["capabilities"] = {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}
+        sc.update(readOnlyRootFilesystem=False, runAsGroup=0, runAsNonRoot=False, runAsUser=0)
+    else:
+        sc.update(
+            readOnlyRootFilesystem=True,
+            runAsGroup=1337 if tproxy else (d.proxy_gid or 1337),
+            runAsUser=1337 if tproxy else (d.proxy_uid or 1337),
+            runAsNonRoot=True,
+        )
+    seccomp = d.value("global.proxy.seccompProfile")
+    if truthy(seccomp):
+        sc["seccompProfile"] = seccomp
+    c["securityContext"] = sc
+    return c
+
+
+def _field_env(name: str, path: str) -> dict:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def _resource_env(name: str, resource: str) -> dict:
+    return {"name": name, "valueFrom": {"resourceFieldRef": {"divisor": "1", "resource": resource}}}
+
+
+def _pod_ports(spec: dict) -> str:
+    out = "["
+    first = True
+    for c in spec.get("containers") or []:
+        for p in c.get("ports") or []:
+            out += "\n    " + ("" if first else ",") + _port_json(p)
+            first = False
+    return out + "\n]"
+
+
+def _port_json(p: dict) -> str:
+    obj: dict[str, Any] = {}
+    if p.get("name"):
+        obj["name"] = p["name"]
+    if p.get("hostPort"):
+        obj["hostPort"] = p["hostPort"]
+    obj["containerPort"] = p.get("containerPort", 0)
+    if p.get("protocol"):
+        obj["protocol"] = p["protocol"]
+    if p.get("hostIP"):
+        obj["hostIP"] = p["hostIP"]
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def proxy_env(d: TemplateData) -> list[dict]:
+    env: list[dict] = []
+    if (d.mesh.get("inboundTrafficPolicy") or {}).get("mode") == "LOCALHOST":
+        env.append({"name": "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "value": "true"})
+    revision = d.value("revision") or ""
+    ca_addr = d.value("global.caAddress")
+    if not truthy(ca_addr):
+        ca_addr = "istiod" + (f"-{revision}" if revision else "") + f".{d.value('global.istioNamespace')}.svc:15012"
+    env += [
+        {"name": "PILOT_CERT_PROVIDER", "value": sprint(d.value("global.pilotCertProvider"))},
+        {"name": "CA_ADDR", "value": sprint(ca_addr)},
+        _field_env("POD_NAME", "metadata.name"),
+        _field_env("POD_NAMESPACE", "metadata.namespace"),
+        _field_env("INSTANCE_IP", "status.podIP"),
+        _field_env("SERVICE_ACCOUNT", "spec.serviceAccountName"),
+        _field_env("HOST_IP", "status.hostIP"),
+        _resource_env("ISTIO_CPU_LIMIT", "limits.cpu"),
+        {"name": "PROXY_CONFIG", "value": proxyconfig.to_json(d.proxy) + "\n"},
+        {"name": "ISTIO_META_POD_PORTS", "value": _pod_ports(d.spec)},
+        _env("ISTIO_META_APP_CONTAINERS", ",".join(app_containers(d.spec))),
+        _resource_env("GOMEMLIMIT", "limits.memory"),
+    ]
+    if d.compliance_policy:
+        env.append({"name": "COMPLIANCE_POLICY", "value": d.compliance_policy})
+        if d.compliance_policy == "fips-140-3":
+            env.append({"name": "GODEBUG", "value": "fips140=only"})
+    env += [
+        {"name": "ISTIO_META_CLUSTER_ID",
+         "value": sprint(value_or_default(d.value("global.multiCluster.clusterName"), "Kubernetes"))},
+        _field_env("ISTIO_META_NODE_NAME", "spec.nodeName"),
+        {"name": "ISTIO_META_INTERCEPTION_MODE",
+         "value": d.annotations.get("sidecar.istio.io/interceptionMode") or proxyconfig.interception_mode(d.proxy)},
+    ]
+    workload = d.labels.get("service.istio.io/workload-name") or d.deploy_name
+    if workload:
+        env.append({"name": "ISTIO_META_WORKLOAD_NAME", "value": workload})
+    if d.api_version and d.deploy_name:
+        env.append({
+            "name": "ISTIO_META_OWNER",
+            "value": f"kubernetes://apis/{d.api_version}/namespaces/{d.deploy_namespace or 'default'}/"
+                     f"{d.kind.lower()}s/{d.deploy_name}",
+        })
+    if "sidecar.istio.io/bootstrapOverride" in d.annotations:
+        env.append({"name": "ISTIO_BOOTSTRAP_OVERRIDE", "value": "/etc/istio/custom-bootstrap/custom_bootstrap.json"})
+    trust_domain = value_or_default(d.mesh.get("trustDomain"), d.value("global.trustDomain"))
+    mesh_id = d.value("global.meshID")
+    if truthy(mesh_id):
+        env.append({"name": "ISTIO_META_MESH_ID", "value": sprint(mesh_id)})
+    elif truthy(trust_domain):
+        env.append({"name": "ISTIO_META_MESH_ID", "value": sprint(trust_domain)})
+    if truthy(trust_domain):
+        env.append({"name": "TRUST_DOMAIN", "value": sprint(trust_domain)})
+    otel = _otel_resource_attributes(d)
+    if otel:
+        env.append({"name": "OTEL_RESOURCE_ATTRIBUTES", "value": otel})
+    if d.value("global.proxy.tracer") == "datadog" and "apm.datadoghq.com/env" in d.annotations:
+        try:
+            dd = json.loads(d.annotations["apm.datadoghq.com/env"])
+        except ValueError:
+            dd = {}
+        if isinstance(dd, dict):
+            env += [{"name": k, "value": sprint(dd[k])} for k in sorted(dd)]
+    env += _metadata_env(d)
+    return env
+
+
+def _env(name: str, value: str) -> dict:
+    """An EnvVar as Go writes it: an empty value is omitted."""
+    return {"name": name, "value": value} if value != "" else {"name": name}
+
+
+def _otel_resource_attributes(d: TemplateData) -> str:
+    """OpenTelemetry semantic-convention attributes, when a provider asks for them."""
+    wanted = any(
+        isinstance(p, dict) and isinstance(p.get("opentelemetry"), dict)
+        and p["opentelemetry"].get("serviceAttributeEnrichment") == "OTEL_SEMANTIC_CONVENTIONS"
+        for p in d.mesh.get("extensionProviders") or []
+    )
+    if not wanted:
+        return ""
+    ns = d.deploy_namespace or "default"
+    version = (d.labels.get("service.istio.io/canonical-revision")
+               or d.labels.get("app.kubernetes.io/version") or d.labels.get("version") or "latest")
+    apps = app_containers(d.spec)
+    container = apps[0] if apps else PROXY
+    return f"service.namespace={ns},service.version={version},service.instance.id={ns}.$(POD_NAME).{container}"
+
+
+def _lifecycle(d: TemplateData, hold: bool) -> dict | None:
+    configured = d.value("global.proxy.lifecycle")
+    if truthy(configured):
+        return configured
+    if hold:
+        return {"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}}
+    if d.native:
+        return {
+            "preStop": {
+                "exec": {
+                    "command": ["pilot-agent", "request", f"--debug-port={d.status_port}", "POST", "drain"]
+                }
+            }
+        }
+    return None
+
+
+def _int_or_str(s: str) -> Any:
+    try:
+        return int(s)
+    except ValueError:
+        return s
+
+
+def proxy_container(d: TemplateData, hold: bool) -> dict:
+    c: dict[str, Any] = {"name": PROXY, "image": _image(d, "global.proxy.image")}
+    if d.native:
+        c["restartPolicy"] = "Always"
+    c["ports"] = [{"containerPort": 15090, "protocol": "TCP", "name": "http-envoy-prom"}]
+    args = [
+        "proxy", "sidecar", "--domain",
+        f"$(POD_NAMESPACE).svc.{sprint(d.value('global.proxy.clusterDomain'))}",
+        "--proxyLogLevel=" + d.anno("sidecar.istio.io/logLevel", d.value("global.proxy.logLevel")),
+        "--proxyComponentLogLevel="
+        + d.anno("sidecar.istio.io/componentLogLevel", d.value("global.proxy.componentLogLevel")),
+        "--log_output_level=" + d.anno("sidecar.istio.io/agentLogLevel", d.value("global.logging.level")),
+    ]
+    if truthy(d.value("global.sts.servicePort")):
+        args.append(f"--stsPort={sprint(d.value('global.sts.servicePort'))}")
+    if truthy(d.value("global.logAsJson")):
+        args.append("--log_as_json")
+    if truthy(d.value("global.proxy.outlierLogPath")):
+        args.append(f"--outlierLogPath={d.value('global.proxy.outlierLogPath')}")
+    c["args"] = args
+    lifecycle = _lifecycle(d, hold)
+    if lifecycle is not None:
+        c["lifecycle"] = lifecycle
+    c["env"] = proxy_env(d)
+    pull = d.value("global.imagePullPolicy")
+    if truthy(pull):
+        c["imagePullPolicy"] = pull
+    if d.status_port != "0":
+        probe = {
+            "httpGet": {"path": "/healthz/ready", "port": 15021},
+            "initialDelaySeconds": _int_or_str(d.anno(
+                "readiness.status.sidecar.istio.io/initialDelaySeconds",
+                d.value("global.proxy.readinessInitialDelaySeconds"))),
+            "periodSeconds": _int_or_str(d.anno(
+                "readiness.status.sidecar.istio.io/periodSeconds", d.value("global.proxy.readinessPeriodSeconds"))),
+            "timeoutSeconds": 3,
+            "failureThreshold": _int_or_str(d.anno(
+                "readiness.status.sidecar.istio.io/failureThreshold",
+                d.value("global.proxy.readinessFailureThreshold"))),
+        }
+        c["readinessProbe"] = {k: v for k, v in probe.items() if v not in (0, "0")}
+        if truthy(d.value("global.proxy.startupProbe.enabled")):
+            c["startupProbe"] = {
+                "httpGet": {"path": "/healthz/ready", "port": 15021},
+                "periodSeconds": 1,
+                "timeoutSeconds": 3,
+                "failureThreshold": d.value("global.proxy.startupProbe.failureThreshold"),
+            }
+    c["securityContext"] = _proxy_security_context(d)
+    res = resources(d)
+    if res is not None:
+        c["resources"] = res
+    c["volumeMounts"] = _volume_mounts(d)
+    return c
+
+
+def _proxy_security_context(d: TemplateData) -> dict:
+    mode = d.interception_mode
+    core_dump = d.anno("sidecar.istio.io/enableCoreDump", d.value("global.proxy.enableCoreDump")) == "true"
+    if (d.proxy.get("proxyMetadata") or {}).get("IPTABLES_TRACE_LOGGING") == "true" and mode == "TPROXY":
+        return {
+            "allowPrivilegeEscalation": True,
+            "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+            "privileged": True,
+            "readOnlyRootFilesystem": not core_dump,
+            "runAsGroup": d.proxy_gid or 1337,
+            "runAsNonRoot": False,
+            "runAsUser": 0,
+        }
+    privileged = bool(truthy(d.value("global.proxy.privileged")))
+    net_bind = d.anno("sidecar.istio.io/capNetBindService", d.value("global.proxy.capNetBindService")) == "true"
+    caps: dict[str, list[str]] = {}
+    add = []
+    if mode == "TPROXY":
+        add.append("NET_ADMIN")
+    if net_bind:
+        add.append("NET_BIND_SERVICE")
+    if add:
+        caps["add"] = add
+    caps["drop"] = ["ALL"]
+    sc: dict[str, Any] = {
+        "allowPrivilegeEscalation": privileged,
+        "capabilities": caps,
+        "privileged": privileged,
+        "readOnlyRootFilesystem": not core_dump,
+        "runAsGroup": d.proxy_gid or 1337,
+    }
+    if mode == "TPROXY" or net_bind:
+        sc.update(runAsNonRoot=False, runAsUser=0)
+    else:
+        sc.update(runAsNonRoot=True, runAsUser=d.proxy_uid or 1337)
+    seccomp = d.value("global.proxy.seccompProfile")
+    if truthy(seccomp):
+        sc["seccompProfile"] = seccomp
+    return sc
+
+
+def _user_volumes(d: TemplateData, annotation_name: str) -> list[dict]:
+    raw = d.annotations.get(annotation_name)
+    if raw is None:
+        return []
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return []
+    if not isinstance(parsed, dict):
+        return []
+    out = []
+    for name in sorted(parsed):
+        spec = parsed[name] if isinstance(parsed[name], dict) else {}
+        out.append({"name": name, **spec})
+    return out
+
+
+def _volume_mounts(d: TemplateData) -> list[dict]:
+    mounts = [
+        {"name": "workload-socket", "mountPath": "/var/run/secrets/workload-spiffe-uds"},
+        {"name": "credential-socket", "mountPath": "/var/run/secrets/credential-uds"},
+    ]
+    if d.value("global.caName") == "GkeWorkloadCertificate":
+        mounts.append({"name": "gke-workload-certificate",
+                       "mountPath": "/var/run/secrets/workload-spiffe-credentials", "readOnly": True})
+    else:
+        mounts.append({"name": "workload-certs", "mountPath": "/var/run/secrets/workload-spiffe-credentials"})
+    if d.value("global.pilotCertProvider") == "istiod":
+        mounts.append({"mountPath": "/var/run/secrets/istio", "name": "istiod-ca-cert"})
+        mounts.append({"mountPath": "/var/run/secrets/istio/crl", "name": "istio-ca-crl"})
+    mounts.append({"mountPath": "/var/lib/istio/data", "name": "istio-data"})
+    if "sidecar.istio.io/bootstrapOverride" in d.annotations:
+        mounts.append({"mountPath": "/etc/istio/custom-bootstrap", "name": "custom-bootstrap-volume"})
+    mounts.append({"mountPath": "/etc/istio/proxy", "name": "istio-envoy"})
+    if d.value("global.jwtPolicy") == "third-party-jwt":
+        mounts.append({"mountPath": "/var/run/secrets/tokens", "name": "istio-token"})
+    if truthy(d.value("global.mountMtlsCerts")):
+        mounts.append({"mountPath": "/etc/certs/", "name": "istio-certs", "readOnly": True})
+    mounts.append({"name": "istio-podinfo", "mountPath": "/etc/istio/pod"})
+    mounts += _user_volumes(d, "sidecar.istio.io/userVolumeMount")
+    return mounts
+
+
+def volumes(d: TemplateData) -> list[dict]:
+    vols: list[dict] = [{"name": "workload-socket"}, {"name": "credential-socket"}]
+    if d.value("global.caName") == "GkeWorkloadCertificate":
+        vols.append({"name": "gke-workload-certificate",
+                     "csi": {"driver": "workloadcertificates.security.cloud.google.com"}})
+    else:
+        vols.append({"name": "workload-certs"})
+    if "sidecar.istio.io/bootstrapOverride" in d.annotations:
+        vols.append({"name": "custom-bootstrap-volume",
+                     "configMap": {"name": d.annotations["sidecar.istio.io/bootstrapOverride"]}})
+    vols.append({"emptyDir": {"medium": "Memory"}, "name": "istio-envoy"})
+    vols.append({"name": "istio-data", "emptyDir": {}})
+    vols.append({
+        "name": "istio-podinfo",
+        "downwardAPI": {"items": [
+            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+            {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
+        ]},
+    })
+    if d.value("global.jwtPolicy") == "third-party-jwt":
+        vols.append({"name": "istio-token", "projected": {"sources": [{"serviceAccountToken": {
+            "path": "istio-token", "expirationSeconds": 43200,
+            "audience": sprint(d.value("global.sds.token.aud")),
+        }}]}})
+    if d.value("global.pilotCertProvider") == "istiod":
+        vols.append({"name": "istiod-ca-cert", "configMap": {"name": "istio-ca-root-cert"}})
+        vols.append({"name": "istio-ca-crl", "configMap": {"name": "istio-ca-crl", "optional": True}})
+    if truthy(d.value("global.mountMtlsCerts")):
+        sa = d.spec.get("serviceAccountName") or ""
+        vols.append({"name": "istio-certs", "secret": {
+            "optional": True, "secretName": f"istio.{sa}" if sa else "istio.default"}})
+    vols += _user_volumes(d, "sidecar.istio.io/userVolume")
+    return vols
+
+
+def render_sidecar(d: TemplateData) -> dict:
+    """The `sidecar` template: a partial Pod with metadata and spec."""
+    hold = (
+        proxyconfig.hold_application(d.proxy)
+        or truthy(d.value("global.proxy.holdApplicationUntilProxyStarts"))
+    ) and not d.native
+    mode = d.interception_mode
+    spec: dict[str, Any] = {}
+    if mode == "NONE" and not d.native:
+        spec["initContainers"] = []
+    else:
+        inits = []
+        if mode != "NONE":
+            inits.append(init_container(d))
+        spec["initContainers"] = inits
+    proxy = proxy_container(d, hold)
+    if d.native:
+        spec["initContainers"].append(proxy)
+    else:
+        spec["containers"] = [proxy]
+    spec["volumes"] = volumes(d)
+    secrets = d.value("global.imagePullSecrets")
+    if truthy(secrets):
+        spec["imagePullSecrets"] = [
+            s if isinstance(s, dict) else {"name": s} for s in secrets
+        ]
+    return {"metadata": metadata(d), "spec": spec}

@@ -1,0 +1,147 @@
+"""Validation of the mesh annotations Istio checks before it injects (inject/validate.go).
+
+A pod with an invalid value here is rejected by the injector in the cluster; rendering
+must fail the same way, naming the annotation, so the problem shows up at commit time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+from render.inject.probes import parse_go_bool
+from render.quantity import QuantityError
+from render.quantity import parse as parse_quantity
+
+
+class AnnotationError(ValueError):
+    """An annotation value Istio would refuse."""
+
+    def __init__(self, name: str, value: str, reason: str):
+        super().__init__(f"invalid value {value!r} for annotation {name!r}: {reason}")
+        self.name = name
+        self.value = value
+        self.reason = reason
+
+
+def _port(s: str) -> int:
+    t = s.strip()
+    if not t.isdigit() or int(t) > 65535:
+        raise ValueError(f"failed parsing port {s!r}")
+    return int(t)
+
+
+def _ports(name: str, s: str) -> None:
+    s = s.strip()
+    if not s:
+        return
+    for p in s.split(","):
+        try:
+            _port(p)
+        except ValueError as e:
+            raise ValueError(f"{name} invalid: {e}") from None
+
+
+def _cidrs(s: str) -> None:
+    if not s:
+        return
+    for cidr in s.split(","):
+        addr, slash, bits = cidr.partition("/")
+        ok = bool(slash) and bits.isdigit() and (bits == "0" or not bits.startswith("0"))
+        if ok:
+            try:
+                ip = ipaddress.ip_address(addr)
+                ok = int(bits) <= ip.max_prefixlen
+            except ValueError:
+                ok = False
+        if not ok:
+            raise ValueError(f"failed parsing cidr {cidr!r}")
+
+
+def _include_ip_ranges(v: str) -> None:
+    if v != "*":
+        try:
+            _cidrs(v)
+        except ValueError as e:
+            raise ValueError(f"includeIPRanges invalid: {e}") from None
+
+
+def _exclude_ip_ranges(v: str) -> None:
+    try:
+        _cidrs(v)
+    except ValueError as e:
+        raise ValueError(f"excludeIPRanges invalid: {e}") from None
+
+
+def _include_inbound_ports(v: str) -> None:
+    if v != "*":
+        _ports("includeInboundPorts", v)
+
+
+def _interception_mode(v: str) -> None:
+    if v not in ("REDIRECT", "TPROXY", "NONE"):
+        raise ValueError(f"interceptionMode invalid, use REDIRECT,TPROXY,NONE: {v}")
+
+
+def _status_port(v: str) -> None:
+    try:
+        _port(v)
+    except ValueError as e:
+        raise ValueError(f"statusPort invalid: {e}") from None
+
+
+def _uint32(v: str) -> None:
+    if not v.isdigit() or int(v) > 2**32 - 1:
+        raise ValueError(f"{v!r} is not an unsigned 32-bit integer")
+
+
+def _bool(v: str) -> None:
+    if parse_go_bool(v) is None:
+        raise ValueError(f"{v!r} is not a boolean (true or false)")
+
+
+def _quantity(v: str) -> None:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
+        raise ValueError("value contains control characters")
+    try:
+        parse_quantity(v)
+    except QuantityError as e:
+        raise ValueError(str(e)) from None
+
+
+VALIDATORS: dict[str, Callable[[str], None]] = {
+    "sidecar.istio.io/interceptionMode": _interception_mode,
+    "status.sidecar.istio.io/port": _status_port,
+    "readiness.status.sidecar.istio.io/initialDelaySeconds": _uint32,
+    "readiness.status.sidecar.istio.io/periodSeconds": _uint32,
+    "readiness.status.sidecar.istio.io/failureThreshold": _uint32,
+    "traffic.sidecar.istio.io/includeOutboundIPRanges": _include_ip_ranges,
+    "traffic.sidecar.istio.io/excludeOutboundIPRanges": _exclude_ip_ranges,
+    "traffic.sidecar.istio.io/includeInboundPorts": _include_inbound_ports,
+    "traffic.sidecar.istio.io/excludeInboundPorts": lambda v: _ports("excludeInboundPorts", v),
+    "traffic.sidecar.istio.io/excludeOutboundPorts": lambda v: _ports("excludeOutboundPorts", v),
+    "traffic.sidecar.istio.io/includeOutboundPorts": lambda v: _ports("includeOutboundPorts", v),
+    "prometheus.istio.io/merge-metrics": _bool,
+    "sidecar.istio.io/proxyCPU": _quantity,
+    "sidecar.istio.io/proxyMemory": _quantity,
+    "sidecar.istio.io/proxyCPULimit": _quantity,
+    "sidecar.istio.io/proxyMemoryLimit": _quantity,
+}
+
+
+def check(annotations: dict[str, str]) -> list[AnnotationError]:
+    """Every invalid mesh annotation, in name order (deterministic messages)."""
+    errors = []
+    for name in sorted(annotations):
+        fn = VALIDATORS.get(name)
+        if fn is None:
+            continue
+        value = annotations[name]
+        if not isinstance(value, str):
+            errors.append(AnnotationError(name, str(value), "annotation values must be strings"))
+            continue
+        try:
+            fn(value)
+        except ValueError as e:
+            errors.append(AnnotationError(name, value, str(e)))
+    return errors

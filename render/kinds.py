@@ -1,0 +1,145 @@
+"""Which documents are workloads, and where their pod template lives.
+
+Mirrors what `istioctl kube-inject` accepts: Pods, the apps/v1 controllers, Jobs,
+CronJobs (whose injected metadata goes on `spec.jobTemplate.metadata`, as kube-inject
+does), OpenShift DeploymentConfigs, ReplicationControllers and `List`s of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from render.inject.context import PodRef
+from render.inject.injector import deploy_meta_from_pod
+from render.yamlio import Document
+
+WORKLOAD_KINDS = frozenset({
+    "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
+    "Job", "CronJob", "DeploymentConfig",
+})
+
+
+class ShapeError(ValueError):
+    """A workload whose structure cannot hold a pod (`path` says where it breaks)."""
+
+    def __init__(self, message: str, path: tuple):
+        super().__init__(message)
+        self.path = path
+
+
+def is_workload(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("kind") in WORKLOAD_KINDS
+
+
+def is_list(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list)
+
+
+@dataclass
+class Workload:
+    """A workload document and the pod inside it."""
+
+    doc: dict
+    pod: PodRef
+    path: tuple  # path of the workload inside its document (non-empty for List items)
+    meta_path: tuple  # path to the metadata that injection reads and writes
+    spec_path: tuple
+    source_doc: Document | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.doc.get("kind", "")
+
+    @property
+    def name(self) -> str:
+        return (self.doc.get("metadata") or {}).get("name") or ""
+
+    @property
+    def namespace(self) -> str:
+        return self.pod.namespace
+
+    @property
+    def display(self) -> str:
+        """`Deployment payments/checkout`, as messages name a workload."""
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+def _child(parent: dict, key: str, path: tuple, what: str) -> dict:
+    value = parent.get(key)
+    if value is None:
+        value = {}
+        parent[key] = value
+    if not isinstance(value, dict):
+        raise ShapeError(f"{what} must be a map, not {type(value).__name__}", (*path, key))
+    return value
+
+
+def _check_containers(spec: dict, path: tuple) -> None:
+    for key in ("containers", "initContainers"):
+        value = spec.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise ShapeError(f"{key} must be a list of containers", (*path, key))
+        for i, c in enumerate(value):
+            if not isinstance(c, dict):
+                raise ShapeError(f"{key}[{i}] must be a container (a map)", (*path, key, i))
+            if not isinstance(c.get("name"), str) or not c.get("name"):
+                raise ShapeError(f"{key}[{i}] has no name", (*path, key, i))
+
+
+def _check_meta(meta: dict, path: tuple) -> None:
+    for key in ("annotations", "labels"):
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise ShapeError(f"metadata.{key} must be a map of strings", (*path, key))
+        for k, v in value.items():
+            if not isinstance(v, str):
+                shown = str(v).lower() if isinstance(v, bool) else v
+                raise ShapeError(
+                    f"metadata.{key}.{k} must be a string; quote the value: \"{shown}\"",
+                    (*path, key, k),
+                )
+
+
+def workload_of(doc: dict, default_namespace: str, path: tuple = ()) -> Workload:
+    """The pod inside a workload document; raises ShapeError when it has none."""
+    kind = doc.get("kind")
+    meta = doc.get("metadata")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise ShapeError("metadata must be a map", (*path, "metadata"))
+    namespace = meta.get("namespace") or default_namespace
+    api = doc.get("apiVersion") or ""
+    if kind == "Pod":
+        doc.setdefault("metadata", meta)
+        spec = _child(doc, "spec", path, "spec")
+        _check_meta(meta, (*path, "metadata"))
+        _check_containers(spec, (*path, "spec"))
+        name, okind, oapi = deploy_meta_from_pod(meta)
+        if okind == "Pod":
+            oapi = api or "v1"
+        pod = PodRef(meta, spec, oapi, okind, name, namespace, namespace)
+        return Workload(doc, pod, path, (*path, "metadata"), (*path, "spec"))
+    spec = _child(doc, "spec", path, "spec")
+    if kind == "CronJob":
+        job = _child(spec, "jobTemplate", (*path, "spec"), "spec.jobTemplate")
+        pod_meta = _child(job, "metadata", (*path, "spec", "jobTemplate"), "spec.jobTemplate.metadata")
+        job_spec = _child(job, "spec", (*path, "spec", "jobTemplate"), "spec.jobTemplate.spec")
+        template = _child(job_spec, "template", (*path, "spec", "jobTemplate", "spec"), "pod template")
+        tpath = (*path, "spec", "jobTemplate", "spec", "template")
+        meta_path = (*path, "spec", "jobTemplate", "metadata")
+    else:
+        template = _child(spec, "template", (*path, "spec"), "spec.template")
+        tpath = (*path, "spec", "template")
+        pod_meta = _child(template, "metadata", tpath, "spec.template.metadata")
+        meta_path = (*path, "spec", "template", "metadata")
+    pod_spec = _child(template, "spec", tpath, "pod spec")
+    _check_meta(pod_meta, meta_path)
+    _check_containers(pod_spec, (*tpath, "spec"))
+    pod = PodRef(pod_meta, pod_spec, api, kind or "", meta.get("name") or "", namespace, namespace)
+    return Workload(doc, pod, path, meta_path, (*tpath, "spec"))

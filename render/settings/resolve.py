@@ -1,0 +1,240 @@
+"""The effective configuration of each workload, from the layers that apply to it.
+
+Precedence, lowest first: flavor defaults < Istio config (in-repo ConfigMaps and
+IstioOperator, then --values / --mesh-config) < ProxyConfig resources (root namespace,
+namespace, selector) < global < namespace < workload SidecarProxySettings < pod
+annotations (which the injector reads itself). Results are cached per namespace and set
+of matching selectors, so thousands of workloads cost a handful of merges.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from render import yamlio
+from render.errors import InputError
+from render.inject import proxyconfig
+from render.inject.context import InjectConfig
+from render.kinds import Workload
+from render.mode import Cluster, ModeDecision, decide, parse_version
+from render.settings.collect import Settings, SidecarSettings, load_values_file
+from render.settings.layers import Layer, Origin, Tree, leaf_paths
+from render.settings.translate import upstream_layer
+from render.yamlio import locate
+
+DNS_KEYS = ("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line says."""
+
+    flavor: str | None = None
+    kube_version: str | None = None
+    native_sidecars: str = "auto"
+    namespace: str = "default"
+    values_files: tuple[str, ...] = ()
+    mesh_config_files: tuple[str, ...] = ()
+    compliance_policy: str = ""
+
+
+@cache
+def flavor_defaults(flavor: str) -> dict[str, Any]:
+    text = resources.files("render").joinpath("data", f"{flavor}.yaml").read_text(encoding="utf-8")
+    return yamlio.load_plain(text, f"render/data/{flavor}.yaml")
+
+
+@dataclass
+class Resolved:
+    """One workload's effective configuration, mode, and where each piece came from."""
+
+    tree: Tree
+    config: InjectConfig
+    mode: ModeDecision
+    layers: list[str]
+
+
+def _selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
+    if not selector:
+        return True
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, vals = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if op == "In" and (not present or labels[key] not in vals):
+            return False
+        if op == "NotIn" and present and labels[key] in vals:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _value_at(tree: dict, path: tuple) -> Any:
+    for p in path:
+        tree = tree[p]
+    return tree
+
+
+def _apply_scope(tree: Tree, layers: list[Layer], scope: str) -> None:
+    """Apply same-scope layers, refusing two that set one field to different values."""
+    seen: dict[tuple, tuple[Any, Layer]] = {}
+    for layer in layers:
+        for path in leaf_paths(layer.overlay):
+            value = _value_at(layer.overlay, path)
+            if path in seen and seen[path][0] != value:
+                other = seen[path][1]
+                here = layer.origin(path)
+                there = other.origin(path)
+                raise InputError(
+                    f"{scope} settings disagree on {'.'.join(map(str, there.field or path))}: "
+                    f"{other.label} ({there.location()}) sets {seen[path][0]!r}, "
+                    f"{layer.label} sets {value!r}; keep one value or narrow one document's scope",
+                    here.location(), field=".".join(map(str, here.field or path)))
+            seen[path] = (value, layer)
+        tree.apply(layer)
+
+
+class Resolver:
+    """Computes `Resolved` for workloads; one per render."""
+
+    def __init__(self, settings: Settings, options: Options):
+        self.settings = settings
+        self.options = options
+        profile = settings.profile_spec
+        flavor = options.flavor or profile.get("flavor") or "asm"
+        if flavor not in ("asm", "istio"):
+            raise InputError(f"unknown flavor {flavor!r}; use asm or istio")
+        kube = options.kube_version or os.environ.get("KUBE_VERSION") or profile.get("kubernetesVersion")
+        if kube and parse_version(kube) is None:
+            raise InputError(f"Kubernetes version {kube!r} is not a version like 1.30")
+        self.cluster = Cluster(
+            flavor=flavor,
+            kube_version=parse_version(kube),
+            provider=profile.get("provider"),
+            mesh_version=parse_version(profile.get("meshVersion")),
+            native_flag=options.native_sidecars,
+        )
+        self.used_settings: set[int] = set()
+        self.base = self._base_tree()
+        self._ns_cache: dict[str, Tree] = {}
+        self._cache: dict[tuple, Resolved] = {}
+
+    # -- layers -------------------------------------------------------------------------
+
+    def _base_tree(self) -> Tree:
+        tree = Tree()
+        flavors = ["istio"] if self.cluster.flavor == "istio" else ["istio", "asm"]
+        for f in flavors:
+            d = flavor_defaults(f)
+            tree.apply(upstream_layer(f"{f} flavor default", d.get("values"), d.get("meshConfig"),
+                                      source=f"render/data/{f}.yaml"))
+        for layer in self.settings.upstream:
+            tree.apply(layer)
+        for path in self.options.values_files:
+            doc, values = load_values_file(path, "values file")
+            tree.apply(upstream_layer("--values", values, None, doc=doc, source=path))
+        for path in self.options.mesh_config_files:
+            doc, mesh = load_values_file(path, "mesh config file")
+            tree.apply(upstream_layer("--mesh-config", None, mesh, doc=doc, source=path))
+        root = tree.get("mesh", "rootNamespace") or "istio-system"
+        mesh_wide = [pc.layer for pc in self.settings.proxy_configs
+                     if pc.namespace == root and not pc.selector]
+        _apply_scope(tree, mesh_wide, "mesh-wide ProxyConfig")
+        globals_ = [s for s in self.settings.sidecar if s.scope == "global"]
+        self.used_settings.update(id(s) for s in globals_)
+        _apply_scope(tree, [s.layer for s in globals_], "global")
+        return tree
+
+    def _namespace_tree(self, ns: str) -> Tree:
+        cached = self._ns_cache.get(ns)
+        if cached is not None:
+            return cached
+        tree = self.base.copy()
+        root = self.base.get("mesh", "rootNamespace") or "istio-system"
+        if ns != root:
+            _apply_scope(tree, [pc.layer for pc in self.settings.proxy_configs
+                                if pc.namespace == ns and not pc.selector], f"namespace {ns} ProxyConfig")
+        nss = [s for s in self.settings.sidecar if s.scope == "namespace" and s.namespace == ns]
+        self.used_settings.update(id(s) for s in nss)
+        _apply_scope(tree, [s.layer for s in nss], f"namespace {ns}")
+        self._ns_cache[ns] = tree
+        return tree
+
+    def matching(self, w: Workload) -> tuple[list[SidecarSettings], list[Layer]]:
+        labels = w.pod.labels
+        ns = w.namespace
+        sps = [s for s in self.settings.sidecar if s.scope == "workload"
+               and (s.namespace is None or s.namespace == ns) and _selector_matches(s.selector, labels)]
+        pcs = [pc.layer for pc in self.settings.proxy_configs
+               if pc.selector and pc.namespace == ns and _selector_matches(pc.selector, labels)]
+        return sps, pcs
+
+    # -- per workload -------------------------------------------------------------------
+
+    def resolve(self, w: Workload) -> Resolved:
+        sps, pcs = self.matching(w)
+        self.used_settings.update(id(s) for s in sps)
+        key = (w.namespace, tuple(id(s) for s in sps), tuple(id(p) for p in pcs))
+        base = self._cache.get(key)
+        if base is None:
+            tree = self._namespace_tree(w.namespace).copy()
+            _apply_scope(tree, pcs, "workload ProxyConfig")
+            _apply_scope(tree, [s.layer for s in sps], "workload")
+            base = Resolved(tree, self._config(tree, True), ModeDecision(True, ""), [])
+            self._cache[key] = base
+        mode = self._mode(w, base.tree)
+        config = base.config if mode.native else self._config(base.tree, False)
+        return Resolved(base.tree, config, mode, [])
+
+    def _mode(self, w: Workload, tree: Tree) -> ModeDecision:
+        anno_origin = None
+        if "sidecar.istio.io/nativeSidecar" in w.pod.annotations and w.source_doc is not None:
+            anno_origin = Origin("pod annotation", w.source_doc,
+                                 (*w.meta_path, "annotations", "sidecar.istio.io/nativeSidecar"))
+        asm_native = asm_origin = None
+        amc = self.settings.asm_mesh_config
+        if amc is not None and "enableNativeSidecar" in (amc.data.get("spec") or {}):
+            asm_native = bool(amc.data["spec"]["enableNativeSidecar"])
+            asm_origin = Origin("ASMMeshConfig", amc, ("spec", "enableNativeSidecar"))
+        return decide(w.pod.annotations, anno_origin, tree.get("native"), tree.origin("native"),
+                      asm_native, asm_origin, self.cluster)
+
+    def _config(self, tree: Tree, native: bool) -> InjectConfig:
+        proxy = proxyconfig.effective(tree.data["proxy"])
+        extras = dict(tree.data["extras"])
+        dns = extras.get("dnsProxy")
+        if dns is not None:
+            meta = dict(proxy.get("proxyMetadata") or {})
+            for k in DNS_KEYS:
+                if dns:
+                    meta[k] = "true"
+                else:
+                    meta.pop(k, None)
+            proxy["proxyMetadata"] = meta
+        return InjectConfig(
+            flavor=self.cluster.flavor,
+            values=tree.data["values"],
+            mesh=tree.data["mesh"],
+            proxy=proxy,
+            native=native,
+            compliance_policy=self.options.compliance_policy,
+            extras=extras,
+        )
+
+    def unused_selectors(self) -> list[SidecarSettings]:
+        return [s for s in self.settings.sidecar if s.scope == "workload" and id(s) not in self.used_settings]
+
+
+def annotation_location(w: Workload, name: str):
+    if w.source_doc is None:
+        return None
+    return locate(w.source_doc, (*w.meta_path, "annotations", name))
