@@ -46,6 +46,12 @@ class Workload:
     meta_path: tuple  # path to the metadata that injection reads and writes
     spec_path: tuple
     source_doc: Document | None = None
+    pod_labels: dict | None = None  # labels the running pods get, when they differ from pod.labels
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Labels of the pods this workload creates (what selectors match)."""
+        return self.pod_labels if self.pod_labels is not None else self.pod.labels
 
     @property
     def kind(self) -> str:
@@ -142,4 +148,11 @@ def workload_of(doc: dict, default_namespace: str, path: tuple = ()) -> Workload
     _check_meta(pod_meta, meta_path)
     _check_containers(pod_spec, (*tpath, "spec"))
     pod = PodRef(pod_meta, pod_spec, api, kind or "", meta.get("name") or "", namespace, namespace)
-    return Workload(doc, pod, path, meta_path, (*tpath, "spec"))
+    w = Workload(doc, pod, path, meta_path, (*tpath, "spec"))
+    if kind == "CronJob":
+        # kube-inject reads and writes the Job template's metadata; the pods themselves
+        # carry the pod template's labels, which is what settings selectors must match.
+        tmeta = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
+        _check_meta(tmeta, (*tpath, "metadata"))
+        w.pod_labels = {**(tmeta.get("labels") or {}), **(pod_meta.get("labels") or {})}
+    return w

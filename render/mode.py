@@ -57,12 +57,11 @@ class Cluster:
         if self.kube_version is None or self.mesh_version is None:
             missing = [n for n, v in (("Kubernetes", self.kube_version), (mesh_name, self.mesh_version))
                        if v is None]
-            return False, f"auto: {' and '.join(missing)} version unknown, so traditional"
+            return False, f"auto: {' and '.join(missing)} version unknown (set them in a ClusterProfile)"
         ok = self.kube_version >= need_k and self.mesh_version >= need_m
-        verdict = "native" if ok else "traditional"
         return ok, (
-            f"auto: Kubernetes {show(self.kube_version)}{where} and {mesh_name} {show(self.mesh_version)} "
-            f"(native needs Kubernetes {show(need_k)}+ and {mesh_name} {show(need_m)}+), so {verdict}"
+            f"auto: Kubernetes {show(self.kube_version)}{where}, {mesh_name} {show(self.mesh_version)} "
+            f"(native needs Kubernetes {show(need_k)}+ and {mesh_name} {show(need_m)}+)"
         )
 
 

@@ -34,7 +34,7 @@ _NON_STRING = re.compile(
 )
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 # Characters YAML can only carry inside double quotes.
-_SPECIAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ufeff\ufffe\uffff\u2028\u2029]")
+_SPECIAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\ufffe\uffff\u2028\u2029]")
 _CACHE: dict[str, str] = {}
 _LITERAL = "\0literal"
 
@@ -54,7 +54,7 @@ def _plain_ok(s: str) -> bool:
 
 def _double(s: str) -> str:
     out = json.dumps(s, ensure_ascii=False)
-    return out.replace("\u2028", "\\L").replace("\u2029", "\\P").replace("\ufeff", "\\ufeff")
+    return _SPECIAL.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
 
 
 def _literal_ok(s: str) -> bool:
@@ -100,7 +100,11 @@ def _scalar(v: Any) -> str:
             return ".nan"
         if math.isinf(v):
             return ".inf" if v > 0 else "-.inf"
-        return repr(v)
+        text = repr(v)
+        if "e" in text and "." not in text:  # YAML 1.1 readers need the dot: 1.0e-05
+            mantissa, _, exp = text.partition("e")
+            text = f"{mantissa}.0e{exp}"
+        return text
     s = format_scalar_string(str(v))
     return _double(str(v)) if s is _LITERAL else s
 

@@ -170,7 +170,7 @@ class Resolver:
         return tree
 
     def matching(self, w: Workload) -> tuple[list[SidecarSettings], list[Layer]]:
-        labels = w.pod.labels
+        labels = w.labels
         ns = w.namespace
         sps = [s for s in self.settings.sidecar if s.scope == "workload"
                and (s.namespace is None or s.namespace == ns) and _selector_matches(s.selector, labels)]

@@ -1,0 +1,80 @@
+"""Shared helpers: run the CLI in-process, write small repos, read YAML back."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from render.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "conformance" / "istio"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def docs(self) -> list:
+        return [d for d in yaml.safe_load_all(self.out) if d is not None]
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict | None = None) -> Run:
+    runner = CliRunner()
+    result = runner.invoke(main, list(args), input=stdin, env=env or {"KUBE_VERSION": None},
+                           catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """Write files into a throwaway repo: repo({"a.yaml": "..."}) -> its path."""
+
+    def make(files: dict[str, str]) -> Path:
+        for rel, text in files.items():
+            p = tmp_path / "repo" / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return tmp_path / "repo"
+
+    return make
+
+
+def pod_spec(doc: dict) -> dict:
+    kind = doc["kind"]
+    if kind == "Pod":
+        return doc["spec"]
+    if kind == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return doc["spec"]["template"]["spec"]
+
+
+def container(doc: dict, name: str, init: bool | None = None) -> dict:
+    spec = pod_spec(doc)
+    keys = ["initContainers"] if init else ["containers"] if init is False else ["initContainers", "containers"]
+    for key in keys:
+        for c in spec.get(key) or []:
+            if c["name"] == name:
+                return c
+    raise AssertionError(f"no container {name} in {keys}")
+
+
+def env_of(c: dict) -> dict:
+    return {e["name"]: e.get("value") for e in c.get("env") or []}
+
+
+def arg_after(args: list, flag: str):
+    return args[args.index(flag) + 1] if flag in args else None
