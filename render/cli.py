@@ -8,6 +8,7 @@ runs start fast.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -89,44 +90,27 @@ def make_options(**kw: Any) -> Any:
     )
 
 
-@click.group(context_settings=CONTEXT)
+# Subcommands, imported only when run: "name" -> "module:attribute".
+COMMANDS = {
+    "render": "render.commands.render:render",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (fast --help and startup)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="meshrender")
 def main() -> None:
     """Render and lint service-mesh sidecar injection (Istio, Alibaba Cloud ASM), offline."""
-
-
-@main.command(context_settings=CONTEXT)
-@click.argument("paths", nargs=-1, metavar="[PATH]...")
-@click.option("-o", "--output", "output", metavar="DIR", type=click.Path(file_okay=False),
-              help="Write each input file's documents to the same relative path under DIR.")
-@common_options
-@click.option("-q", "--quiet", is_flag=True, help="No summary or warnings on stderr.")
-@handle_errors
-def render(paths: tuple[str, ...], output: str | None, quiet: bool, **kw: Any) -> None:
-    """Inject the mesh proxy into every workload in PATH (files, folders, or - for stdin)."""
-    from pathlib import Path
-
-    from render import output as out_mod
-    from render import pipeline, sources, yamlio
-    from render.summary import summarize
-
-    paths_list = list(paths) or ["."]
-    if output:
-        out_mod.check_output_dir(Path(output), paths_list)
-    files = sources.load(paths_list)
-    result = pipeline.render(files, make_options(**kw))
-    if output:
-        tree = {}
-        for f, texts in result.outputs:
-            if texts:
-                tree[f.rel] = yamlio.dump_stream(texts)
-        out_mod.write_tree(Path(output), tree)
-    else:
-        stream = yamlio.dump_stream(t for _, texts in result.outputs for t in texts)
-        sys.stdout.write(stream)
-        sys.stdout.flush()
-    if not quiet:
-        for w in result.warnings:
-            click.echo(w, err=True)
-        if output:
-            click.echo(summarize(result, output), err=True)
