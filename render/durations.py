@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from render.limits import MAX_DURATION_CHARS, MAX_DURATION_SECONDS
+
 _PART = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _UNITS = {
     "ns": Fraction(1, 10**9),
@@ -26,9 +28,13 @@ def parse(value: object) -> Fraction:
     """Seconds in `value`: `"1m30s"`, `"90s"`, `"0.5s"`, `"500ms"`; plain numbers are seconds."""
     if isinstance(value, bool) or value is None:
         raise DurationError(f"{value!r} is not a duration")
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise DurationError(f"{value!r} is not a duration")
     if isinstance(value, (int, float)):
-        return Fraction(str(value))
+        return _bounded(Fraction(str(value)), str(value))
     text = str(value).strip()
+    if len(text) > MAX_DURATION_CHARS:
+        raise DurationError(f"{text[:20]}... is not a duration (longer than {MAX_DURATION_CHARS} characters)")
     sign = -1 if text.startswith("-") else 1
     body = text.lstrip("+-")
     if body == "0":
@@ -42,7 +48,15 @@ def parse(value: object) -> Fraction:
         pos = m.end()
     if pos != len(body) or not body:
         raise DurationError(f"{text!r} is not a duration (expected e.g. 5s, 1m30s, 500ms)")
-    return sign * total
+    return _bounded(sign * total, text)
+
+
+def _bounded(seconds: Fraction, text: str) -> Fraction:
+    """Go's time.Duration, which Istio parses durations into, holds about 292 years."""
+    if abs(seconds) > MAX_DURATION_SECONDS:
+        raise DurationError(f"{text!r} is out of range (durations up to {MAX_DURATION_SECONDS}s, "
+                            "about 292 years)")
+    return seconds
 
 
 def proto_string(seconds: Fraction) -> str:

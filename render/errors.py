@@ -6,7 +6,9 @@ and editors can jump straight to it; nothing else in meshrender prints traceback
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,50 @@ class InputError(MeshrenderError):
 
 class UsageError(MeshrenderError):
     """Flags or arguments that do not fit together."""
+
+
+def field_path(path: Sequence[Any]) -> str:
+    """`("spec", "containers", 0, "name")` as users write it: `spec.containers[0].name`."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def type_name(value: Any) -> str:
+    """How a message names the YAML type of a value: a map, a list, the string "1.0"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string \"{shown}\""
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    return type(value).__name__
+
+
+def show_value(value: Any) -> str:
+    """A value as it reads in YAML, shortened: true, null, "text", [1, 2], {"a": 1}."""
+    import json
+    import math
+
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 60 else value[:57] + "...", ensure_ascii=False)
+    if isinstance(value, float) and not math.isfinite(value):
+        return {math.inf: ".inf", -math.inf: "-.inf"}.get(value, ".nan")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from render import podshape
+from render.errors import type_name
 from render.inject.context import PodRef
 from render.inject.injector import deploy_meta_from_pod
 from render.yamlio import Document
@@ -82,33 +84,50 @@ def _child(parent: dict, key: str, path: tuple, what: str) -> dict:
 
 
 def _check_containers(spec: dict, path: tuple) -> None:
+    """Containers are named maps, and the fields injection reads have Kubernetes' types."""
     for key in ("containers", "initContainers"):
         value = spec.get(key)
         if value is None:
             continue
         if not isinstance(value, list):
-            raise ShapeError(f"{key} must be a list of containers", (*path, key))
+            raise ShapeError(f"{key} must be a list of containers, not {type_name(value)}", (*path, key))
         for i, c in enumerate(value):
             if not isinstance(c, dict):
-                raise ShapeError(f"{key}[{i}] must be a container (a map)", (*path, key, i))
+                raise ShapeError(f"{key}[{i}] must be a container (a map), not {type_name(c)}", (*path, key, i))
             if not isinstance(c.get("name"), str) or not c.get("name"):
-                raise ShapeError(f"{key}[{i}] has no name", (*path, key, i))
+                raise ShapeError(f"{key}[{i}] has no name; every container needs a unique name",
+                                 (*path, key, i))
+    try:
+        podshape.check_pod_spec(spec, path)
+    except podshape.PodShapeError as e:
+        raise ShapeError(str(e), e.path) from None
 
 
-def _check_meta(meta: dict, path: tuple) -> None:
+def check_string_map(value: object, path: tuple) -> None:
+    """Labels and annotations: a map of strings to strings, as Kubernetes requires."""
+    if not isinstance(value, dict):
+        raise ShapeError(f"{path[-1]} must be a map of strings, not {type_name(value)}", path)
+    for k, v in value.items():
+        if not isinstance(k, str):
+            shown = str(k).lower() if isinstance(k, bool) else k
+            raise ShapeError(f"the key {shown} is not a string; quote it: \"{shown}\"", (*path, k))
+        if not isinstance(v, str):
+            shown = str(v).lower() if isinstance(v, bool) else "" if v is None else v
+            raise ShapeError(f"must be a string, not {type_name(v)}; quote the value: \"{shown}\"", (*path, k))
+
+
+def check_meta(meta: dict, path: tuple) -> None:
+    """Object metadata: names are strings; labels and annotations map strings to strings."""
+    for key in ("name", "generateName", "namespace"):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str):
+            shown = str(value).lower() if isinstance(value, bool) else value
+            raise ShapeError(f"must be a string, not {type_name(value)}; quote it: \"{shown}\"", (*path, key))
     for key in ("annotations", "labels"):
         value = meta.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            raise ShapeError(f"metadata.{key} must be a map of strings", (*path, key))
-        for k, v in value.items():
-            if not isinstance(v, str):
-                shown = str(v).lower() if isinstance(v, bool) else v
-                raise ShapeError(
-                    f"metadata.{key}.{k} must be a string; quote the value: \"{shown}\"",
-                    (*path, key, k),
-                )
+        if value is not None:
+            check_string_map(value, (*path, key))
+
 
 
 def workload_of(doc: dict, default_namespace: str, path: tuple = ()) -> Workload:
@@ -118,13 +137,13 @@ def workload_of(doc: dict, default_namespace: str, path: tuple = ()) -> Workload
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
-        raise ShapeError("metadata must be a map", (*path, "metadata"))
+        raise ShapeError(f"metadata must be a map, not {type_name(meta)}", (*path, "metadata"))
     namespace = meta.get("namespace") or default_namespace
     api = doc.get("apiVersion") or ""
     if kind == "Pod":
         doc.setdefault("metadata", meta)
         spec = _child(doc, "spec", path, "spec")
-        _check_meta(meta, (*path, "metadata"))
+        check_meta(meta, (*path, "metadata"))
         _check_containers(spec, (*path, "spec"))
         name, okind, oapi = deploy_meta_from_pod(meta)
         if okind == "Pod":
@@ -145,7 +164,7 @@ def workload_of(doc: dict, default_namespace: str, path: tuple = ()) -> Workload
         pod_meta = _child(template, "metadata", tpath, "spec.template.metadata")
         meta_path = (*path, "spec", "template", "metadata")
     pod_spec = _child(template, "spec", tpath, "pod spec")
-    _check_meta(pod_meta, meta_path)
+    check_meta(pod_meta, meta_path)
     _check_containers(pod_spec, (*tpath, "spec"))
     pod = PodRef(pod_meta, pod_spec, api, kind or "", meta.get("name") or "", namespace, namespace)
     w = Workload(doc, pod, path, meta_path, (*tpath, "spec"))
@@ -153,6 +172,6 @@ def workload_of(doc: dict, default_namespace: str, path: tuple = ()) -> Workload
         # kube-inject reads and writes the Job template's metadata; the pods themselves
         # carry the pod template's labels, which is what settings selectors must match.
         tmeta = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
-        _check_meta(tmeta, (*tpath, "metadata"))
+        check_meta(tmeta, (*tpath, "metadata"))
         w.pod_labels = {**(tmeta.get("labels") or {}), **(pod_meta.get("labels") or {})}
     return w

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from render import gozero, kinds, yamlio
-from render.errors import InputError
+from render.errors import InputError, field_path
 from render.inject.injector import InjectionError, inject, skip_reason
 from render.inject.templates import TemplateError
 from render.settings.collect import Collector, Settings, is_consumed
@@ -52,7 +52,7 @@ def collect_settings(files: list[SourceFile]) -> Settings:
 
 
 def _shape_error(e: kinds.ShapeError, doc: Document, w_desc: str) -> InputError:
-    field = ".".join(str(p) for p in e.path)
+    field = field_path(e.path)
     return InputError(f"{w_desc}: {e}", locate(doc, e.path), field=field)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from render.limits import MAX_QUANTITY_DIGITS, MAX_QUANTITY_EXPONENT
+
 _QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$")
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -27,6 +29,8 @@ def parse(value: object) -> tuple[Fraction, str]:
     if isinstance(value, bool) or value is None:
         raise QuantityError(f"{value!r} is not a quantity")
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise QuantityError(f"{value!r} is not a quantity")
         text = repr(value)
         if "e" in text or "E" in text:
             text = format(value, "f")
@@ -35,11 +39,16 @@ def parse(value: object) -> tuple[Fraction, str]:
     m = _QUANTITY.match(text)
     if not m:
         raise QuantityError(f"{text!r} is not a quantity (expected e.g. 100m, 0.5, 128Mi, 1Gi)")
+    if len(m.group(1)) > MAX_QUANTITY_DIGITS:
+        raise QuantityError(f"{text[:20]}... has more than {MAX_QUANTITY_DIGITS} digits; not a usable quantity")
     number = Fraction(m.group(1))
     suffix = m.group(2) or ""
     if suffix in _BINARY:
         return number * (2 ** _BINARY[suffix]), "BinarySI"
     if suffix[:1] in ("e", "E"):
+        exponent = suffix[1:].lstrip("+-").lstrip("0")
+        if len(exponent) > 4 or int(exponent or 0) > MAX_QUANTITY_EXPONENT:
+            raise QuantityError(f"{text!r} is out of range (exponents up to {MAX_QUANTITY_EXPONENT})")
         return number * Fraction(10) ** int(suffix[1:]), "DecimalExponent"
     return number * Fraction(10) ** _DECIMAL[suffix], "DecimalSI"
 

@@ -16,15 +16,28 @@ from typing import Any
 import yaml
 
 from render.errors import InputError, Location
+from render.limits import (
+    MAX_DEPTH,
+    MAX_EXPANDED_CHARS,
+    MAX_EXPANDED_NODES,
+    MAX_FILE_BYTES,
+    MAX_INT_DIGITS,
+    PARSE_SAFE_DEPTH,
+)
 from render.yamlemit import dump as _dump
 
 _MARKER = re.compile(r"(?:---|\.\.\.)(?:[ \t]|$)")
 _BARE_MARKER = re.compile(r"---[ \t]*(?:#.*)?$")
 
-# Bounds that keep hostile input from exhausting time or memory.
-MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_DEPTH = 200
-MAX_EXPANDED_NODES = 2_000_000
+# Kubernetes reads YAML with go-yaml, which has no base-60 numbers: `1:30` is a string
+# there, not 90. PyYAML's YAML 1.1 int and float patterns without the base-60 forms.
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+_FLOAT = re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+                    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_PATTERNS = {"tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT}
+# YAML types with no JSON spelling: Kubernetes cannot read them and meshrender could
+# only print them back as Python reprs.
+_NON_JSON_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
 
 
 @dataclass
@@ -54,40 +67,91 @@ class Document:
         return "\n".join(lines) + "\n"
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A key written twice; `first_mark` is where it first appears."""
+
+    def __init__(self, key: Any, mark: Any, first_mark: Any):
+        super().__init__(None, None, f"duplicate key {key!r}", mark)
+        self.key = key
+        self.first_mark = first_mark
+
+
+def _scalar_key(node: Any) -> Any:
+    """What makes two key nodes the same key, for merging (scalars by tag and text)."""
+    return (node.tag, node.value) if isinstance(node, yaml.ScalarNode) else id(node)
+
+
 def _loader_class() -> type:
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class Loader(base):  # type: ignore[misc, valid-type]
-        """SafeLoader with Kubernetes' reading of YAML: no timestamps, no duplicate keys."""
+        """SafeLoader with Kubernetes' reading of YAML: no timestamps, no base-60 numbers,
+        no duplicate keys, merge keys (`<<`) whose explicit keys override, JSON types only."""
 
         yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class attribute
-            ch: [(tag, rx) for tag, rx in rs if tag != "tag:yaml.org,2002:timestamp"]
+            ch: [(tag, _PATTERNS.get(tag, rx)) for tag, rx in rs if tag != "tag:yaml.org,2002:timestamp"]
             for ch, rs in base.yaml_implicit_resolvers.items()
         }
 
-        def construct_mapping(self, node, deep=False):
-            if isinstance(node, yaml.MappingNode):
-                self.flatten_mapping(node)
-                seen: dict[Any, Any] = {}
-                for key_node, _ in node.value:
-                    key = self.construct_object(key_node, deep=True)
-                    try:
-                        hash(key)
-                    except TypeError:
-                        raise yaml.constructor.ConstructorError(
-                            None, None, "a mapping key must be a scalar", key_node.start_mark
-                        ) from None
-                    if key in seen:
-                        raise yaml.constructor.ConstructorError(
-                            "while reading a mapping",
-                            node.start_mark,
-                            f"duplicate key {key!r} (first at line {seen[key].line + 1})",
-                            key_node.start_mark,
-                        )
-                    seen[key] = key_node.start_mark
-            return super().construct_mapping(node, deep=deep)
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            self._flattened: set[int] = set()
+
+        def _check_duplicate_keys(self, node: Any) -> None:
+            """Refuse a key written twice in one mapping (keys merged in with `<<` may repeat)."""
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "a mapping key must be a scalar", key_node.start_mark
+                    ) from None
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark, seen[key])
+                seen[key] = key_node.start_mark
+
+        def flatten_mapping(self, node: Any) -> None:
+            """PyYAML's merge-key expansion, keeping each key once.
+
+            PyYAML appends every merged pair, so `<<: [*a, *a, ...]` nested a few levels
+            grows exponentially (a merge-key bomb) although the result has few keys.
+            """
+            if id(node) in self._flattened:
+                return
+            self._flattened.add(id(node))
+            self._check_duplicate_keys(node)
+            super().flatten_mapping(node)
+            index: dict[Any, int] = {}
+            pairs: list[tuple[Any, Any]] = []
+            for key_node, value_node in node.value:
+                k = _scalar_key(key_node)
+                if k in index:
+                    pairs[index[k]] = (key_node, value_node)  # later wins, first position
+                else:
+                    index[k] = len(pairs)
+                    pairs.append((key_node, value_node))
+            node.value = pairs
+
+        def construct_yaml_int(self, node: Any) -> int:
+            if len(node.value) > MAX_INT_DIGITS:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"an integer of {len(node.value)} digits; meshrender reads integers "
+                    f"up to {MAX_INT_DIGITS} digits (Kubernetes: 64 bits)", node.start_mark)
+            return super().construct_yaml_int(node)
+
+        def construct_non_json(self, node: Any) -> Any:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')} has no JSON "
+                "equivalent; Kubernetes reads manifests as JSON, so remove the tag", node.start_mark)
 
     Loader.add_constructor("tag:yaml.org,2002:map", Loader.construct_yaml_map)
+    Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
+    for tag in _NON_JSON_TAGS:
+        Loader.add_constructor(f"tag:yaml.org,2002:{tag}", Loader.construct_non_json)
     return Loader
 
 
@@ -148,38 +212,59 @@ def split_documents(text: str) -> list[tuple[int, str]]:
     return chunks
 
 
-def _check_shape(data: Any, source: str, line: int) -> None:
-    """Refuse nesting deeper than any manifest needs, and anchors that expand explosively.
+class _TooDeep(Exception):
+    """A document nests deeper than MAX_DEPTH (the caller finds where)."""
+
+
+def _check_depth(data: Any) -> None:
+    """Raise _TooDeep if `data` nests deeper than MAX_DEPTH (documents without anchors)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
+        children = node.values() if isinstance(node, dict) else node
+        for c in children:
+            if isinstance(c, (dict, list)):
+                stack.append((c, depth + 1))
+
+
+def _check_expansion(data: Any, source: str, line: int) -> None:
+    """Refuse anchors that expand explosively, and nesting deeper than any manifest needs.
 
     Aliases load as shared objects, so a "billion laughs" document is small in memory
-    until something walks it; the expanded size is computed here, with shared nodes
+    until something walks it; the expanded size (nodes, and characters of scalars, since
+    one long string can be aliased a million times) is computed here, with shared nodes
     counted once per reference, before anything else touches the data.
     """
-    sizes: dict[int, int] = {}
+    sizes: dict[int, tuple[int, int]] = {}
     open_nodes: set[int] = set()
     stack: list[tuple[Any, int, bool]] = [(data, 0, False)]
-    total_limit = MAX_EXPANDED_NODES
+    where = Location(source, line, 1)
     while stack:
         node, depth, done = stack.pop()
-        if depth > MAX_DEPTH:
-            raise InputError(
-                f"document nests deeper than {MAX_DEPTH} levels", Location(source, line, 1)
-            )
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
         children = node.values() if isinstance(node, dict) else node
         if done:
-            size = 1
+            nodes, chars = 1, 0
             for c in children:
                 if isinstance(c, (dict, list)):
-                    size += sizes[id(c)]
+                    n, ch = sizes[id(c)]
+                    nodes, chars = nodes + n, chars + ch
                 else:
-                    size += 1
-            if size > total_limit:
+                    nodes += 1
+                    if isinstance(c, str):
+                        chars += len(c)
+            if nodes > MAX_EXPANDED_NODES:
                 raise InputError(
-                    f"document expands to more than {total_limit} nodes through anchors "
-                    "and aliases (an alias expansion bomb?)",
-                    Location(source, line, 1),
-                )
-            sizes[id(node)] = size
+                    f"document expands to more than {MAX_EXPANDED_NODES} nodes through anchors "
+                    "and aliases (an alias expansion bomb?)", where)
+            if chars > MAX_EXPANDED_CHARS:
+                raise InputError(
+                    f"document expands to more than {MAX_EXPANDED_CHARS} characters through anchors "
+                    "and aliases (an alias expansion bomb?)", where)
+            sizes[id(node)] = (nodes, chars)
             open_nodes.discard(id(node))
             continue
         if id(node) in sizes:
@@ -189,10 +274,57 @@ def _check_shape(data: Any, source: str, line: int) -> None:
         for c in children:
             if isinstance(c, (dict, list)) and id(c) not in sizes:
                 if id(c) in open_nodes:
-                    raise InputError(
-                        "document refers to itself through an alias", Location(source, line, 1)
-                    )
+                    raise InputError("document refers to itself through an alias", where)
                 stack.append((c, depth + 1, False))
+
+
+def _nesting_bound(chunk: str) -> int:
+    """A cheap upper bound on how deep `chunk` can nest, without parsing it.
+
+    Each flow level needs a `[` or `{`; each two block levels need one more column of
+    indentation (a block sequence may sit at its parent key's column), so the longest
+    line bounds block nesting.
+    """
+    if len(chunk) < PARSE_SAFE_DEPTH:
+        return len(chunk)
+    flows = chunk.count("[") + chunk.count("{")
+    if flows >= PARSE_SAFE_DEPTH:
+        return flows
+    return flows + 2 * (max(map(len, chunk.split("\n"))) + 1)
+
+
+def _too_deep_at(chunk: str, source: str, first_line: int) -> Location | None:
+    """Where `chunk` first nests deeper than MAX_DEPTH, from the parser's event stream.
+
+    The C parser's events come from a loop with its own stack, so this is safe on input
+    that would overflow the recursive composer; None if it does not nest that deep.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(chunk, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return _mark_location(source, first_line, event.start_mark)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, source, first_line, chunk) from None
+    return None
+
+
+def _too_deep(where: Location) -> InputError:
+    return InputError(f"document nests deeper than {MAX_DEPTH} levels; meshrender reads at most "
+                      f"{MAX_DEPTH}", where)
+
+
+def _check_nesting_before_parse(chunk: str, source: str, first_line: int) -> None:
+    """Refuse absurdly deep nesting before the recursive C composer can crash on it."""
+    if _nesting_bound(chunk) < PARSE_SAFE_DEPTH:
+        return
+    where = _too_deep_at(chunk, source, first_line)
+    if where is not None:
+        raise _too_deep(where)
 
 
 def _mark_location(source: str, first_line: int, mark: Any) -> Location:
@@ -201,31 +333,74 @@ def _mark_location(source: str, first_line: int, mark: Any) -> Location:
     return Location(source, first_line + mark.line, mark.column + 1)
 
 
-def _yaml_error(e: yaml.YAMLError, source: str, first_line: int) -> InputError:
+_TAB = re.compile(r"\btabs?\b")
+
+
+def _reader_error(e: Any, source: str, first_line: int, chunk: str) -> InputError:
+    """A character YAML does not allow (control characters); the parser counts bytes."""
+    before = chunk.encode("utf-8")[: e.position].decode("utf-8", "ignore")
+    line = first_line + before.count("\n")
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    ch = e.character
+    code = ord(ch) if isinstance(ch, str) else ch if isinstance(ch, int) else None
+    if code is None:
+        return InputError(f"invalid YAML: {e.reason}", Location(source, line, col))
+    escape = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return InputError(f"invalid YAML: character U+{code:04X} is not allowed in YAML ({e.reason}); "
+                      f"write it as the escape \"{escape}\" inside a double-quoted string",
+                      Location(source, line, col))
+
+
+def _yaml_error(e: yaml.YAMLError, source: str, first_line: int, chunk: str = "") -> InputError:
+    if isinstance(e, yaml.reader.ReaderError):
+        return _reader_error(e, source, first_line, chunk)
+    if isinstance(e, _DuplicateKey):
+        first = _mark_location(source, first_line, e.first_mark)
+        return InputError(f"invalid YAML: duplicate key {e.key!r}, first at line {first.line}; keep one "
+                          "(Kubernetes tools disagree on which one wins)",
+                          _mark_location(source, first_line, e.problem_mark))
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    if _tab_at(chunk, mark):
+        return InputError("invalid YAML: a tab character where YAML expects indentation or content; "
+                          "YAML allows only spaces for indentation", _mark_location(source, first_line, mark))
     problem = getattr(e, "problem", None) or str(e)
     context = getattr(e, "context", None)
     message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
-    if "\t" in problem or "tab" in problem:
-        message += "; YAML does not allow tabs for indentation"
+    if _TAB.search(problem):
+        message += "; YAML allows only spaces for indentation"
     return InputError(message, _mark_location(source, first_line, mark))
+
+
+def _tab_at(chunk: str, mark: Any) -> bool:
+    """True if the parser stopped at a tab (it then says only "cannot start any token")."""
+    if mark is None or not chunk:
+        return False
+    lines = chunk.split("\n", mark.line + 1)
+    if mark.line >= len(lines):
+        return False
+    return lines[mark.line][mark.column : mark.column + 1] == "\t"
 
 
 def parse(text: str, source: str) -> list[Document]:
     """All non-empty documents of a stream, as data, in order."""
     docs: list[Document] = []
     for first_line, chunk in split_documents(text):
+        _check_nesting_before_parse(chunk, source, first_line)
         try:
             data = yaml.load(chunk, Loader=_Loader)
         except yaml.YAMLError as e:
-            raise _yaml_error(e, source, first_line) from None
+            raise _yaml_error(e, source, first_line, chunk) from None
         except RecursionError:
-            raise InputError(
-                f"document nests deeper than {MAX_DEPTH} levels", Location(source, first_line, 1)
-            ) from None
+            raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
         if data is None:
             continue
-        _check_shape(data, source, first_line)
+        try:
+            if "&" in chunk:
+                _check_expansion(data, source, first_line)
+            else:
+                _check_depth(data)
+        except _TooDeep:
+            raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
         docs.append(Document(source, len(docs), first_line, chunk, data))
     return docs
 

@@ -9,11 +9,13 @@ passed through, because they are real cluster objects that a GitOps sync must no
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from render import yamlio
-from render.errors import InputError
+from render.errors import InputError, Location, field_path, type_name
 from render.settings import schema
 from render.settings.layers import Layer
 from render.settings.translate import sidecar_settings_layer, upstream_layer
@@ -92,14 +94,57 @@ def is_consumed(data: Any) -> bool:
     return settings_kind(data) in CONSUMED_KINDS
 
 
-def _embedded(doc: Document, key: str, what: str) -> Any:
+def _block_start(doc: Document, path: tuple) -> tuple[int, int] | None:
+    """(file line of the first line, indentation) of the literal block scalar (`|`) at
+    `path`, so that a line inside the embedded text maps onto a line of the file."""
+    import yaml
+
+    try:
+        node = yaml.compose(doc.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    for step in path:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == step), None)
+    if not isinstance(node, yaml.ScalarNode) or node.style != "|":
+        return None
+    first = node.start_mark.line + 1  # content starts on the line after the `|`
+    lines = doc.text.split("\n")
+    body = next((ln for ln in lines[first:] if ln.strip()), "")
+    return doc.line + first, len(body) - len(body.lstrip(" "))
+
+
+def _embedded_where(doc: Document, key: str, inner: Document | None) -> Callable[[list], Location]:
+    """Where a field of a ConfigMap's embedded payload is in the file (the key if unknown)."""
+    def where(path: list) -> Location:
+        start = _block_start(doc, ("data", key)) if inner is not None else None
+        if start is None or inner is None:
+            return locate(doc, ("data", key))
+        at = locate(inner, path)
+        return Location(doc.source, start[0] + at.line - 1, start[1] + at.column)
+    return where
+
+
+def _embedded(doc: Document, key: str, what: str) -> tuple[Any, Document | None]:
     """A YAML or JSON payload inside a ConfigMap's data, parsed, with errors pointing at it."""
     text = doc.data["data"][key]
     try:
-        return yamlio.load_plain(text, f"{doc.source} (data.{key})")
+        docs = yamlio.parse(text, f"{doc.source} (data.{key})")
     except InputError as e:
-        raise InputError(f"{what}: data.{key} is not valid YAML: {e.message}",
-                         locate(doc, ("data", key)), field=f"data.{key}") from None
+        inner_at = e.location.line if e.location else 1
+        start = _block_start(doc, ("data", key))
+        where = (Location(doc.source, start[0] + inner_at - 1, start[1] + (e.location.column if e.location else 1))
+                 if start else locate(doc, ("data", key)))
+        problem = e.message.removeprefix("invalid YAML: ")
+        raise InputError(f"{what}: data.{key} is not valid YAML: {problem}", where,
+                         field=f"data.{key}") from None
+    if not docs:
+        return None, None
+    if len(docs) > 1:
+        raise InputError(f"{what}: data.{key} holds {len(docs)} YAML documents; it must hold one",
+                         locate(doc, ("data", key)), field=f"data.{key}")
+    return docs[0].data, docs[0]
 
 
 def _namespace_of(doc: Document, kind: str) -> str | None:
@@ -112,7 +157,8 @@ def _namespace_of(doc: Document, kind: str) -> str | None:
 
 
 def _name(doc: Document) -> str:
-    return str((doc.data.get("metadata") or {}).get("name") or "")
+    meta = doc.data.get("metadata")
+    return str((meta.get("name") if isinstance(meta, dict) else None) or "(unnamed)")
 
 
 class Collector:
@@ -120,6 +166,18 @@ class Collector:
 
     def __init__(self) -> None:
         self.settings = Settings()
+        self._identities: dict[tuple[str, str | None, str], Document] = {}
+
+    def _check_unique(self, doc: Document, kind: str, namespace: str | None) -> None:
+        """Two objects with one kind, namespace and name: in a cluster, the second would
+        replace the first, so which settings apply would depend on file order."""
+        key = (kind, namespace, _name(doc))
+        first = self._identities.get(key)
+        if first is not None:
+            shown = f"{namespace}/{key[2]}" if namespace else key[2]
+            raise InputError(f"{kind} {shown} is defined twice; the first is at {locate(first, ('metadata', 'name'))}. "
+                             "Rename one or merge them", locate(doc, ("metadata", "name")), field="metadata.name")
+        self._identities[key] = doc
 
     def add(self, doc: Document) -> bool:
         """Record `doc` if it is a settings document; True if it was one."""
@@ -144,6 +202,7 @@ class Collector:
     def _SidecarProxySettings(self, doc: Document) -> None:
         schema.validate(doc, "sidecarproxysettings.json", f"SidecarProxySettings {_name(doc)}")
         ns = _namespace_of(doc, "SidecarProxySettings")
+        self._check_unique(doc, "SidecarProxySettings", ns)
         spec = doc.data.get("spec") or {}
         selector = spec.get("selector")
         scope = "workload" if selector is not None else ("namespace" if ns else "global")
@@ -170,7 +229,7 @@ class Collector:
         self.settings.asm_mesh_config = doc
 
     def _IstioOperator(self, doc: Document) -> None:
-        schema.validate(doc, "istiooperator.json", f"IstioOperator {_name(doc)}")
+        schema.validate(doc, "istiooperator.json", f"IstioOperator {_name(doc)}", schema.without_nulls(doc.data))
         spec = doc.data.get("spec") or {}
         values = dict(spec.get("values") or {})
         for key in ("hub", "tag"):
@@ -188,11 +247,12 @@ class Collector:
         data = doc.data.get("data") or {}
         if "mesh" not in data:
             return
-        mesh = _embedded(doc, "mesh", "ConfigMap istio")
+        mesh, inner = _embedded(doc, "mesh", "ConfigMap istio")
         if mesh is not None and not isinstance(mesh, dict):
             raise InputError("ConfigMap istio: data.mesh must be a mesh config map",
                              locate(doc, ("data", "mesh")), field="data.mesh")
-        self._check_mesh(doc, mesh or {}, ("data", "mesh"))
+        schema.validate_embedded(schema.without_nulls(mesh or {}), "meshconfig.json", "ConfigMap istio: mesh config",
+                                 ("data", "mesh"), _embedded_where(doc, "mesh", inner))
         self.settings.upstream.append(upstream_layer(
             "ConfigMap istio (data.mesh)", None, mesh, doc=doc, mesh_field=("data", "mesh")))
 
@@ -201,13 +261,16 @@ class Collector:
         data = doc.data.get("data") or {}
         values: dict[str, Any] = {}
         if "values" in data:
-            parsed = _embedded(doc, "values", "ConfigMap istio-sidecar-injector")
+            parsed, inner = _embedded(doc, "values", "ConfigMap istio-sidecar-injector")
             if parsed is not None and not isinstance(parsed, dict):
                 raise InputError("ConfigMap istio-sidecar-injector: data.values must be a map",
                                  locate(doc, ("data", "values")), field="data.values")
             values = parsed or {}
+            schema.validate_embedded(schema.without_nulls(values), "values.json",
+                                     "ConfigMap istio-sidecar-injector: values", ("data", "values"),
+                                     _embedded_where(doc, "values", inner))
         if "config" in data:
-            config = _embedded(doc, "config", "ConfigMap istio-sidecar-injector") or {}
+            config = _embedded(doc, "config", "ConfigMap istio-sidecar-injector")[0] or {}
             if isinstance(config, dict):
                 hook = dict(values.get("sidecarInjectorWebhook") or {})
                 templates = {k: v for k, v in (config.get("templates") or {}).items()
@@ -242,42 +305,38 @@ class Collector:
             overlay["image"] = spec["image"]
             fields[("proxy", "image")] = ("spec", "image")
         ns = _namespace_of(doc, "ProxyConfig")
+        self._check_unique(doc, "ProxyConfig", ns)
         selector = spec.get("selector")
         label = f"ProxyConfig {ns + '/' if ns else ''}{_name(doc)}"
         self.settings.proxy_configs.append(ProxyConfigResource(
             doc, ns, selector, Layer(label, {"proxy": overlay}, doc=doc, fields=fields)))
 
-    def _check_mesh(self, doc: Document, mesh: dict, at: tuple) -> None:
-        errors = sorted(
-            schema._validator("meshconfig.json").iter_errors(mesh), key=lambda e: list(map(str, e.path)))
-        if errors:
-            e = errors[0]
-            path = ".".join(map(str, e.absolute_path))
-            raise InputError(f"mesh config: {path or '(root)'}: {e.message}", locate(doc, at),
-                             field=".".join(map(str, at)))
-
 
 def load_values_file(path: str, what: str) -> tuple[Document | None, dict]:
     """A `--values` / `--mesh-config` file: one YAML (or JSON) map."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise InputError(f"cannot read {what}: {e.strerror}", None) from None
-    text = yamlio.decode(raw, path)
+    from render.sources import read_text
+
+    text = read_text(path, Path(path))
     docs = yamlio.parse(text, path)
     if not docs:
         return None, {}
     if len(docs) > 1:
         raise InputError(f"{what} must hold one YAML document", docs[1].location)
-    data = docs[0].data
+    doc = docs[0]
+    data = doc.data
+    base: tuple = ()
     if isinstance(data, dict) and data.get("kind") == "IstioOperator":
         spec = data.get("spec") or {}
+        if not isinstance(spec, dict):
+            raise InputError(f"{what}: IstioOperator spec must be a map", locate(doc, ("spec",)), field="spec")
         key = "values" if what.startswith("values") else "meshConfig"
-        return docs[0], spec.get(key) or {}
+        base, data = ("spec", key), spec.get(key) or {}
     if not isinstance(data, dict):
-        raise InputError(f"{what} must be a YAML map, not {type(data).__name__}", docs[0].location)
-    return docs[0], data
+        raise InputError(f"{what} must be a YAML map, not {type_name(data)}", locate(doc, base),
+                         field=field_path(base) or None)
+    schema_name = "values.json" if what.startswith("values") else "meshconfig.json"
+    schema.validate_embedded(schema.without_nulls(data), schema_name, what, base, lambda p: locate(doc, (*base, *p)))
+    return doc, data
 
 
 def json_compact(value: Any) -> str:

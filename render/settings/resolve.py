@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from render import yamlio
-from render.errors import InputError
+from render.errors import InputError, show_value
 from render.inject import proxyconfig
 from render.inject.context import InjectConfig
 from render.kinds import Workload
@@ -96,8 +96,8 @@ def _apply_scope(tree: Tree, layers: list[Layer], scope: str) -> None:
                 there = other.origin(path)
                 raise InputError(
                     f"{scope} settings disagree on {'.'.join(map(str, there.field or path))}: "
-                    f"{other.label} ({there.location()}) sets {seen[path][0]!r}, "
-                    f"{layer.label} sets {value!r}; keep one value or narrow one document's scope",
+                    f"{other.label} ({there.location()}) sets {show_value(seen[path][0])}, "
+                    f"{layer.label} sets {show_value(value)}; keep one value or narrow one document's scope",
                     here.location(), field=".".join(map(str, here.field or path)))
             seen[path] = (value, layer)
         tree.apply(layer)

@@ -2,17 +2,24 @@
 
 Schemas live in the repository's `schemas/` folder (installed as `render.schemas`).
 jsonschema is imported only when a settings document is actually checked, so runs
-without settings (most pre-commit invocations) do not pay for it.
+without settings (most pre-commit invocations) do not pay for it. Messages show values
+the way the user wrote them in YAML (`true`, `null`, `"1.0"`), not as Python reprs, and
+the formats the schemas name (quantities, durations, port and CIDR lists) are checked by
+the same code that later reads them, so whatever validates also renders.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from render.errors import InputError
+from render import durations, quantity
+from render.errors import InputError, Location, field_path, show_value
 from render.yamlio import Document, locate
 
 BASE = "https://meshrender.dev/schemas/"
@@ -26,54 +33,213 @@ def _schema_files() -> dict[str, Any]:
     return out
 
 
+# -- formats ----------------------------------------------------------------------------
+
+
+def _check_quantity(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return True  # the type keywords report it
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("not a number; use a quantity such as 100m or 128Mi")
+    try:
+        amount, _ = quantity.parse(value)
+    except quantity.QuantityError as e:
+        raise ValueError(str(e)) from None
+    if amount < 0:
+        raise ValueError("resources cannot be negative")
+    return True
+
+
+def _check_duration(value: Any) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        seconds = durations.parse(value)
+    except durations.DurationError as e:
+        raise ValueError(str(e)) from None
+    if seconds < 0:
+        raise ValueError("durations cannot be negative")
+    return True
+
+
+def _items(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value]
+    if isinstance(value, str):
+        if value.strip() in ("", "*"):
+            return []
+        return [p.strip() for p in value.split(",")]
+    return []
+
+
+def _check_ports(value: Any) -> bool:
+    for item in _items(value) if not isinstance(value, int) else [str(value)]:
+        if item.isdigit() and int(item) > 65535:
+            raise ValueError(f"port {item} is out of range (0-65535)")
+    return True
+
+
+def _check_cidrs(value: Any) -> bool:
+    for item in _items(value):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as e:
+            raise ValueError(f"{item} is not a CIDR range ({e})") from None
+    return True
+
+
+_FORMATS: dict[str, Callable[[Any], bool]] = {
+    "k8s-quantity": _check_quantity,
+    "go-duration": _check_duration,
+    "port-list": _check_ports,
+    "cidr-list": _check_cidrs,
+}
+
+
 @cache
 def _validator(name: str) -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, FormatChecker
     from referencing import Registry, Resource
 
     files = _schema_files()
     registry = Registry().with_resources(
         (BASE + fname, Resource.from_contents(schema)) for fname, schema in files.items()
     )
-    return Draft202012Validator(files[name], registry=registry)
+    checker = FormatChecker(formats=())
+    for fmt, fn in _FORMATS.items():
+        checker.checks(fmt, raises=ValueError)(fn)
+    return Draft202012Validator(files[name], registry=registry, format_checker=checker)
 
 
-def _path_text(path: list[Any]) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(document)"
+# -- messages ---------------------------------------------------------------------------
+
+
+_TYPE_NAMES = {"object": "a map", "array": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "true or false", "null": "null"}
+
+
+def _types(expected: Any) -> str:
+    names = [_TYPE_NAMES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected)]
+    return " or ".join(names)
+
+
+def _path_text(path: Sequence[Any]) -> str:
+    return field_path(path) or "(document)"
+
+
+def _quote_hint(inst: Any, expected: Any) -> str:
+    """"; remove the quotes" when the string would be valid without them."""
+    if not isinstance(inst, str):
+        return ""
+    kinds = [expected] if isinstance(expected, str) else list(expected)
+    text = inst.strip()
+    if "boolean" in kinds and text in ("true", "false"):
+        return "; remove the quotes"
+    if ("integer" in kinds or "number" in kinds) and text.lstrip("-").isdigit():
+        return "; remove the quotes"
+    return ""
+
+
+def _branch_types(error: Any) -> list[str]:
+    out: list[str] = []
+    for sub in error.schema.get(error.validator, []):
+        t = sub.get("type") if isinstance(sub, dict) else None
+        for name in [t] if isinstance(t, str) else t or []:
+            if name not in out:
+                out.append(name)
+    return out
 
 
 def _describe(error: Any) -> str:
-    if error.validator == "additionalProperties":
-        return f"{error.message}; check the spelling against schemas/"
-    if error.validator == "const":
-        return f"must be {error.validator_value!r}"
-    if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    if error.validator in ("anyOf", "oneOf"):
-        descs = [c.schema.get("description") for c in error.context if c.schema.get("description")]
-        hint = descs[0] if descs else error.schema.get("description")
-        return f"{error.instance!r} is not valid" + (f": {hint}" if hint else "")
-    if error.validator == "type" and error.schema.get("description"):
-        return f"{error.message} ({error.schema['description']})"
+    v, inst = error.validator, error.instance
+    desc = error.schema.get("description") if isinstance(error.schema, dict) else None
+    hint = f" ({desc})" if desc else ""
+    parent = error.parent
+    if parent is not None and parent.validator in ("anyOf", "oneOf") and v not in ("format", "additionalProperties"):
+        return _describe(parent)
+    if v == "additionalProperties":
+        extra = sorted(set(inst) - set(error.schema.get("properties", {}))) if isinstance(inst, dict) else []
+        names = ", ".join(map(str, extra)) or "a field"
+        return f"unknown field {names}; check the spelling against schemas/"
+    if v == "const":
+        return f"must be {show_value(error.validator_value)}, not {show_value(inst)}"
+    if v == "enum":
+        return f"{show_value(inst)} is not one of {', '.join(map(show_value, error.validator_value))}"
+    if v in ("anyOf", "oneOf"):
+        formats = [c for c in error.context if c.validator == "format"]
+        if formats:
+            return _describe(formats[0])
+        if desc:
+            return f"{show_value(inst)} is not valid: {desc}"
+        types = _branch_types(error)
+        if types:
+            return f"must be {_types(types)}, not {show_value(inst)}"
+        return f"{show_value(inst)} is not valid"
+    if v == "type":
+        quote = _quote_hint(inst, error.validator_value)
+        return f"must be {_types(error.validator_value)}, not {show_value(inst)}{quote}{hint}"
+    if v == "format":
+        cause = f": {error.cause}" if error.cause else ""
+        return f"{show_value(inst)} is not valid{cause}"
+    if v == "pattern":
+        return f"{show_value(inst)} is not valid" + (f": {desc}" if desc else f" (must match {error.validator_value})")
+    if v == "minimum":
+        return f"must be at least {error.validator_value}, not {show_value(inst)}"
+    if v == "maximum":
+        return f"must be at most {error.validator_value}, not {show_value(inst)}"
+    if v == "minLength":
+        return "must not be empty"
+    if v == "required":
+        return "is required"
     return error.message
 
 
-def validate(doc: Document, schema_name: str, what: str) -> None:
-    """Raise InputError naming the file, line and field of the first schema violation."""
+def _field(error: Any, base: Sequence[Any] = ()) -> tuple[list[Any], str]:
+    path = [*base, *error.absolute_path]
+    if error.validator == "required":
+        missing = next((r for r in error.validator_value if r not in (error.instance or {})), "")
+        return path, _path_text([*path, missing]) if missing else _path_text(path)
+    return path, _path_text(path)
+
+
+def first_error(data: Any, schema_name: str) -> Any | None:
+    """The most relevant schema violation of `data`, or None."""
     validator = _validator(schema_name)
-    errors = sorted(validator.iter_errors(doc.data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if not errors:
-        return
+        return None
     from jsonschema.exceptions import best_match
 
-    error = best_match(errors)
-    path = list(error.absolute_path)
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        field = _path_text([*path, missing]) if missing else _path_text(path)
-    else:
-        field = _path_text(path)
+    return best_match(errors)
+
+
+def without_nulls(value: Any) -> Any:
+    """`value` without null map entries: in Helm values and Istio's config, null unsets a
+    field, which is valid whatever the field's type."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+def validate(doc: Document, schema_name: str, what: str, data: Any = None) -> None:
+    """Raise InputError naming the file, line and field of the first schema violation
+    (of `data` instead of the document's own data, when given)."""
+    error = first_error(doc.data if data is None else data, schema_name)
+    if error is None:
+        return
+    path, field = _field(error)
     raise InputError(f"{what}: {_describe(error)}", locate(doc, path), field=field)
+
+
+def validate_embedded(data: Any, schema_name: str, what: str, base: Sequence[Any],
+                      where: Callable[[list[Any]], Location]) -> None:
+    """Validate data that sits at `base` inside a document (values files, ConfigMap payloads);
+    `where(path)` finds the location of a field path relative to the data."""
+    error = first_error(data, schema_name)
+    if error is None:
+        return
+    inner = list(error.absolute_path)
+    _, field = _field(error, base)
+    raise InputError(f"{what}: {_describe(error)}", where(inner), field=field)

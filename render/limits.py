@@ -1,0 +1,51 @@
+"""Every bound meshrender puts on its input, in one place.
+
+meshrender runs unattended (CI jobs, the Argo CD plugin) on whatever a repository holds,
+so hostile or broken input must end in a clear refusal, never a hang, an out-of-memory
+kill or a crash. Each limit is far above anything a real manifest needs and low enough
+that the worst input it admits still renders in bounded time and memory; the numbers
+behind them are in docs/bad-input.md ("Limits"). A run that hits one stops with exit 2
+and a message naming the file, line and the limit.
+"""
+
+from __future__ import annotations
+
+MiB = 1024 * 1024
+
+# Size of one input file. Kubernetes stores objects of at most 1.5 MiB (etcd's default
+# request limit), so 32 MiB is a stream of thousands of objects. Parsing costs about
+# 20 bytes of memory per input byte, so the largest file peaks near 0.7 GiB.
+MAX_FILE_BYTES = 32 * MiB
+
+# All inputs of one run together (files, stdin, --values, --mesh-config): every document
+# stays in memory until the output is complete, so this bounds the whole run's memory.
+MAX_TOTAL_BYTES = 128 * MiB
+
+# Nesting of collections in one document. Kubernetes objects nest about 15 levels deep
+# (CRD schemas maybe 60); deeper input is either generated garbage or an attack on the
+# recursive code that walks documents.
+MAX_DEPTH = 200
+
+# Before parsing, a cheap bound on nesting (flow brackets plus indentation) decides
+# whether a document needs an exact nesting check before it reaches the C parser, whose
+# recursive composer overflows the process stack somewhere past 20,000 levels.
+PARSE_SAFE_DEPTH = 5_000
+
+# Anchors and aliases share data, so a few hundred bytes can describe a document of
+# billions of nodes ("billion laughs"). The expanded document, counting every alias
+# as a copy, may hold at most this many nodes and this many characters of scalars.
+MAX_EXPANDED_NODES = 2_000_000
+MAX_EXPANDED_CHARS = 64 * MiB
+
+# Digits in one integer. Python refuses to convert more than 4,300 and Kubernetes reads
+# at most 64-bit integers (20 digits).
+MAX_INT_DIGITS = 1_000
+
+# Kubernetes quantities: `1e999999999` would make an exact-arithmetic parser compute a
+# number with a billion digits. Real quantities stay within 1e-9 (n) and 1e18 (E).
+MAX_QUANTITY_EXPONENT = 40
+MAX_QUANTITY_DIGITS = 64
+
+# Durations: Go's time.Duration (what Istio parses them into) holds at most 2^63-1 ns.
+MAX_DURATION_SECONDS = (2**63 - 1) // 10**9
+MAX_DURATION_CHARS = 256

@@ -1,0 +1,70 @@
+"""Every input document must be a Kubernetes object; this says so before anything reads it.
+
+A document that is a list or a scalar, an object without `kind`, or metadata of the
+wrong type is refused here with its file, line and field, rather than passed through to
+fail in the cluster (Argo CD: "Object 'Kind' is missing") or crash a later stage.
+Unknown kinds pass through: meshrender only needs the envelope to be well formed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from render.errors import InputError, field_path, type_name
+from render.kinds import WORKLOAD_KINDS, ShapeError, check_meta
+from render.yamlio import Document, locate
+
+
+def _describe(data: dict) -> str:
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = meta.get("name") if isinstance(meta.get("name"), str) else None
+    kind = data.get("kind") if isinstance(data.get("kind"), str) else "object"
+    return f"{kind} {name}" if name else kind
+
+
+def _error(doc: Document, path: tuple, message: str) -> InputError:
+    return InputError(message, locate(doc, path), field=field_path(path) or None)
+
+
+def _check(doc: Document, data: Any, path: tuple) -> None:
+    what = "must be" if path else "a YAML document must be"
+    if not isinstance(data, dict):
+        raise _error(doc, path, f"{what} a Kubernetes object (a map with apiVersion and kind), "
+                                f"not {type_name(data)}")
+    kind = data.get("kind")
+    if kind is None:
+        raise _error(doc, path, "this document has no kind; a Kubernetes object needs apiVersion and "
+                                "kind (is this file a manifest?)")
+    if not isinstance(kind, str) or not kind:
+        raise _error(doc, (*path, "kind"), f"must be a non-empty string, not {type_name(kind)}")
+    api = data.get("apiVersion")
+    if api is not None and not isinstance(api, str):
+        raise _error(doc, (*path, "apiVersion"), f"must be a string, not {type_name(api)}; "
+                                                 f"quote it: \"{api}\"")
+    meta = data.get("metadata")
+    if meta is not None:
+        if not isinstance(meta, dict):
+            raise _error(doc, (*path, "metadata"), f"{kind}: must be a map, not {type_name(meta)}")
+        try:
+            check_meta(meta, (*path, "metadata"))
+        except ShapeError as e:
+            raise _error(doc, e.path, f"{_describe(data)}: {e}") from None
+    if kind in WORKLOAD_KINDS:
+        meta = meta or {}
+        if not meta.get("name") and not meta.get("generateName"):
+            where = (*path, "metadata") if "metadata" in data else path
+            raise _error(doc, where, f"{kind} has no metadata.name; Kubernetes needs a name (or "
+                                     "generateName) for every workload")
+    if kind == "List":
+        items = data.get("items")
+        if items is None:
+            return
+        if not isinstance(items, list):
+            raise _error(doc, (*path, "items"), f"List: must be a list of objects, not {type_name(items)}")
+        for i, item in enumerate(items):
+            _check(doc, item, (*path, "items", i))
+
+
+def check(doc: Document) -> None:
+    """Raise InputError if `doc` is not a well-formed Kubernetes object (or List of them)."""
+    _check(doc, doc.data, ())
