@@ -38,7 +38,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except MeshrenderError as e:
             _fail(f"meshrender: {e}")
-        except (KeyboardInterrupt, BrokenPipeError):
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM / SIGHUP while writing output
+            _fail(f"meshrender: interrupted{f' by {e}' if str(e) else ''}; no output was changed")
+        except BrokenPipeError:
             sys.exit(2)
         except click.exceptions.Exit:
             raise

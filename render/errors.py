@@ -93,3 +93,25 @@ def show_value(value: Any) -> str:
         return repr(value)
     text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def quote_hint(value: Any) -> str:
+    """`; quote it: "1.0"` for a scalar YAML read as a number or boolean; "" otherwise."""
+    if isinstance(value, bool):
+        return f'; quote it: "{str(value).lower()}"'
+    if value is None:
+        return '; quote it: ""'
+    if isinstance(value, (int, float)):
+        return f'; quote it: "{value}"'
+    return ""
+
+
+def unexpected(what: str, location: Location | None, error: Exception) -> MeshrenderError:
+    """An input the checks let through but a later stage could not handle: still exit 2 at
+    the document, not a traceback; with MESHRENDER_DEBUG set, the original error instead."""
+    import os
+
+    if os.environ.get("MESHRENDER_DEBUG"):
+        raise error
+    return InputError(f"{what} ({type(error).__name__}: {error}); this input is not handled, which is a "
+                      "meshrender bug: please report it with this document", location)

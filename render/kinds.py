@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from render import podshape
-from render.errors import type_name
+from render.errors import quote_hint, show_value, type_name
 from render.inject.context import PodRef
 from render.inject.injector import deploy_meta_from_pod
 from render.yamlio import Document
@@ -79,7 +79,7 @@ def _child(parent: dict, key: str, path: tuple, what: str) -> dict:
         value = {}
         parent[key] = value
     if not isinstance(value, dict):
-        raise ShapeError(f"{what} must be a map, not {type(value).__name__}", (*path, key))
+        raise ShapeError(f"{what} must be a map, not {type_name(value)}", (*path, key))
     return value
 
 
@@ -109,11 +109,9 @@ def check_string_map(value: object, path: tuple) -> None:
         raise ShapeError(f"{path[-1]} must be a map of strings, not {type_name(value)}", path)
     for k, v in value.items():
         if not isinstance(k, str):
-            shown = str(k).lower() if isinstance(k, bool) else k
-            raise ShapeError(f"the key {shown} is not a string; quote it: \"{shown}\"", (*path, k))
+            raise ShapeError(f"the key {show_value(k)} is not a string{quote_hint(k)}", (*path, k))
         if not isinstance(v, str):
-            shown = str(v).lower() if isinstance(v, bool) else "" if v is None else v
-            raise ShapeError(f"must be a string, not {type_name(v)}; quote the value: \"{shown}\"", (*path, k))
+            raise ShapeError(f"must be a string, not {type_name(v)}{quote_hint(v)}", (*path, k))
 
 
 def check_meta(meta: dict, path: tuple) -> None:
@@ -121,8 +119,7 @@ def check_meta(meta: dict, path: tuple) -> None:
     for key in ("name", "generateName", "namespace"):
         value = meta.get(key)
         if value is not None and not isinstance(value, str):
-            shown = str(value).lower() if isinstance(value, bool) else value
-            raise ShapeError(f"must be a string, not {type_name(value)}; quote it: \"{shown}\"", (*path, key))
+            raise ShapeError(f"must be a string, not {type_name(value)}{quote_hint(value)}", (*path, key))
     for key in ("annotations", "labels"):
         value = meta.get(key)
         if value is not None:

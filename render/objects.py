@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from render.errors import InputError, field_path, type_name
+from render.errors import InputError, field_path, quote_hint, type_name
 from render.kinds import WORKLOAD_KINDS, ShapeError, check_meta
 from render.yamlio import Document, locate
 
@@ -39,8 +39,7 @@ def _check(doc: Document, data: Any, path: tuple) -> None:
         raise _error(doc, (*path, "kind"), f"must be a non-empty string, not {type_name(kind)}")
     api = data.get("apiVersion")
     if api is not None and not isinstance(api, str):
-        raise _error(doc, (*path, "apiVersion"), f"must be a string, not {type_name(api)}; "
-                                                 f"quote it: \"{api}\"")
+        raise _error(doc, (*path, "apiVersion"), f"must be a string, not {type_name(api)}{quote_hint(api)}")
     meta = data.get("metadata")
     if meta is not None:
         if not isinstance(meta, dict):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from render import gozero, kinds, yamlio
-from render.errors import InputError, field_path
+from render.errors import InputError, field_path, unexpected
 from render.inject.injector import InjectionError, inject, skip_reason
 from render.inject.templates import TemplateError
 from render.settings.collect import Collector, Settings, is_consumed
@@ -100,6 +100,8 @@ def _inject_one(w: kinds.Workload, doc: Document, resolver: Resolver) -> Workloa
         raise InputError(f"{w.display}: {e}", where, field=field) from None
     except TemplateError as e:
         raise InputError(f"{w.display}: {e}", doc.location) from None
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
+        raise unexpected(f"{w.display}: cannot inject", doc.location, e) from None
     return WorkloadResult(w, doc, resolved, True)
 
 

@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from render.errors import type_name
+from render.errors import quote_hint, type_name
 from render.quantity import QuantityError
 from render.quantity import parse as parse_quantity
 
@@ -56,8 +56,7 @@ def _expected(type_expr: str) -> str:
 
 def _hint(type_expr: str, value: Any) -> str:
     if type_expr == "str" and isinstance(value, (bool, int, float)):
-        shown = str(value).lower() if isinstance(value, bool) else value
-        return f'; quote it: "{shown}"'
+        return quote_hint(value)
     if type_expr in ("int", "intOrString") and isinstance(value, str) and value.strip().isdigit():
         return f"; remove the quotes: {value.strip()}"
     if type_expr == "bool" and isinstance(value, str) and value.lower() in ("true", "false"):

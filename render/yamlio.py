@@ -218,6 +218,8 @@ class _TooDeep(Exception):
 
 def _check_depth(data: Any) -> None:
     """Raise _TooDeep if `data` nests deeper than MAX_DEPTH (documents without anchors)."""
+    if not isinstance(data, (dict, list)):
+        return
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         node, depth = stack.pop()
@@ -237,6 +239,8 @@ def _check_expansion(data: Any, source: str, line: int) -> None:
     one long string can be aliased a million times) is computed here, with shared nodes
     counted once per reference, before anything else touches the data.
     """
+    if not isinstance(data, (dict, list)):
+        return
     sizes: dict[int, tuple[int, int]] = {}
     open_nodes: set[int] = set()
     stack: list[tuple[Any, int, bool]] = [(data, 0, False)]

@@ -31,10 +31,7 @@ def render(paths: tuple[str, ...], output: str | None, quiet: bool, **kw: Any) -
     files = sources.load(paths_list)
     result = pipeline.render(files, make_options(**kw))
     if output:
-        tree = {}
-        for f, texts in result.outputs:
-            if texts:
-                tree[f.rel] = yamlio.dump_stream(texts)
+        tree = out_mod.plan_tree(result.outputs, yamlio.dump_stream)
         out_mod.write_tree(Path(output), tree)
     else:
         stream = yamlio.dump_stream(t for _, texts in result.outputs for t in texts)

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from render import yamlio
-from render.errors import InputError, show_value
+from render.errors import InputError, UsageError, show_value
 from render.inject import proxyconfig
 from render.inject.context import InjectConfig
 from render.kinds import Workload
@@ -115,7 +115,8 @@ class Resolver:
             raise InputError(f"unknown flavor {flavor!r}; use asm or istio")
         kube = options.kube_version or os.environ.get("KUBE_VERSION") or profile.get("kubernetesVersion")
         if kube and parse_version(kube) is None:
-            raise InputError(f"Kubernetes version {kube!r} is not a version like 1.30")
+            source = "--kube-version" if options.kube_version else "KUBE_VERSION"
+            raise UsageError(f"{kube!r} is not a Kubernetes version like 1.30", field=source)
         self.cluster = Cluster(
             flavor=flavor,
             kube_version=parse_version(kube),

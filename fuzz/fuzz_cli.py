@@ -1,0 +1,528 @@
+#!/usr/bin/env python3
+"""Feed generated and mutated YAML through `meshrender render`, in-process, for minutes.
+
+Inputs start from the demo repository (fixtures/demo) and Istio's kube-inject corpus
+(../shared/conformance/istio/cases), and are mutated at every level: bytes (invalid
+UTF-8, control characters, tabs), lines (deleted, duplicated, re-indented, document
+markers), tokens (hostile scalars: anchors, aliases, tags, huge numbers, quoted numbers)
+and structure (a random field of a parsed document replaced by a value of another type,
+deleted, or duplicated). Each input runs through the CLI entry point with random flags.
+
+A run fails when meshrender:
+  - exits with anything but 0, 1 or 2;
+  - prints a traceback or an "internal error";
+  - takes longer than --timeout seconds on one input (a hang);
+  - exits 2 without a message of the form `FILE:LINE:COL: error: ...` naming one of the
+    inputs, with a line that exists in it;
+  - exits 0 with output that is not YAML, or that lost a document.
+
+Usage (from the project root):
+    .venv/bin/python fuzz/fuzz_cli.py --minutes 10            # the long run
+    .venv/bin/python fuzz/fuzz_cli.py --inputs 200 --seed 7   # a fixed, short run
+Findings are written to fuzz/findings/<id>/ (the input files and what went wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import hashlib
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from render import yamlio  # noqa: E402
+from render.cli import main  # noqa: E402
+from render.errors import InputError  # noqa: E402
+
+CORPUS_DIRS = [ROOT / "fixtures" / "demo", ROOT.parent / "shared" / "conformance" / "istio" / "cases"]
+MESSAGE = re.compile(r"^meshrender: (?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: ", re.M)
+# A bad flag or environment variable has no file to point at: the message names the flag.
+FLAG_MESSAGE = re.compile(r"^meshrender: error: (--[a-z-]+|[A-Z_]+): ", re.M)
+
+SETTINGS_SEEDS = [
+    """apiVersion: meshrender.dev/v1alpha1
+kind: SidecarProxySettings
+metadata: {name: global}
+spec:
+  nativeSidecar: true
+  proxy:
+    image: registry.example.com/proxyv2:1.22.2
+    resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: "2", memory: 1025Mi}}
+    lifecycle: {postStart: {exec: {command: [pilot-agent, wait]}}}
+    holdApplicationUntilProxyStarts: true
+    terminationDrainDuration: 10s
+    concurrency: 2
+    logLevel: warning
+    proxyMetadata: {EXIT_ON_ZERO_ACTIVE_CONNECTIONS: "true"}
+    readinessProbe: {initialDelaySeconds: 0, periodSeconds: 15, failureThreshold: 4}
+  init:
+    resources: {requests: {cpu: 16m, memory: 18Mi}, limits: {cpu: 916m, memory: 512Mi}}
+  traffic:
+    interceptionMode: REDIRECT
+    includeOutboundIPRanges: 192.168.1.2/32
+    excludeInboundPorts: 7013,7014
+    includeOutboundPorts: [7015, 7016]
+  dnsProxy: true
+""",
+    """apiVersion: meshrender.dev/v1alpha1
+kind: SidecarProxySettings
+metadata: {name: ns, namespace: default}
+spec:
+  selector: {matchLabels: {app: hello}, matchExpressions: [{key: tier, operator: NotIn, values: [batch]}]}
+  proxy: {concurrency: 1}
+""",
+    """apiVersion: meshrender.dev/v1alpha1
+kind: ClusterProfile
+metadata: {name: prod}
+spec: {kubernetesVersion: "1.30", provider: ack, meshVersion: "1.22", flavor: asm}
+""",
+    """apiVersion: istio.alibabacloud.com/v1beta1
+kind: ASMMeshConfig
+metadata: {name: default}
+spec: {enableNativeSidecar: true}
+""",
+    """apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: {name: iop}
+spec:
+  hub: docker.io/istio
+  tag: 1.22.2
+  values: {global: {proxy: {resources: {requests: {cpu: 10m}}, privileged: false}}}
+  meshConfig: {defaultConfig: {concurrency: 2, holdApplicationUntilProxyStarts: true}}
+""",
+    """apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio-sidecar-injector, namespace: istio-system}
+data:
+  values: |
+    global:
+      proxy:
+        privileged: false
+        statusPort: 15020
+""",
+    """apiVersion: networking.istio.io/v1beta1
+kind: ProxyConfig
+metadata: {name: pc, namespace: default}
+spec: {concurrency: 3, environmentVariables: {A: b}, selector: {matchLabels: {app: hello}}}
+""",
+]
+
+HOSTILE_SCALARS = [
+    "", "~", "null", "[]", "{}", "[", "{", "]", "}", "*a", "&a x", "&a", "*undefined", "!!binary aGVsbG8=",
+    "!!set {a, b}", "!!python/object:os.system x", "!foo bar", "1e99999999", '"1e99999999"', "1e400",
+    ".nan", ".inf", "-.inf", "0x" + "f" * 40, "9" * 30, "9" * 1200, "1:30", "0777", "yes", "on", "~",
+    '"8080"', "'true'", "true", "false", "-1", "2147483648", "99999", "\t", "a\tb", '"\\x00"', "|\n  x",
+    ">-", "- a", "? a", ": a", "<<: *a", "@x", "`x", "%x", "#x", "'unterminated", '"unterminated',
+    "x" * 300, "é", "\u202e", "\ud7ff", "10e-9", "1Ei", "128Mi", "-5s", "99999999999h", "1m30s",
+    "999.1.1.1/99", "10.0.0.0/8,", "*", "1,99999", "a,b", "{a: [b, {c: d}]}", "[1, [2, [3]]]",
+]
+
+HOSTILE_LINES = [
+    "---", "...", "--- |", "%YAML 1.1", "%YAML 2.0", "%TAG ! tag:x,2000:", "\t", "  \t  x: y", "- x",
+    "x: &anchor [1, 2]", "y: *anchor", "<<: {merged: 1}", "? complex", ": value", "kind: Pod", "kind:",
+    "metadata:", "metadata: []", "spec: null", "items: 5", "containers: 3", "annotations: {1: 2}",
+]
+
+
+def load_corpus() -> list[str]:
+    texts = []
+    for d in CORPUS_DIRS:
+        if d.is_dir():
+            for p in sorted(d.rglob("*.yaml*")):
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    texts.append(p.read_text(encoding="utf-8"))
+    return texts + SETTINGS_SEEDS
+
+
+# -- mutators ----------------------------------------------------------------------------
+
+
+def _other_value(rng: random.Random, old: Any) -> Any:
+    choices: list[Any] = [None, True, False, 0, -1, 65536, 1.5, float("nan"), "", "x", "8080", "true",
+                          "1e99", [], [1, "a"], {}, {"a": 1}, [{"name": 1}], {"name": None},
+                          "a" * 200, 10**25, ["x"] * 3]
+    if isinstance(old, str):
+        choices += [1, old + "\t", old * 3]
+    if isinstance(old, dict) and old:
+        k = rng.choice(list(old))
+        choices += [list(old.values()), {**old, k: [old[k]]}, {str(i): old for i in range(3)}]
+    if isinstance(old, list) and old:
+        choices += [old[0], old * 2, {str(i): v for i, v in enumerate(old)}, [None, *old]]
+    return rng.choice(choices)
+
+
+def _paths(data: Any, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def mutate_structure(rng: random.Random, text: str) -> str:
+    """Parse, change one node's type / delete it / duplicate it, and print again."""
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError:
+        return mutate_lines(rng, text)
+    if not docs:
+        return text
+    i = rng.randrange(len(docs))
+    paths = _paths(docs[i])
+    for _ in range(rng.randint(1, 3)):
+        path = rng.choice(paths)
+        if not path:
+            docs[i] = _other_value(rng, docs[i])
+            break
+        parent = docs[i]
+        try:
+            for step in path[:-1]:
+                parent = parent[step]
+            last = path[-1]
+            action = rng.random()
+            if action < 0.2 and isinstance(parent, dict):
+                del parent[last]
+            elif action < 0.3 and isinstance(parent, list):
+                parent.insert(last, parent[last])
+            else:
+                parent[last] = _other_value(rng, parent[last])
+        except (KeyError, IndexError, TypeError):
+            continue
+        paths = _paths(docs[i])
+    try:
+        return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return text
+
+
+def mutate_lines(rng: random.Random, text: str) -> str:
+    lines = text.split("\n")
+    for _ in range(rng.randint(1, 4)):
+        if not lines:
+            lines = [""]
+        i = rng.randrange(len(lines))
+        op = rng.randrange(7)
+        if op == 0:
+            del lines[i]
+        elif op == 1:
+            lines.insert(i, lines[i])
+        elif op == 2:
+            lines[i] = " " * rng.randint(0, 6) + lines[i].lstrip(" ")
+        elif op == 3:
+            lines.insert(i, rng.choice(HOSTILE_LINES))
+        elif op == 4:
+            j = rng.randrange(len(lines))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif op == 5:
+            lines[i] = lines[i].replace("  ", "\t", 1)
+        else:
+            lines[i] = lines[i] + rng.choice(["", " #x", ":", " &a", " *a", ",", "]", "}"])
+    return "\n".join(lines)
+
+
+def mutate_tokens(rng: random.Random, text: str) -> str:
+    spans = [m for m in re.finditer(r"(?<=: )[^\n#]+|(?<=- )[^\n#]+", text)]
+    for _ in range(rng.randint(1, 3)):
+        if not spans:
+            break
+        m = rng.choice(spans)
+        text = text[: m.start()] + rng.choice(HOSTILE_SCALARS) + text[m.end():]
+        spans = [m for m in re.finditer(r"(?<=: )[^\n#]+|(?<=- )[^\n#]+", text)]
+    return text
+
+
+def mutate_bytes(rng: random.Random, text: str) -> bytes:
+    data = bytearray(text.encode("utf-8"))
+    for _ in range(rng.randint(1, 4)):
+        if not data:
+            data += b"x"
+        i = rng.randrange(len(data))
+        op = rng.randrange(4)
+        if op == 0:
+            data[i] = rng.randrange(256)
+        elif op == 1:
+            del data[i]
+        elif op == 2:
+            data.insert(i, rng.choice([0, 7, 9, 0x85, 0xC3, 0xFF, 0xFE, 0xEF, 0x1B]))
+        else:
+            data[i:i] = rng.choice([b"\xef\xbb\xbf", b"\r\n", b"\r", b"\xe2\x80\xa8", b"\x00"])
+    return bytes(data)
+
+
+def hostile(rng: random.Random) -> str:
+    """Generated attacks, small enough to be quick, large enough to hit the limits."""
+    kind = rng.randrange(6)
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n"
+    if kind == 0:
+        n = rng.randint(3, 12)
+        s = head + '  a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        for i in range(1, n):
+            s += f"  a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]\n"
+        return s
+    if kind == 1:
+        n = rng.choice([150, 199, 200, 201, 5000, 60000])
+        return "a: " + rng.choice("[{") * n + "\n"
+    if kind == 2:
+        n = rng.choice([150, 250, 1000])
+        return "".join(" " * i + "a:\n" for i in range(n)) + " " * n + "b: 1\n"
+    if kind == 3:
+        s = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nx0: &a0 {k0: 1, k1: 2, k2: 3}\n"
+        for i in range(1, rng.randint(3, 14)):
+            s += f"x{i}: &a{i}\n  <<: [" + ", ".join([f"*a{i - 1}"] * 8) + "]\n"
+        return s
+    if kind == 4:
+        return head + "  a: &a " + "x" * rng.choice([10, 100000]) + "\n  b: [" + ",".join(["*a"] * 800) + "]\n"
+    return "---\n" * rng.randint(0, 5) + rng.choice(["", "#", "- 1", "x", "[]", "{}", "null"]) + "\n"
+
+
+def make_case(rng: random.Random, corpus: list[str]) -> tuple[dict[str, bytes], list[str]]:
+    """Files (name -> bytes) and extra CLI flags for one run."""
+    files: dict[str, bytes] = {}
+    for n in range(rng.choice([1, 1, 2, 3])):
+        base = rng.choice(corpus)
+        if rng.random() < 0.15:
+            base = base + "\n---\n" + rng.choice(corpus)
+        r = rng.random()
+        if r < 0.55:
+            data = mutate_structure(rng, base).encode("utf-8")
+        elif r < 0.68:
+            data = mutate_lines(rng, base).encode("utf-8")
+        elif r < 0.82:
+            data = mutate_tokens(rng, base).encode("utf-8")
+        elif r < 0.92:
+            data = mutate_bytes(rng, base)
+        else:
+            data = hostile(rng).encode("utf-8")
+        files[f"f{n}.yaml"] = data
+    if rng.random() < 0.5:
+        files["settings.yaml"] = rng.choice(SETTINGS_SEEDS).encode("utf-8")
+    flags: list[str] = []
+    if rng.random() < 0.5:
+        flags += ["--flavor", rng.choice(["asm", "istio"])]
+    if rng.random() < 0.3:
+        flags += ["--native-sidecars", rng.choice(["true", "false", "auto"])]
+    if rng.random() < 0.3:
+        flags += ["--kube-version", rng.choice(["1.30", "1.33", "v1.29.1", "x"])]
+    return files, flags
+
+
+# -- running and judging -----------------------------------------------------------------
+
+
+class Hang(BaseException):
+    """One input ran longer than the timeout."""
+
+
+@dataclass
+class Outcome:
+    code: int | None
+    err: str
+    out: str
+    seconds: float
+    problem: str | None = None
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise Hang
+
+
+def run_case(files: dict[str, bytes], flags: list[str], workdir: Path, timeout: float,
+             use_output: bool, use_stdin: bool) -> Outcome:
+    repo = workdir / "repo"
+    shutil.rmtree(workdir, ignore_errors=True)
+    repo.mkdir(parents=True)
+    for name, data in files.items():
+        (repo / name).write_bytes(data)
+    out_dir = workdir / "out"
+    stdin = None
+    if use_stdin and len(files) == 1:
+        stdin = next(iter(files.values()))
+        args = ["render", "-", *flags]
+    else:
+        args = ["render", str(repo), *flags]
+    if use_output:
+        args += ["-o", str(out_dir)]
+    runner = CliRunner()
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    start = time.monotonic()
+    try:
+        result = runner.invoke(main, args, input=stdin, env={"KUBE_VERSION": None, "ARGOCD_APP_NAMESPACE": None},
+                               catch_exceptions=True)
+    except Hang:
+        return Outcome(None, "", "", time.monotonic() - start, f"hang: no answer within {timeout}s")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    seconds = time.monotonic() - start
+    if isinstance(result.exception, Hang):
+        return Outcome(None, "", "", seconds, f"hang: no answer within {timeout}s")
+    outcome = Outcome(result.exit_code, result.stderr, result.stdout, seconds)
+    outcome.problem = judge(outcome, result, files, repo, out_dir if use_output else None, stdin is not None)
+    return outcome
+
+
+def _lines(data: bytes) -> int:
+    return data.count(b"\n") + 1
+
+
+def judge(o: Outcome, result: Any, files: dict[str, bytes], repo: Path, out_dir: Path | None,
+          stdin: bool) -> str | None:
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        return f"uncaught {type(result.exception).__name__}: {result.exception}"
+    if o.code not in (0, 1, 2):
+        return f"exit status {o.code}"
+    text = o.err + o.out
+    if "Traceback" in text:
+        return "traceback"
+    if "meshrender bug" in text:
+        return "unhandled input: " + next(ln for ln in o.err.splitlines() if "meshrender bug" in ln)
+    if "internal error" in text:
+        return "internal error: " + next(ln for ln in o.err.splitlines() if "internal error" in ln)
+    if o.code == 2:
+        m = MESSAGE.search(o.err)
+        if not m and FLAG_MESSAGE.search(o.err):
+            return None
+        if not m:
+            return "exit 2 without FILE:LINE:COL: error: message"
+        name = m.group("file")
+        line = int(m.group("line"))
+        if stdin and name == "-":
+            data = next(iter(files.values()))
+        elif name == str(repo):
+            data = b""  # the whole input folder (no documents at all)
+        else:
+            p = Path(name.split(" (data.")[0])
+            key = p.name if p.parent == repo else None
+            if key not in files:
+                return f"message names {name}, which is not an input"
+            data = files[key]
+        if not 1 <= line <= _lines(data):
+            return f"message names line {line}, but {name} has {_lines(data)} lines"
+        if out_dir is not None and out_dir.exists():
+            return "exit 2 but the output folder was written"
+        return None
+    # exit 0: stdout (or the output folder) must read back as YAML, with meshrender's own
+    # bounded reader (passed-through documents may hold anchors that expand in others)
+    streams = [o.out] if out_dir is None else [p.read_text(encoding="utf-8") for p in out_dir.rglob("*.yaml")]
+    for s in streams:
+        try:
+            yamlio.parse(s, "output")
+        except InputError as e:
+            return f"exit 0 but the output does not read back: {e}"
+    return None
+
+
+def _signature(problem: str) -> str:
+    return re.sub(r"\d+", "N", problem)[:160]
+
+
+@dataclass
+class Stats:
+    inputs: int = 0
+    codes: collections.Counter = field(default_factory=collections.Counter)
+    findings: dict[str, dict] = field(default_factory=dict)
+    slowest: float = 0.0
+    messages: collections.Counter = field(default_factory=collections.Counter)
+
+
+def fuzz(seconds: float | None = None, inputs: int | None = None, seed: int = 0, timeout: float = 10.0,
+         findings_dir: Path | None = None, verbose: bool = False) -> Stats:
+    rng = random.Random(seed)
+    corpus = load_corpus()
+    stats = Stats()
+    deadline = time.monotonic() + seconds if seconds else None
+    work = Path(tempfile.mkdtemp(prefix="meshrender-fuzz-"))
+    try:
+        while True:
+            if inputs is not None and stats.inputs >= inputs:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            files, flags = make_case(rng, corpus)
+            o = run_case(files, flags, work / "case", timeout, rng.random() < 0.3, rng.random() < 0.2)
+            stats.inputs += 1
+            stats.codes[o.code] += 1
+            stats.slowest = max(stats.slowest, o.seconds)
+            m = MESSAGE.search(o.err)
+            if m:
+                stats.messages[_signature(o.err[m.end():].splitlines()[0])] += 1
+            if o.problem:
+                sig = _signature(o.problem)
+                if sig not in stats.findings:
+                    stats.findings[sig] = {"problem": o.problem, "flags": flags, "stderr": o.err[-2000:]}
+                    if findings_dir is not None:
+                        _save(findings_dir, sig, files, flags, o)
+                    if verbose:
+                        print(f"FINDING: {o.problem}", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return stats
+
+
+def _save(root: Path, sig: str, files: dict[str, bytes], flags: list[str], o: Outcome) -> None:
+    d = root / hashlib.sha1(sig.encode()).hexdigest()[:10]
+    d.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    (d / "finding.json").write_text(json.dumps({"problem": o.problem, "flags": flags, "exit": o.code,
+                                                "stderr": o.err[-4000:]}, indent=2))
+
+
+def main_cli() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, help="run for this long")
+    ap.add_argument("--inputs", type=int, help="run this many inputs")
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--timeout", type=float, default=10.0, help="seconds one input may take")
+    ap.add_argument("--memory-gb", type=float, default=4.0, help="address-space limit for this process")
+    ap.add_argument("--findings", type=Path, default=ROOT / "fuzz" / "findings")
+    args = ap.parse_args()
+    if args.minutes is None and args.inputs is None:
+        args.inputs = 200
+    limit = int(args.memory_gb * 1024**3)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.environ.pop("MESHRENDER_DEBUG", None)
+    start = time.monotonic()
+    stats = fuzz(seconds=args.minutes * 60 if args.minutes else None, inputs=args.inputs, seed=args.seed,
+                 timeout=args.timeout, findings_dir=args.findings, verbose=True)
+    took = time.monotonic() - start
+    print(f"seed {args.seed}: {stats.inputs} inputs in {took:.0f}s ({stats.inputs / max(took, 1e-9):.1f}/s); "
+          f"exit codes {dict(sorted(stats.codes.items(), key=str))}; slowest input {stats.slowest:.2f}s")
+    print(f"{len(stats.messages)} distinct error messages; most common:")
+    for msg, n in stats.messages.most_common(15):
+        print(f"  {n:6d}  {msg}")
+    if stats.findings:
+        print(f"{len(stats.findings)} FINDINGS (saved under {args.findings}):")
+        for f in stats.findings.values():
+            print(f"  - {f['problem']}")
+        return 1
+    print("no findings")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_cli())
