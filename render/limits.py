@@ -13,13 +13,15 @@ from __future__ import annotations
 MiB = 1024 * 1024
 
 # Size of one input file. Kubernetes stores objects of at most 1.5 MiB (etcd's default
-# request limit), so 32 MiB is a stream of thousands of objects. Parsing costs about
-# 20 bytes of memory per input byte, so the largest file peaks near 0.7 GiB.
-MAX_FILE_BYTES = 32 * MiB
+# request limit), so 16 MiB is a stream of thousands of objects. Reading YAML costs about
+# 26 bytes of memory per input byte (Python objects for every node), so the largest file
+# peaks near 450 MB (measured by fuzz/measure_limits.py, numbers in docs/bad-input.md).
+MAX_FILE_BYTES = 16 * MiB
 
-# All inputs of one run together (files, stdin, --values, --mesh-config): every document
-# stays in memory until the output is complete, so this bounds the whole run's memory.
-MAX_TOTAL_BYTES = 128 * MiB
+# All inputs of one run together (files and stdin): every document stays in memory until
+# the output is complete, so this bounds the whole run near 1.7 GB, inside what a CI
+# runner or an Argo CD repo-server plugin container usually gets.
+MAX_TOTAL_BYTES = 64 * MiB
 
 # Nesting of collections in one document. Kubernetes objects nest about 15 levels deep
 # (CRD schemas maybe 60); deeper input is either generated garbage or an attack on the

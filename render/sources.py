@@ -88,11 +88,11 @@ def _walk(root: Path, warn: Warn) -> list[Path]:
             if link:
                 target = p.resolve()
                 if not _inside(target, boundary):
-                    warn(f"{p}: warning: not following symlink to {target}: it leads outside the "
+                    warn(f"{p}:1:1: warning: not following symlink to {target}: it leads outside the "
                          f"repository {boundary}")
                     continue
                 if not target.exists():
-                    warn(f"{p}: warning: skipping broken symlink to {target}")
+                    warn(f"{p}:1:1: warning: skipping broken symlink to {target}")
                     continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
@@ -147,6 +147,10 @@ def discover(paths: list[str], warn: Warn | None = None) -> list[tuple[str, str,
     return found
 
 
+def _size(n: int) -> str:
+    return f"{n // MiB} MiB" if n % MiB == 0 else f"{n} bytes"
+
+
 def _read_bounded(f: object, limit: int) -> bytes:
     return f.read(limit + 1)  # type: ignore[attr-defined]
 
@@ -165,9 +169,9 @@ def read_bytes(display: str, path: Path | None, budget: int = MAX_TOTAL_BYTES) -
             raise InputError(f"cannot read: {e.strerror}", Location(display)) from None
     if len(raw) > limit:
         if limit == MAX_FILE_BYTES:
-            raise InputError(f"file is larger than {MAX_FILE_BYTES // MiB} MiB, the most meshrender reads "
+            raise InputError(f"file is larger than {_size(MAX_FILE_BYTES)}, the most meshrender reads "
                              "from one file (see docs/bad-input.md, Limits); split it", Location(display))
-        raise InputError(f"the inputs together are larger than {MAX_TOTAL_BYTES // MiB} MiB, the most "
+        raise InputError(f"the inputs together are larger than {_size(MAX_TOTAL_BYTES)}, the most "
                          "meshrender reads in one run (see docs/bad-input.md, Limits); render fewer "
                          "files at a time", Location(display))
     return raw

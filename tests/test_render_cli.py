@@ -123,7 +123,7 @@ spec:
     resource: {limits: {cpu: 1}}
 """})
     r = cli("render", str(root))
-    assert r.code == 2 and "resource" in r.err and "s.yaml:5:3" in r.err
+    assert r.code == 2 and "did you mean resources?" in r.err and "s.yaml:6:5" in r.err
 
 
 def test_yaml_syntax_error_is_exit_2_with_location(cli, repo):

@@ -216,16 +216,16 @@ class Collector:
             first = self.settings.profile
             raise InputError(
                 f"a second ClusterProfile ({_name(doc)}); the first, {_name(first)}, is at "
-                f"{first.location}. Keep one ClusterProfile per render",
-                doc.location, field="kind")
+                f"{locate(first, ('kind',))}. Keep one ClusterProfile per render",
+                locate(doc, ("kind",)), field="kind")
         self.settings.profile = doc
 
     def _ASMMeshConfig(self, doc: Document) -> None:
         schema.validate(doc, "asmmeshconfig.json", f"ASMMeshConfig {_name(doc)}")
         if self.settings.asm_mesh_config is not None:
             first = self.settings.asm_mesh_config
-            raise InputError(f"a second ASMMeshConfig; the first is at {first.location}", doc.location,
-                             field="kind")
+            raise InputError(f"a second ASMMeshConfig; the first is at {locate(first, ('kind',))}. Keep one",
+                             locate(doc, ("kind",)), field="kind")
         self.settings.asm_mesh_config = doc
 
     def _IstioOperator(self, doc: Document) -> None:

@@ -10,6 +10,7 @@ the same code that later reads them, so whatever validates also renders.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import math
@@ -158,9 +159,13 @@ def _describe(error: Any) -> str:
     if parent is not None and parent.validator in ("anyOf", "oneOf") and v not in ("format", "additionalProperties"):
         return _describe(parent)
     if v == "additionalProperties":
-        extra = sorted(set(inst) - set(error.schema.get("properties", {}))) if isinstance(inst, dict) else []
-        names = ", ".join(map(str, extra)) or "a field"
-        return f"unknown field {names}; check the spelling against schemas/"
+        extra = _extra_keys(error)
+        known = list(error.schema.get("properties", {}))
+        name = str(extra[0]) if extra else "a field"
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            return f"unknown field {name}; did you mean {close[0]}?"
+        return f"unknown field {name}; the fields here are {', '.join(known)}"
     if v == "const":
         return f"must be {show_value(error.validator_value)}, not {show_value(inst)}"
     if v == "enum":
@@ -194,8 +199,22 @@ def _describe(error: Any) -> str:
     return error.message
 
 
+def _extra_keys(error: Any) -> list[Any]:
+    inst = error.instance
+    if not isinstance(inst, dict):
+        return []
+    return [k for k in inst if k not in error.schema.get("properties", {})]
+
+
+def _inner_path(error: Any) -> list[Any]:
+    """The path of the offending field: for an unknown field, the field itself."""
+    path = list(error.absolute_path)
+    extra = _extra_keys(error) if error.validator == "additionalProperties" else []
+    return [*path, extra[0]] if extra else path
+
+
 def _field(error: Any, base: Sequence[Any] = ()) -> tuple[list[Any], str]:
-    path = [*base, *error.absolute_path]
+    path = [*base, *_inner_path(error)]
     if error.validator == "required":
         missing = next((r for r in error.validator_value if r not in (error.instance or {})), "")
         return path, _path_text([*path, missing]) if missing else _path_text(path)
@@ -240,6 +259,6 @@ def validate_embedded(data: Any, schema_name: str, what: str, base: Sequence[Any
     error = first_error(data, schema_name)
     if error is None:
         return
-    inner = list(error.absolute_path)
+    inner = _inner_path(error)
     _, field = _field(error, base)
     raise InputError(f"{what}: {_describe(error)}", where(inner), field=field)

@@ -1,0 +1,553 @@
+"""Every kind of bad input we know of, and exactly what the user gets for it.
+
+Each case is rendered twice: to stdout, and with `-o` into a folder that already holds a
+previous good render. A refused input must exit 2 with its first message at the expected
+FILE:LINE:COL, say what is wrong, print nothing on stdout and leave the previous output
+byte for byte as it was (and no staging folder behind). docs/bad-input.md is generated
+from this catalog with the messages meshrender actually prints:
+
+    .venv/bin/python -m tests.test_robust_catalog     # rewrite docs/bad-input.md
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+DOC = ROOT / "docs" / "bad-input.md"
+
+GOOD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+"""
+
+SPS = "apiVersion: meshrender.dev/v1alpha1\nkind: SidecarProxySettings\n"
+PROFILE = "apiVersion: meshrender.dev/v1alpha1\nkind: ClusterProfile\n"
+
+
+LAUGHS = ("kind: ConfigMap\nmetadata: {name: lol}\ndata:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+          + "".join(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 10)))
+STRING_BOMB = ("kind: ConfigMap\nmetadata: {name: s}\ndata:\n  a: &a " + "x" * 100_000 + "\n  b: ["
+               + ", ".join(["*a"] * 1000) + "]\n")
+MERGE_BOMB = ("kind: ConfigMap\nmetadata: {name: m}\nx0: &a0 {k0: 1, k1: 2, k2: 3}\n"
+              + "".join(f"x{i}: &a{i}\n  <<: [" + ", ".join([f"*a{i - 1}"] * 8) + "]\n" for i in range(1, 16)))
+
+
+def _leak(repo: Path) -> None:
+    secret = repo.parent / "secret.yaml"
+    secret.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: ci-token}\n", encoding="utf-8")
+    (repo / "leak.yaml").symlink_to(secret)
+
+
+def pod(body: str, name: str = "p") -> str:
+    """A Pod whose containers section is `body` (indented under spec:)."""
+    return f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n" + textwrap.indent(
+        textwrap.dedent(body), "  ")
+
+
+@dataclass
+class Case:
+    id: str
+    what: str  # the kind of bad input, as the docs table names it
+    files: dict[str, str | bytes]
+    where: tuple[str, int, int] | None  # file, line, column of the first message
+    says: str  # what the message must say
+    code: int = 2
+    args: tuple[str, ...] = ()
+    stdin: str | None = None
+    group: str = "YAML"
+    warning: bool = False  # exit 0 with a warning at `where`
+    setup: Callable[[Path], None] | None = None  # extra preparation of the repo (symlinks, FIFOs)
+    argv: tuple[str, ...] | None = None  # the whole command line after `render` ({repo} expands)
+
+
+CASES: list[Case] = [
+    # -- YAML ---------------------------------------------------------------------------
+    Case("syntax", "Syntax error (unclosed bracket)", {"a.yaml": "kind: Pod\nmetadata:\n  name: [x\n"},
+         ("a.yaml", 4, 1), "invalid YAML: did not find expected ',' or ']'"),
+    Case("tab", "Tab used for indentation", {"a.yaml": "kind: Pod\nmetadata:\n\tname: x\n"},
+         ("a.yaml", 3, 1), "tab character"),
+    Case("tab-inside", "Tab after spaces in indentation",
+         {"a.yaml": "kind: Pod\nmetadata:\n  name: x\n  \tlabels: {}\n"}, ("a.yaml", 4, 3), "tab character"),
+    Case("duplicate-key", "Duplicate key", {"a.yaml": GOOD.replace("  namespace: shop\n",
+                                                                   "  namespace: shop\n  name: web2\n")},
+         ("a.yaml", 6, 3), "duplicate key 'name', first at line 4"),
+    Case("duplicate-key-later-doc", "Duplicate key in the second document of a file",
+         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {name: b}\n"
+                    "data: {x: 1, x: 2}\n"},
+         ("a.yaml", 6, 14), "duplicate key 'x', first at line 6"),
+    Case("not-utf8", "Bytes that are not UTF-8 (Latin-1 file)",
+         {"a.yaml": b"kind: ConfigMap\nmetadata: {name: caf\xe9}\n"}, ("a.yaml", 2, 21),
+         "not UTF-8: byte 0xe9"),
+    Case("utf16", "UTF-16 file", {"a.yaml": "kind: Pod\n".encode("utf-16")}, ("a.yaml", 1, 1),
+         "not UTF-8: byte 0xff"),
+    Case("control-char", "Control character in a value",
+         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: a\x07b}\n"}, ("a.yaml", 3, 12),
+         "character U+0007 is not allowed"),
+    Case("nul-byte", "NUL byte", {"a.yaml": "kind: ConfigMap\nmetadata: {name: a\x00}\n"}, ("a.yaml", 2, 19),
+         "character U+0000 is not allowed"),
+    Case("undefined-alias", "Alias to an undefined anchor",
+         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: *nope}\n"}, ("a.yaml", 3, 11),
+         "found undefined alias"),
+    Case("unknown-tag", "Unknown YAML tag", {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: !foo {}\n"},
+         ("a.yaml", 3, 7), "could not determine a constructor for the tag '!foo'"),
+    Case("binary-tag", "YAML type with no JSON equivalent (!!binary, !!set, !!timestamp)",
+         {"a.yaml": "kind: Secret\nmetadata: {name: a}\ndata: {x: !!binary aGk=}\n"}, ("a.yaml", 3, 11),
+         "the tag !!binary has no JSON equivalent"),
+    Case("huge-int", "Integer with thousands of digits",
+         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\nx: " + "9" * 5000 + "\n"}, ("a.yaml", 3, 4),
+         "an integer of 5000 digits"),
+    Case("empty-file", "Empty file (the only input)", {"a.yaml": ""}, ("{repo}/a.yaml", 1, 1),
+         "no YAML documents in the inputs", argv=("{repo}/a.yaml",)),
+    Case("empty-file-among-others", "Empty file next to other files", {"a.yaml": GOOD, "b.yaml": "# nothing\n"},
+         ("b.yaml", 1, 1), "file holds no YAML documents", code=0, warning=True),
+    Case("empty-documents", "Empty documents between `---`", {"a.yaml": "---\n---\n" + GOOD + "---\n...\n"},
+         None, "", code=0),
+    Case("empty-stdin", "Empty stdin (the command feeding meshrender failed)", {}, ("-", 1, 1),
+         "stdin holds no YAML documents", stdin=""),
+    # -- shapes ---------------------------------------------------------------------------
+    Case("doc-list", "Document that is a list", {"a.yaml": "- kind: Pod\n- kind: Service\n"}, ("a.yaml", 1, 1),
+         "must be a Kubernetes object (a map with apiVersion and kind), not a list", group="Shapes"),
+    Case("doc-scalar", "Document that is a scalar", {"a.yaml": GOOD + "---\njust text\n"}, ("a.yaml", 15, 1),
+         'not the string "just text"', group="Shapes"),
+    Case("no-kind", "Document without kind", {"a.yaml": "apiVersion: v1\nmetadata: {name: a}\n"},
+         ("a.yaml", 1, 1), "has no kind", group="Shapes"),
+    Case("kind-not-string", "kind that is not a string", {"a.yaml": "apiVersion: v1\nkind: [Pod]\n"},
+         ("a.yaml", 2, 1), "kind: must be a non-empty string, not a list", group="Shapes"),
+    Case("metadata-not-map", "metadata that is not a map",
+         {"a.yaml": "apiVersion: v1\nkind: Service\nmetadata: web\n"}, ("a.yaml", 3, 1),
+         'metadata: Service: must be a map, not the string "web"', group="Shapes"),
+    Case("workload-no-metadata", "Workload without metadata",
+         {"a.yaml": "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a, image: b}]}\n"}, ("a.yaml", 1, 1),
+         "Pod has no metadata.name", group="Shapes"),
+    Case("name-not-string", "metadata.name that is a number",
+         {"a.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: 42}\nspec: {containers: [{name: a}]}\n"},
+         ("a.yaml", 3, 12), 'metadata.name: Pod: must be a string, not the integer 42; quote it: "42"',
+         group="Shapes"),
+    Case("label-number", "Label value that YAML reads as a number",
+         {"a.yaml": GOOD.replace("labels: {app: web}", "labels: {app: web, version: 1.10}")},
+         ("a.yaml", 9, 26), "spec.template.metadata.labels.version: Deployment shop/web: must be a string, "
+                            "not the number 1.1", group="Shapes"),
+    Case("annotation-bool", "Annotation value that YAML reads as a boolean",
+         {"a.yaml": GOOD.replace("  namespace: shop\n", "  namespace: shop\n  annotations:\n"
+                                                        "    sidecar.istio.io/inject: true\n")},
+         ("a.yaml", 7, 5), 'must be a string, not the boolean true; quote it: "true"', group="Shapes"),
+    Case("list-items", "List whose items are not a list",
+         {"a.yaml": "apiVersion: v1\nkind: List\nitems: {kind: Pod}\n"}, ("a.yaml", 3, 1),
+         "items: List: must be a list of objects, not a map", group="Shapes"),
+    Case("list-item-scalar", "List item that is not an object",
+         {"a.yaml": "apiVersion: v1\nkind: List\nitems:\n- 5\n"}, ("a.yaml", 4, 3),
+         "items[0]: must be a Kubernetes object", group="Shapes"),
+    Case("containers-not-list", "containers that is not a list", {"a.yaml": pod("containers: {name: a}\n")},
+         ("a.yaml", 5, 3), "containers must be a list of containers, not a map", group="Shapes"),
+    Case("container-not-map", "Container that is not a map", {"a.yaml": pod("containers: [nginx]\n")},
+         ("a.yaml", 5, 16), 'containers[0] must be a container (a map), not the string "nginx"', group="Shapes"),
+    Case("container-no-name", "Container without a name", {"a.yaml": pod("containers:\n- image: nginx\n")},
+         ("a.yaml", 6, 5), "containers[0] has no name", group="Shapes"),
+    Case("port-quoted", "containerPort written as a string",
+         {"a.yaml": pod("containers:\n- name: a\n  ports:\n  - containerPort: \"8080\"\n")}, ("a.yaml", 8, 7),
+         'spec.containers[0].ports[0].containerPort: Pod default/p: must be an integer, not the string "8080"; '
+         "remove the quotes: 8080", group="Shapes"),
+    Case("env-map", "env written as a map", {"a.yaml": pod("containers:\n- name: a\n  env: {LOG: debug}\n")},
+         ("a.yaml", 7, 5), "spec.containers[0].env: Pod default/p: must be a list, not a map; write each entry "
+                           "as a list item", group="Shapes"),
+    Case("env-number", "env value that is a number",
+         {"a.yaml": pod("containers:\n- name: a\n  env:\n  - {name: PORT, value: 8080}\n")}, ("a.yaml", 8, 20),
+         'must be a string, not the integer 8080; quote it: "8080"', group="Shapes"),
+    Case("probe-port", "Probe port of the wrong type",
+         {"a.yaml": pod("containers:\n- name: a\n  readinessProbe:\n    httpGet: {port: [8080]}\n")},
+         ("a.yaml", 8, 17), "readinessProbe.httpGet.port: Pod default/p: must be an integer or a name, not a list",
+         group="Shapes"),
+    Case("template-not-map", "Pod template that is not a map",
+         {"a.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template: []\n"},
+         ("a.yaml", 5, 3), "spec.template must be a map, not a list", group="Shapes"),
+    Case("unknown-kind", "Unknown kind (passes through unchanged)",
+         {"a.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {any: [thing]}\n"},
+         None, "", code=0, group="Shapes"),
+    # -- settings ---------------------------------------------------------------------------
+    Case("sps-no-metadata", "SidecarProxySettings without metadata", {"s.yaml": SPS + "spec: {}\n"},
+         ("s.yaml", 1, 1), "metadata: SidecarProxySettings (unnamed): is required", group="Settings"),
+    Case("sps-empty-namespace", "SidecarProxySettings with an empty namespace",
+         {"s.yaml": SPS + "metadata: {name: s, namespace: \"\"}\nspec: {}\n"}, ("s.yaml", 3, 21),
+         "empty metadata.namespace; remove it for global scope or name the namespace", group="Settings"),
+    Case("sps-unknown-field", "Misspelt settings field",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  proxy:\n    resource: {limits: {cpu: 1}}\n"},
+         ("s.yaml", 6, 5), "spec.proxy.resource: SidecarProxySettings s: unknown field resource; did you mean "
+                           "resources?", group="Settings"),
+    Case("sps-bool-string", "Boolean setting written as a string",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  nativeSidecar: \"true\"\n"}, ("s.yaml", 5, 3),
+         'spec.nativeSidecar: SidecarProxySettings s: must be true or false, not "true"; remove the quotes',
+         group="Settings"),
+    Case("sps-quantity", "Resource quantity that is not a quantity",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  proxy:\n    resources: {limits: {cpu: 2 cores}}\n"},
+         ("s.yaml", 6, 26), "'2 cores' is not a quantity", group="Settings"),
+    Case("sps-quantity-huge", "Quantity with an absurd exponent (1e99999999)",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  proxy:\n    resources: {limits: {cpu: 1e99999999}}\n"},
+         ("s.yaml", 6, 26), "out of range", group="Settings"),
+    Case("sps-negative", "Negative resource", {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  proxy:\n"
+                                                               "    resources: {requests: {memory: -1Mi}}\n"},
+         ("s.yaml", 6, 28), "resources cannot be negative", group="Settings"),
+    Case("sps-port", "Port out of range",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  traffic:\n    excludeOutboundPorts: 7011,70120\n"},
+         ("s.yaml", 6, 5), "port 70120 is out of range", group="Settings"),
+    Case("sps-cidr", "Invalid CIDR",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  traffic:\n    includeOutboundIPRanges: 10.0.0.0/33\n"},
+         ("s.yaml", 6, 5), "10.0.0.0/33 is not a CIDR range", group="Settings"),
+    Case("sps-duration", "Duration without a unit",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  proxy:\n    terminationDrainDuration: 10\n"},
+         ("s.yaml", 6, 5), "must be a string, not 10 (A duration: 5s, 1m30s, 500ms.)", group="Settings"),
+    Case("sps-enum", "Value not among the allowed ones",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  proxy:\n    logLevel: verbose\n"}, ("s.yaml", 6, 5),
+         '"verbose" is not one of "trace", "debug", "info", "warning", "error", "critical", "off"',
+         group="Settings"),
+    Case("sps-lifecycle", "Lifecycle handler of the wrong shape",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  proxy:\n    lifecycle: {preStop: {exec: sleep 5}}\n"},
+         ("s.yaml", 6, 27), 'spec.proxy.lifecycle.preStop.exec: SidecarProxySettings s: must be a map, '
+                            'not "sleep 5"', group="Settings"),
+    Case("sps-selector", "Selector label value that is a number",
+         {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  selector: {matchLabels: {version: 2}}\n"},
+         ("s.yaml", 5, 28), "must be a string, not 2", group="Settings"),
+    Case("profile-version", "ClusterProfile version written as a number (1.30 reads as 1.3)",
+         {"p.yaml": PROFILE + "metadata: {name: prod}\nspec:\n  kubernetesVersion: 1.30\n"}, ("p.yaml", 5, 3),
+         "must be a string, not 1.3 (Quote it: an unquoted 1.30 reads as the number 1.3.)", group="Settings"),
+    Case("profile-provider", "Unknown provider",
+         {"p.yaml": PROFILE + "metadata: {name: prod}\nspec:\n  provider: aws\n"}, ("p.yaml", 5, 3),
+         '"aws" is not one of "ack", "ack-serverless", "acs", "community"', group="Settings"),
+    Case("asm-mesh-config", "ASMMeshConfig with a string for a boolean",
+         {"m.yaml": "apiVersion: istio.alibabacloud.com/v1beta1\nkind: ASMMeshConfig\nmetadata: {name: d}\n"
+                    "spec: {enableNativeSidecar: yes please}\n"}, ("m.yaml", 4, 8),
+         'must be true or false, not "yes please"', group="Settings"),
+    Case("iop-values", "IstioOperator values of the wrong type",
+         {"i.yaml": "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: i}\n"
+                    "spec:\n  values:\n    global:\n      proxy:\n        privileged: \"false\"\n"},
+         ("i.yaml", 8, 9), 'spec.values.global.proxy.privileged: IstioOperator i: must be true or false, not '
+                           '"false"; remove the quotes', group="Settings"),
+    Case("configmap-mesh-yaml", "Broken YAML inside the istio ConfigMap's mesh",
+         {"c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n"
+                    "  mesh: |\n    defaultConfig:\n      concurrency: [2\n"},
+         ("c.yaml", 8, 5), "data.mesh is not valid YAML", group="Settings"),
+    Case("configmap-values-type", "Wrong type inside the injector ConfigMap's values",
+         {"c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-sidecar-injector}\ndata:\n"
+                    "  values: |\n    global:\n      proxy:\n        statusPort: port\n"},
+         ("c.yaml", 8, 9), "data.values.global.proxy.statusPort: ConfigMap istio-sidecar-injector: values: "
+                           '"port" is not valid: must be a non-negative integer', group="Settings"),
+    Case("proxyconfig", "ProxyConfig with a non-string environment variable",
+         {"c.yaml": "apiVersion: networking.istio.io/v1beta1\nkind: ProxyConfig\nmetadata: {name: pc}\n"
+                    "spec:\n  environmentVariables: {DEBUG: true}\n"}, ("c.yaml", 5, 26),
+         "must be a string, not true", group="Settings"),
+    Case("values-file-missing", "--values file that does not exist", {"a.yaml": GOOD}, ("missing.yaml", 1, 1),
+         "cannot read: No such file or directory", args=("--values", "missing.yaml"), group="Settings"),
+    Case("values-file-type", "--values file with a wrong type", {"a.yaml": GOOD},
+         ("{repo}/../values.yaml", 3, 26), "global.proxy.resources.limits.cpu: values file: \"lots\" is not valid",
+         setup=lambda r: _write(r.parent, {"values.yaml": "global:\n  proxy:\n    resources: {limits: {cpu: lots}}\n"}),
+         args=("--values", "{repo}/../values.yaml"), group="Settings"),
+    Case("kube-version-flag", "--kube-version that is not a version", {"a.yaml": GOOD}, None,
+         "error: --kube-version: 'latest' is not a Kubernetes version like 1.30",
+         args=("--kube-version", "latest"), group="Settings"),
+    # -- contradictions ---------------------------------------------------------------------
+    Case("two-profiles", "Two ClusterProfiles",
+         {"a.yaml": PROFILE + "metadata: {name: prod}\nspec: {}\n",
+          "b.yaml": "# staging\n" + PROFILE + "metadata: {name: staging}\nspec: {}\n"},
+         ("b.yaml", 3, 1), "a second ClusterProfile (staging); the first, prod, is at {repo}/a.yaml:2:1",
+         group="Contradictions"),
+    Case("global-disagree", "Two global SidecarProxySettings that disagree on a field",
+         {"a.yaml": SPS + "metadata: {name: base}\nspec:\n  proxy: {concurrency: 2}\n",
+          "b.yaml": SPS + "metadata: {name: tuned}\nspec:\n  proxy: {concurrency: 4}\n", "w.yaml": GOOD},
+         ("b.yaml", 5, 11), "global settings disagree on spec.proxy.concurrency: SidecarProxySettings base "
+                            "(global) ({repo}/a.yaml:5:11) sets 2, SidecarProxySettings tuned (global) sets 4",
+         group="Contradictions"),
+    Case("namespace-disagree", "Two SidecarProxySettings of one namespace that disagree",
+         {"a.yaml": SPS + "metadata: {name: a, namespace: shop}\nspec: {dnsProxy: true}\n",
+          "b.yaml": SPS + "metadata: {name: b, namespace: shop}\nspec: {dnsProxy: false}\n", "w.yaml": GOOD},
+         ("b.yaml", 4, 8), "namespace shop settings disagree on spec.dnsProxy", group="Contradictions"),
+    Case("same-name-twice", "One SidecarProxySettings defined twice",
+         {"a.yaml": SPS + "metadata: {name: s, namespace: shop}\nspec: {}\n",
+          "b.yaml": SPS + "metadata: {name: s, namespace: shop}\nspec: {}\n"},
+         ("b.yaml", 3, 12), "SidecarProxySettings shop/s is defined twice; the first is at {repo}/a.yaml:3:12",
+         group="Contradictions"),
+    Case("selector-matches-nothing", "Selector that matches no workload",
+         {"a.yaml": GOOD, "s.yaml": SPS + "metadata: {name: s}\nspec:\n  selector: {matchLabels: {app: api}}\n"},
+         ("s.yaml", 5, 3), "SidecarProxySettings s: selector matches no workload", code=0, warning=True,
+         group="Contradictions"),
+    # -- hostile ----------------------------------------------------------------------------
+    Case("billion-laughs", "Alias expansion bomb (billion laughs)", {"a.yaml": LAUGHS}, ("a.yaml", 1, 1),
+         "document expands to more than 2000000 nodes through anchors and aliases", group="Hostile"),
+    Case("string-bomb", "One long string aliased thousands of times", {"a.yaml": STRING_BOMB}, ("a.yaml", 1, 1),
+         "expands to more than 67108864 characters", group="Hostile"),
+    Case("merge-bomb", "Merge keys (`<<`) nested to blow up", {"a.yaml": MERGE_BOMB}, None, "", code=0,
+         group="Hostile"),
+    Case("self-alias", "Anchor that contains itself", {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\n"
+                                                                "data: &a {x: [*a]}\n"},
+         ("a.yaml", 1, 1), "document refers to itself through an alias", group="Hostile"),
+    Case("deep-flow", "100,000 nested brackets", {"a.yaml": "a: " + "[" * 100_000 + "\n"}, ("a.yaml", 1, 203),
+         "document nests deeper than 200 levels", group="Hostile"),
+    Case("deep-block", "1,000 nested block mappings",
+         {"a.yaml": "".join(" " * i + "a:\n" for i in range(1000)) + " " * 1000 + "b: 1\n"},
+         ("a.yaml", 201, 201), "document nests deeper than 200 levels", group="Hostile"),
+    Case("huge-file", "File larger than 16 MiB", {"a.yaml": b"# " + b"x" * (16 * 1024 * 1024) + b"\n"},
+         ("a.yaml", 1, 1), "file is larger than 16 MiB", group="Hostile"),
+    Case("huge-quantity", "Quantity annotation 1e99999999 (would take hours to compute exactly)",
+         {"a.yaml": pod("containers: [{name: a}]\n").replace(
+             "metadata: {name: p}", 'metadata: {name: p, annotations: {sidecar.istio.io/proxyCPU: "1e99999999"}}')},
+         ("a.yaml", 3, 35), "'1e99999999' is out of range", group="Hostile"),
+    # -- filesystem -------------------------------------------------------------------------
+    Case("symlink-outside", "Symlink that leaves the repository (not followed)", {"a.yaml": GOOD},
+         ("leak.yaml", 1, 1), "not following symlink", code=0, warning=True, setup=lambda r: _leak(r),
+         group="Filesystem"),
+    Case("symlink-loop", "Symlink loop (each folder is read once)", {"a.yaml": GOOD}, None, "", code=0,
+         setup=lambda r: (r / "loop").symlink_to(r, target_is_directory=True), group="Filesystem"),
+    Case("fifo", "FIFO named like a manifest", {"a.yaml": GOOD}, ("pipe.yaml", 1, 1),
+         "not a regular file", setup=lambda r: os.mkfifo(r / "pipe.yaml"), group="Filesystem"),
+    Case("output-inside-input", "Output folder inside the input folder", {}, ("{repo}", 1, 1),
+         "is inside the input folder", argv=("{repo}", "-o", "{repo}/rendered"), group="Filesystem"),
+    Case("output-is-input", "Output folder equal to the input folder", {}, ("{repo}", 1, 1),
+         "is inside the input folder", argv=("{repo}", "-o", "{repo}"), group="Filesystem"),
+    Case("input-inside-output", "Input inside the output folder (the swap would delete it)", {},
+         ("{repo}", 1, 1), "is inside the output folder", argv=("{repo}", "-o", "{repo}/.."), group="Filesystem"),
+    Case("output-foreign", "Output folder holding files meshrender did not write", {},
+         ("{repo}/../foreign", 1, 1), "already holds files that meshrender did not write",
+         setup=lambda r: _write(r.parent, {"foreign/notes.txt": "mine"}), argv=("{repo}", "-o", "{repo}/../foreign"),
+         group="Filesystem"),
+    Case("output-collision", "Two inputs that would be written to one output path",
+         {"a/x.yaml": GOOD, "b/x.yaml": GOOD.replace("name: web", "name: api")}, ("{repo}/b/x.yaml", 1, 1),
+         "would both be written to x.yaml", argv=("{repo}/a", "{repo}/b", "-o", "{repo}/../out"),
+         group="Filesystem"),
+    Case("missing-path", "Input path that does not exist", {}, ("{repo}/nope", 1, 1), "no such file or folder",
+         argv=("{repo}/nope",), group="Filesystem"),
+]
+
+
+def _write(root: Path, files: dict[str, str | bytes]) -> None:
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, encoding="utf-8")
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _args(case: Case, repo: Path) -> list[str]:
+    if case.argv is not None:
+        return ["render", *(a.replace("{repo}", str(repo)) for a in case.argv)]
+    args = [a.replace("{repo}", str(repo)) for a in case.args]
+    if case.stdin is not None:
+        return ["render", "-", *args]
+    return ["render", str(repo), *args]
+
+
+def _where(case: Case, repo: Path) -> str:
+    file, line, col = case.where
+    if "{repo}" in file:
+        shown = file.replace("{repo}", str(repo))
+    elif file == "-" or file in case.args:
+        shown = file
+    else:
+        shown = str(repo / file)
+    return f"{shown}:{line}:{col}"
+
+
+def _first(err: str, severity: str) -> str:
+    return next((ln for ln in err.splitlines() if f" {severity}: " in ln), "")
+
+
+def render_case(case: Case, tmp: Path) -> tuple[object, object, dict, dict]:
+    """(stdout run, -o run or None, output before, output after) for one case."""
+    repo, out = tmp / "repo", tmp / "out"
+    _write(repo, {"base.yaml": GOOD})
+    first = run_cli("render", str(repo), "-o", str(out))
+    assert first.code == 0, first.err
+    before = _snapshot(out)
+    _write(repo, case.files)
+    if case.setup:
+        case.setup(repo)
+    args = _args(case, repo)
+    plain = run_cli(*args, stdin=case.stdin)
+    with_out = None if case.argv is not None else run_cli(*args, "-o", str(out), stdin=case.stdin)
+    return plain, with_out, before, _snapshot(out)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plain, with_out, before, after = render_case(case, tmp_path)
+    repo = tmp_path / "repo"
+    for r in (plain, with_out):
+        if r is None:
+            continue
+        assert r.code == case.code, r.err
+        assert "Traceback" not in r.err and "internal error" not in r.err
+        if case.code == 2:
+            line = _first(r.err, "error")
+            if case.where:
+                assert line.startswith(f"meshrender: {_where(case, repo)}: error: "), r.err
+            assert case.says.replace("{repo}", str(repo)) in line, r.err
+        elif case.warning:
+            line = _first(r.err, "warning")
+            assert line.startswith(f"{_where(case, repo)}: warning: "), r.err
+            assert case.says in line, r.err
+    if case.code == 2:
+        assert plain.out == ""
+        assert after == before, "a refused render changed the previous output"
+    elif with_out is not None:
+        assert after != before, "a successful render did not replace the output"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+    assert leftovers == [], f"staging folders left behind: {leftovers}"
+
+
+# -- docs/bad-input.md ---------------------------------------------------------------------
+
+HEADER = """# Bad input: what meshrender says
+
+meshrender runs unattended (pre-commit, CI, the Argo CD plugin), so every input it cannot
+use stops the run with **exit status 2** and one message naming the file, line, column
+and field, and what to do; nothing is written (an existing output folder is left byte
+for byte as it was). The table lists every kind of bad input the test suite tries
+(`tests/test_robust_catalog.py`, which also generates this file) and the message
+meshrender actually prints for it. Hostile input, filesystem problems and the limits
+are further down.
+
+Regenerate after changing a message: `.venv/bin/python -m tests.test_robust_catalog`.
+"""
+
+
+FOOTER = """
+## Writing the output
+
+With `-o DIR`, meshrender writes every file into a staging folder next to DIR and swaps
+it in only when all of them are written (on Linux with one atomic `renameat2` exchange,
+so DIR never goes missing). On any failure the previous DIR is left exactly as it was and
+the staging folder is removed:
+
+| What happens | Exit | What meshrender prints |
+|---|---|---|
+| Disk full / a file cannot be written | 2 | `meshrender: out/apps/web.yaml:1:1: error: cannot write output: No space left on device; the previous output is unchanged` |
+| Output folder cannot be created (permissions) | 2 | `meshrender: out:1:1: error: cannot create the output folder: Permission denied` |
+| Ctrl-C, or SIGTERM / SIGHUP (a CI timeout) while writing | 2 | `meshrender: interrupted by SIGTERM; no output was changed` |
+| SIGKILL while writing | killed | the previous output is intact; a hidden `.DIR.tmp-*` folder may be left next to it |
+
+Input files are only ever opened for reading (`tests/test_robust_fs.py` audits every
+`open` and rename of a run).
+
+## Limits
+
+Every bound is in `render/limits.py`. Each is far above what real manifests need; input
+beyond it is refused with exit 2 and the message above, in bounded time and memory.
+
+| Limit | Value | Why |
+|---|---|---|
+| One input file | 16 MiB | Kubernetes objects are at most 1.5 MiB; reading costs about 26 bytes of memory per byte |
+| All inputs of one run | 64 MiB | keeps a whole run under about 1.7 GB |
+| Nesting depth | 200 levels | manifests nest about 15 deep (CRD schemas about 60) |
+| Nodes after expanding aliases | 2,000,000 | refuses "billion laughs" before anything walks the data |
+| Characters after expanding aliases | 64 MiB | refuses one long string aliased many times |
+| Digits in one integer | 1,000 | Kubernetes integers have at most 20 |
+| Quantity exponent | 40 | `1e99999999` would take hours to compute exactly |
+| Duration | 2^63-1 ns (292 years) | Go's `time.Duration`, which Istio parses into |
+
+Measured with `fuzz/measure_limits.py` (2 shared cores; each input in its own process;
+baseline: rendering the demo repository, 0.49 s and 24 MB):
+
+| Input | Exit | Time | Peak RSS |
+|---|---|---|---|
+| 1,000 Deployments in one file | 0 | 2.2 s | 67 MB |
+| Billion laughs (10^9 nodes) | 2 | 0.24 s | 21 MB |
+| Merge-key bomb (8^29 merges) | 0 | 0.33 s | 21 MB |
+| 1 MB string aliased 100,000 times | 2 | 0.55 s | 30 MB |
+| 100,000 nested brackets | 2 | 0.25 s | 21 MB |
+| 2,000 nested block mappings | 2 | 0.25 s | 31 MB |
+| Integer of 5,000 digits | 2 | 0.19 s | 21 MB |
+| File of 17 MiB (over the limit) | 2 | 0.24 s | 50 MB |
+| ConfigMap of 15 MiB (largest file allowed) | 0 | 8.2 s | 425 MB |
+| 15 MiB of small documents (210,000 objects) | 0 | 16 s | 400 MB |
+
+## Fuzzing
+
+`fuzz/fuzz_cli.py` feeds mutated and generated YAML (from `fixtures/` and Istio's
+corpus) through the CLI in-process and fails on any exit status other than 0, 1 or 2, a
+traceback, an input that takes more than 10 s, or an exit 2 without a `FILE:LINE:COL`
+message naming a line that exists. `make test` runs a short, fixed-seed session; run it
+for longer with `.venv/bin/python fuzz/fuzz_cli.py --minutes 10` (see fuzz/README.md).
+"""
+
+
+def _shown(case: Case, tmp: Path) -> tuple[int, str]:
+    plain, _, _, _ = render_case(case, tmp)
+    repo = tmp / "repo"
+    if case.code == 2:
+        line = _first(plain.err, "error")
+    elif case.warning:
+        line = _first(plain.err, "warning")
+    else:
+        line = "(renders; exit 0)" if not plain.err.strip() else _first(plain.err, "warning") or "(renders)"
+    line = line.replace(str(repo) + "/", "").replace(str(repo), "repo")
+    return plain.code, line
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def generate_doc(tmp: Path) -> str:
+    parts = [HEADER]
+    group = None
+    for i, case in enumerate(CASES):
+        if case.group != group:
+            group = case.group
+            parts.append(f"\n## {group}\n\n| Bad input | Exit | What meshrender prints |\n|---|---|---|\n")
+        d = tmp / f"c{i}"
+        d.mkdir()
+        import os
+
+        cwd = os.getcwd()
+        os.chdir(d)
+        try:
+            code, line = _shown(case, d)
+        finally:
+            os.chdir(cwd)
+        parts.append(f"| {_cell(case.what)} | {code} | `{_cell(line)}` |\n")
+    parts.append(FOOTER)
+    return "".join(parts)
+
+
+def test_docs_table_is_current(tmp_path):
+    want = generate_doc(tmp_path)
+    assert DOC.exists() and DOC.read_text(encoding="utf-8") == want, (
+        "docs/bad-input.md is out of date: run `.venv/bin/python -m tests.test_robust_catalog`")
+
+
+def _main() -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        text = generate_doc(Path(d))
+    DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {DOC} ({len(CASES)} cases)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
