@@ -83,8 +83,18 @@ def _child(parent: dict, key: str, path: tuple, what: str) -> dict:
     return value
 
 
+_NULLABLE_LISTS = ("containers", "initContainers", "volumes", "imagePullSecrets")
+
+
 def _check_containers(spec: dict, path: tuple) -> None:
-    """Containers are named maps, and the fields injection reads have Kubernetes' types."""
+    """Containers are named maps, and the fields injection reads have Kubernetes' types.
+
+    A list written as `null` is absent to Kubernetes (and kube-inject prints nothing for
+    it); it is dropped here so that the injector can extend the list.
+    """
+    for key in _NULLABLE_LISTS:
+        if key in spec and spec[key] is None:
+            del spec[key]
     for key in ("containers", "initContainers"):
         value = spec.get(key)
         if value is None:

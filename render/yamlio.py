@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -309,7 +310,7 @@ def _too_deep_at(chunk: str, source: str, first_line: int) -> Location | None:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    return _mark_location(source, first_line, event.start_mark)
+                    return _mark_location(source, first_line, event.start_mark, chunk)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError as e:
@@ -331,9 +332,22 @@ def _check_nesting_before_parse(chunk: str, source: str, first_line: int) -> Non
         raise _too_deep(where)
 
 
-def _mark_location(source: str, first_line: int, mark: Any) -> Location:
+_ODD_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+
+
+@lru_cache(maxsize=64)
+def _has_odd_breaks(text: str) -> bool:
+    """YAML also breaks lines at CR, NEL, LS and PS; editors and CI logs count only LF."""
+    return _ODD_BREAKS.search(text) is not None
+
+
+def _mark_location(source: str, first_line: int, mark: Any, chunk: str | None = None) -> Location:
     if mark is None:
         return Location(source, first_line, 1)
+    if chunk is not None and _has_odd_breaks(chunk) and 0 <= mark.index <= len(chunk):
+        line = chunk.count("\n", 0, mark.index)
+        col = mark.index - (chunk.rfind("\n", 0, mark.index) + 1)
+        return Location(source, first_line + line, col + 1)
     return Location(source, first_line + mark.line, mark.column + 1)
 
 
@@ -359,30 +373,27 @@ def _yaml_error(e: yaml.YAMLError, source: str, first_line: int, chunk: str = ""
     if isinstance(e, yaml.reader.ReaderError):
         return _reader_error(e, source, first_line, chunk)
     if isinstance(e, _DuplicateKey):
-        first = _mark_location(source, first_line, e.first_mark)
+        first = _mark_location(source, first_line, e.first_mark, chunk)
         return InputError(f"invalid YAML: duplicate key {e.key!r}, first at line {first.line}; keep one "
                           "(Kubernetes tools disagree on which one wins)",
-                          _mark_location(source, first_line, e.problem_mark))
+                          _mark_location(source, first_line, e.problem_mark, chunk))
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     if _tab_at(chunk, mark):
         return InputError("invalid YAML: a tab character where YAML expects indentation or content; "
-                          "YAML allows only spaces for indentation", _mark_location(source, first_line, mark))
+                          "YAML allows only spaces for indentation", _mark_location(source, first_line, mark, chunk))
     problem = getattr(e, "problem", None) or str(e)
     context = getattr(e, "context", None)
     message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
     if _TAB.search(problem):
         message += "; YAML allows only spaces for indentation"
-    return InputError(message, _mark_location(source, first_line, mark))
+    return InputError(message, _mark_location(source, first_line, mark, chunk or None))
 
 
 def _tab_at(chunk: str, mark: Any) -> bool:
     """True if the parser stopped at a tab (it then says only "cannot start any token")."""
-    if mark is None or not chunk:
+    if mark is None or not chunk or not 0 <= mark.index < len(chunk):
         return False
-    lines = chunk.split("\n", mark.line + 1)
-    if mark.line >= len(lines):
-        return False
-    return lines[mark.line][mark.column : mark.column + 1] == "\t"
+    return chunk[mark.index] == "\t"
 
 
 def parse(text: str, source: str) -> list[Document]:
@@ -444,7 +455,7 @@ def locate(doc: Document, path: Sequence[str | int]) -> Location:
                 break
         else:
             break
-    return _mark_location(doc.source, doc.line, mark)
+    return _mark_location(doc.source, doc.line, mark, doc.text)
 
 
 def dump(data: Any, sort_keys: bool = True) -> str:

@@ -116,6 +116,9 @@ CASES: list[Case] = [
     Case("huge-int", "Integer with thousands of digits",
          {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\nx: " + "9" * 5000 + "\n"}, ("a.yaml", 3, 4),
          "an integer of 5000 digits"),
+    Case("line-separator", "Unicode line separator (U+2028) before an error (lines are counted as editors do)",
+         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: \"a\u2028b\"}\n---\nx: [\n"}, ("a.yaml", 6, 1),
+         "invalid YAML: did not find expected node content"),
     Case("empty-file", "Empty file (the only input)", {"a.yaml": ""}, ("{repo}/a.yaml", 1, 1),
          "no YAML documents in the inputs", argv=("{repo}/a.yaml",)),
     Case("empty-file-among-others", "Empty file next to other files", {"a.yaml": GOOD, "b.yaml": "# nothing\n"},
@@ -442,12 +445,7 @@ it in only when all of them are written (on Linux with one atomic `renameat2` ex
 so DIR never goes missing). On any failure the previous DIR is left exactly as it was and
 the staging folder is removed:
 
-| What happens | Exit | What meshrender prints |
-|---|---|---|
-| Disk full / a file cannot be written | 2 | `meshrender: out/apps/web.yaml:1:1: error: cannot write output: No space left on device; the previous output is unchanged` |
-| Output folder cannot be created (permissions) | 2 | `meshrender: out:1:1: error: cannot create the output folder: Permission denied` |
-| Ctrl-C, or SIGTERM / SIGHUP (a CI timeout) while writing | 2 | `meshrender: interrupted by SIGTERM; no output was changed` |
-| SIGKILL while writing | killed | the previous output is intact; a hidden `.DIR.tmp-*` folder may be left next to it |
+{output_rows}
 
 Input files are only ever opened for reading (`tests/test_robust_fs.py` audits every
 `open` and rename of a run).
@@ -494,6 +492,27 @@ for longer with `.venv/bin/python fuzz/fuzz_cli.py --minutes 10` (see fuzz/READM
 """
 
 
+OUTPUT_ROWS = [
+    ("What happens", "Exit", "What meshrender prints"),
+    ("Disk full / a file cannot be written", "2",
+     "`meshrender: out/apps/web.yaml:1:1: error: cannot write output: No space left on device; "
+     "the previous output is unchanged`"),
+    ("Output folder cannot be created (permissions)", "2",
+     "`meshrender: out:1:1: error: cannot create the output folder: Permission denied`"),
+    ("Ctrl-C, or SIGTERM / SIGHUP (a CI timeout) while writing", "2",
+     "`meshrender: interrupted by SIGTERM; no output was changed`"),
+    ("SIGKILL while writing", "killed",
+     "the previous output is intact; a hidden `.DIR.tmp-*` folder may be left next to it"),
+]
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    head, *body = rows
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(lines)
+
+
 def _shown(case: Case, tmp: Path) -> tuple[int, str]:
     plain, _, _, _ = render_case(case, tmp)
     repo = tmp / "repo"
@@ -503,7 +522,7 @@ def _shown(case: Case, tmp: Path) -> tuple[int, str]:
         line = _first(plain.err, "warning")
     else:
         line = "(renders; exit 0)" if not plain.err.strip() else _first(plain.err, "warning") or "(renders)"
-    line = line.replace(str(repo) + "/", "").replace(str(repo), "repo")
+    line = line.replace(str(repo) + "/", "").replace(str(repo), "repo").replace(str(tmp) + "/", "")
     return plain.code, line
 
 
@@ -529,7 +548,7 @@ def generate_doc(tmp: Path) -> str:
         finally:
             os.chdir(cwd)
         parts.append(f"| {_cell(case.what)} | {code} | `{_cell(line)}` |\n")
-    parts.append(FOOTER)
+    parts.append(FOOTER.replace("{output_rows}", _table(OUTPUT_ROWS)))
     return "".join(parts)
 
 

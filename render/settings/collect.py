@@ -147,13 +147,20 @@ def _embedded(doc: Document, key: str, what: str) -> tuple[Any, Document | None]
     return docs[0].data, docs[0]
 
 
-def _namespace_of(doc: Document, kind: str) -> str | None:
-    ns = (doc.data.get("metadata") or {}).get("namespace")
-    if ns == "":
+def _check_namespace_given(doc: Document, kind: str) -> None:
+    """`namespace: ""` or a bare `namespace:` is not "no namespace": it is most often a
+    template that rendered nothing, and reading it as global scope would apply the
+    settings to every namespace. Omit the field for global scope."""
+    meta = doc.data.get("metadata")
+    if isinstance(meta, dict) and "namespace" in meta and meta["namespace"] in ("", None):
         raise InputError(f"{kind} has an empty metadata.namespace; remove it for global scope "
                          "or name the namespace", locate(doc, ("metadata", "namespace")),
                          field="metadata.namespace")
-    return ns
+
+
+def _namespace_of(doc: Document, kind: str) -> str | None:
+    _check_namespace_given(doc, kind)
+    return (doc.data.get("metadata") or {}).get("namespace")
 
 
 def _name(doc: Document) -> str:
@@ -200,6 +207,7 @@ class Collector:
         return True
 
     def _SidecarProxySettings(self, doc: Document) -> None:
+        _check_namespace_given(doc, "SidecarProxySettings")
         schema.validate(doc, "sidecarproxysettings.json", f"SidecarProxySettings {_name(doc)}")
         ns = _namespace_of(doc, "SidecarProxySettings")
         self._check_unique(doc, "SidecarProxySettings", ns)
@@ -289,6 +297,7 @@ class Collector:
                 values_field=("data", "values")))
 
     def _ProxyConfig(self, doc: Document) -> None:
+        _check_namespace_given(doc, "ProxyConfig")
         schema.validate(doc, "proxyconfig.json", f"ProxyConfig {_name(doc)}")
         spec = doc.data.get("spec") or {}
         overlay: dict[str, Any] = {}

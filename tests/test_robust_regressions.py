@@ -1,0 +1,56 @@
+"""Inputs the fuzzer (fuzz/fuzz_cli.py) and the property tests found, kept as regressions.
+
+Each test is the smallest input that reproduced the finding, and names what went wrong.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from tests.conftest import CORPUS, container, pod_spec
+
+HELLO = (CORPUS / "cases" / "hello.yaml").read_text()
+
+
+def test_null_init_containers_on_reinjection_with_a_mode_change(cli):
+    """Was: AttributeError in the injector moving istio-proxy into `initContainers: null`."""
+    trad = cli("render", "--native-sidecars", "false", "-", stdin=HELLO)
+    assert trad.code == 0
+    doc = trad.docs()[0]
+    pod_spec(doc)["initContainers"] = None
+    r = cli("render", "--native-sidecars", "true", "-", stdin=yaml.safe_dump(doc))
+    assert r.code == 0, r.err
+    proxy = container(r.docs()[0], "istio-proxy", init=True)
+    assert proxy["restartPolicy"] == "Always"
+
+
+def test_document_that_is_a_number(cli):
+    """Was: TypeError ('int' object is not iterable) in the nesting check."""
+    r = cli("render", "-", stdin="42\n")
+    assert r.code == 2
+    assert r.err.startswith("meshrender: -:1:1: error: a YAML document must be a Kubernetes object"), r.err
+
+
+def test_line_numbers_count_only_line_feeds(cli, tmp_path):
+    """Was: a line past the end of the file, since YAML also breaks lines at U+2028."""
+    p = tmp_path / "a.yaml"
+    p.write_text('kind: ConfigMap\nmetadata: {name: a}\ndata: {x: "\u2028"}\n---\nx: "open\n', encoding="utf-8")
+    r = cli("render", str(p))
+    assert r.code == 2
+    assert r.err.startswith(f"meshrender: {p}:6:1: error: invalid YAML: found unexpected end of stream"), r.err
+
+
+def test_bad_kube_version_flag_names_the_flag(cli):
+    """Was: `meshrender: error: Kubernetes version 'x' ...` with neither a file nor a flag."""
+    r = cli("render", "--kube-version", "x", "-", stdin=HELLO)
+    assert r.code == 2
+    assert r.err.startswith("meshrender: error: --kube-version: 'x' is not a Kubernetes version like 1.30")
+
+
+def test_base_60_looking_values_stay_strings(cli):
+    """Was: `value: 1:30` rendered as 90 (YAML 1.1 base 60); Kubernetes (go-yaml) reads a string."""
+    text = HELLO.replace('image: "fake.docker.io/google-samples/hello-go-gke:1.0"',
+                         'image: "fake.docker.io/google-samples/hello-go-gke:1.0"\n          args: [--at, 1:30]')
+    r = cli("render", "-", stdin=text)
+    assert r.code == 0, r.err
+    assert container(r.docs()[0], "hello")["args"] == ["--at", "1:30"]
