@@ -57,11 +57,14 @@ def field_path(path: Sequence[Any]) -> str:
 
 
 def type_name(value: Any) -> str:
-    """How a message names the YAML type of a value: a map, a list, the string "1.0"."""
+    """How a message names the YAML type of a value: a map, a list, the string "x", a number.
+
+    Numbers and booleans are not shown: `1.10` reads as 1.1 and `yes` as true, so a
+    message quoting the parsed value would misquote the user (see quote_hint)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+        return "a boolean"
     if isinstance(value, dict):
         return "a map"
     if isinstance(value, (list, tuple)):
@@ -69,10 +72,8 @@ def type_name(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"the string \"{shown}\""
-    if isinstance(value, int):
-        return f"the integer {value}"
-    if isinstance(value, float):
-        return f"the number {value!r}"
+    if isinstance(value, (int, float)):
+        return "a number"
     return type(value).__name__
 
 
@@ -95,15 +96,9 @@ def show_value(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def quote_hint(value: Any) -> str:
-    """`; quote it: "1.0"` for a scalar YAML read as a number or boolean; "" otherwise."""
-    if isinstance(value, bool):
-        return f'; quote it: "{str(value).lower()}"'
-    if value is None:
-        return '; quote it: ""'
-    if isinstance(value, (int, float)):
-        return f'; quote it: "{value}"'
-    return ""
+def quote_hint(raw: str | None) -> str:
+    """`; quote it: "1.10"`, with the text as written (yamlio.scalar_text), if known."""
+    return f'; quote it: "{raw}"' if raw else "; quote it"
 
 
 def unexpected(what: str, location: Location | None, error: Exception) -> MeshrenderError:

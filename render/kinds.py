@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from render import podshape
-from render.errors import quote_hint, show_value, type_name
+from render.errors import show_value, type_name
 from render.inject.context import PodRef
 from render.inject.injector import deploy_meta_from_pod
 from render.yamlio import Document
@@ -23,11 +23,20 @@ WORKLOAD_KINDS = frozenset({
 
 
 class ShapeError(ValueError):
-    """A workload whose structure cannot hold a pod (`path` says where it breaks)."""
+    """A workload whose structure cannot hold a pod (`path` says where it breaks).
 
-    def __init__(self, message: str, path: tuple):
+    `quote` is "value" or "key" when the fix is to quote the scalar at `path` (a number or
+    boolean where Kubernetes wants a string); the message then shows the text as written.
+    """
+
+    def __init__(self, message: str, path: tuple, quote: str | None = None):
         super().__init__(message)
         self.path = path
+        self.quote = quote
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, (bool, int, float))
 
 
 def is_workload(doc: Any) -> bool:
@@ -110,7 +119,7 @@ def _check_containers(spec: dict, path: tuple) -> None:
     try:
         podshape.check_pod_spec(spec, path)
     except podshape.PodShapeError as e:
-        raise ShapeError(str(e), e.path) from None
+        raise ShapeError(str(e), e.path, e.quote) from None
 
 
 def check_string_map(value: object, path: tuple) -> None:
@@ -119,9 +128,9 @@ def check_string_map(value: object, path: tuple) -> None:
         raise ShapeError(f"{path[-1]} must be a map of strings, not {type_name(value)}", path)
     for k, v in value.items():
         if not isinstance(k, str):
-            raise ShapeError(f"the key {show_value(k)} is not a string{quote_hint(k)}", (*path, k))
+            raise ShapeError(f"the key {show_value(k)} is not a string", (*path, k), "key" if _scalar(k) else None)
         if not isinstance(v, str):
-            raise ShapeError(f"must be a string, not {type_name(v)}{quote_hint(v)}", (*path, k))
+            raise ShapeError(f"must be a string, not {type_name(v)}", (*path, k), "value" if _scalar(v) else None)
 
 
 def check_meta(meta: dict, path: tuple) -> None:
@@ -129,7 +138,8 @@ def check_meta(meta: dict, path: tuple) -> None:
     for key in ("name", "generateName", "namespace"):
         value = meta.get(key)
         if value is not None and not isinstance(value, str):
-            raise ShapeError(f"must be a string, not {type_name(value)}{quote_hint(value)}", (*path, key))
+            raise ShapeError(f"must be a string, not {type_name(value)}", (*path, key),
+                             "value" if _scalar(value) else None)
     for key in ("annotations", "labels"):
         value = meta.get(key)
         if value is not None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from render.errors import InputError, field_path, quote_hint, type_name
 from render.kinds import WORKLOAD_KINDS, ShapeError, check_meta
-from render.yamlio import Document, locate
+from render.yamlio import Document, locate, scalar_text
 
 
 def _describe(data: dict) -> str:
@@ -24,6 +24,14 @@ def _describe(data: dict) -> str:
 
 def _error(doc: Document, path: tuple, message: str) -> InputError:
     return InputError(message, locate(doc, path), field=field_path(path) or None)
+
+
+def shape_error(e: ShapeError, doc: Document, what: str) -> InputError:
+    """A ShapeError as the user sees it: located, and quoting their own text back."""
+    message = f"{what}: {e}"
+    if e.quote:
+        message += quote_hint(scalar_text(doc, e.path, key=e.quote == "key"))
+    return _error(doc, e.path, message)
 
 
 def _check(doc: Document, data: Any, path: tuple) -> None:
@@ -39,7 +47,8 @@ def _check(doc: Document, data: Any, path: tuple) -> None:
         raise _error(doc, (*path, "kind"), f"must be a non-empty string, not {type_name(kind)}")
     api = data.get("apiVersion")
     if api is not None and not isinstance(api, str):
-        raise _error(doc, (*path, "apiVersion"), f"must be a string, not {type_name(api)}{quote_hint(api)}")
+        hint = "" if isinstance(api, (list, dict)) else quote_hint(scalar_text(doc, (*path, "apiVersion")))
+        raise _error(doc, (*path, "apiVersion"), f"must be a string, not {type_name(api)}{hint}")
     meta = data.get("metadata")
     if meta is not None:
         if not isinstance(meta, dict):
@@ -47,7 +56,7 @@ def _check(doc: Document, data: Any, path: tuple) -> None:
         try:
             check_meta(meta, (*path, "metadata"))
         except ShapeError as e:
-            raise _error(doc, e.path, f"{_describe(data)}: {e}") from None
+            raise shape_error(e, doc, _describe(data)) from None
     if kind in WORKLOAD_KINDS:
         meta = meta or {}
         if not meta.get("name") and not meta.get("generateName"):

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from render import gozero, kinds, yamlio
-from render.errors import InputError, field_path, unexpected
+from render import gozero, kinds, objects, yamlio
+from render.errors import InputError, unexpected
 from render.inject.injector import InjectionError, inject, skip_reason
 from render.inject.templates import TemplateError
 from render.settings.collect import Collector, Settings, is_consumed
@@ -52,8 +52,7 @@ def collect_settings(files: list[SourceFile]) -> Settings:
 
 
 def _shape_error(e: kinds.ShapeError, doc: Document, w_desc: str) -> InputError:
-    field = field_path(e.path)
-    return InputError(f"{w_desc}: {e}", locate(doc, e.path), field=field)
+    return objects.shape_error(e, doc, w_desc)
 
 
 def _describe(data: dict, namespace: str) -> str:

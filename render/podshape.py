@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from render.errors import quote_hint, type_name
+from render.errors import type_name
 from render.quantity import QuantityError
 from render.quantity import parse as parse_quantity
 
@@ -22,11 +22,13 @@ Path = tuple
 
 
 class PodShapeError(ValueError):
-    """A field of the pod with the wrong type; `path` is where, relative to the document."""
+    """A field of the pod with the wrong type; `path` is where, relative to the document;
+    `quote` as in kinds.ShapeError."""
 
-    def __init__(self, message: str, path: Path):
+    def __init__(self, message: str, path: Path, quote: str | None = None):
         super().__init__(message)
         self.path = path
+        self.quote = quote
 
 
 @cache
@@ -55,8 +57,6 @@ def _expected(type_expr: str) -> str:
 
 
 def _hint(type_expr: str, value: Any) -> str:
-    if type_expr == "str" and isinstance(value, (bool, int, float)):
-        return quote_hint(value)
     if type_expr in ("int", "intOrString") and isinstance(value, str) and value.strip().isdigit():
         return f"; remove the quotes: {value.strip()}"
     if type_expr == "bool" and isinstance(value, str) and value.lower() in ("true", "false"):
@@ -67,7 +67,9 @@ def _hint(type_expr: str, value: Any) -> str:
 
 
 def _fail(type_expr: str, value: Any, path: Path) -> PodShapeError:
-    return PodShapeError(f"must be {_expected(type_expr)}, not {type_name(value)}{_hint(type_expr, value)}", path)
+    quote = "value" if type_expr == "str" and isinstance(value, (bool, int, float)) else None
+    return PodShapeError(f"must be {_expected(type_expr)}, not {type_name(value)}{_hint(type_expr, value)}", path,
+                         quote)
 
 
 def _primitive_ok(type_expr: str, value: Any) -> bool:
@@ -113,7 +115,7 @@ def check(value: Any, type_expr: str, path: Path) -> None:
         inner = type_expr[1:-1]
         for k, v in value.items():
             if not isinstance(k, str):
-                raise PodShapeError(f"the key {k!r} is not a string; quote it", (*path, k))
+                raise PodShapeError(f"the key {k!r} is not a string", (*path, k), "key")
             check(v, inner, (*path, k))
         return
     struct = _types().get(type_expr)

@@ -458,6 +458,29 @@ def locate(doc: Document, path: Sequence[str | int]) -> Location:
     return _mark_location(doc.source, doc.line, mark, doc.text)
 
 
+def scalar_text(doc: Document, path: Sequence[str | int], key: bool = False) -> str | None:
+    """The text the user wrote for the scalar at `path` (its key, with `key`), for messages
+    that must quote it back exactly: `version: 1.10` reads as 1.1, `inject: yes` as true."""
+    try:
+        node = _compose(doc)
+    except yaml.YAMLError:
+        return None
+    key_node = None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value
+                          if k.value == step or (not isinstance(step, str) and k.value == str(step))), None)
+            if match is None:
+                return None
+            key_node, node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            key_node, node = None, node.value[step]
+        else:
+            return None
+    target = key_node if key else node
+    return target.value if isinstance(target, yaml.ScalarNode) else None
+
+
 def dump(data: Any, sort_keys: bool = True) -> str:
     """Serialise plain data as one YAML document, the way kube-inject prints objects."""
     return _dump(data, sort_keys=sort_keys)

@@ -185,13 +185,8 @@ def _render(tmp, inputs: dict[str, str], flags: list[str]):
     return run_cli("render", str(repo), *flags)
 
 
-PROPS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                       HealthCheck.too_slow])
-
-
-@PROPS
-@given(case=repos())
-def test_deterministic_idempotent_and_complete(case, tmp_path_factory):
+def _first_render(case, tmp_path_factory):
+    """(input documents, input files, flags, work folder, first render) for one example."""
     docs, settings_, flags = case
     tmp = tmp_path_factory.mktemp("props")
     inputs = {"apps.yaml": _stream(docs)}
@@ -199,6 +194,17 @@ def test_deterministic_idempotent_and_complete(case, tmp_path_factory):
         inputs["settings.yaml"] = _stream(settings_)
     first = _render(tmp, inputs, flags)
     assert first.code == 0, first.err
+    return docs, inputs, flags, tmp, first
+
+
+PROPS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                       HealthCheck.too_slow])
+
+
+@PROPS
+@given(case=repos())
+def test_deterministic_idempotent_and_complete(case, tmp_path_factory):
+    docs, inputs, flags, tmp, first = _first_render(case, tmp_path_factory)
     second = _render(tmp, inputs, flags)
     assert second.out == first.out, "rendering is not deterministic"
 
@@ -258,13 +264,7 @@ def _check_rewrite(before: dict | None, after: dict | None, url: str, probers: d
 @PROPS
 @given(case=repos())
 def test_app_containers_change_only_by_documented_rewrites(case, tmp_path_factory):
-    docs, settings_, flags = case
-    tmp = tmp_path_factory.mktemp("props")
-    inputs = {"apps.yaml": _stream(docs)}
-    if settings_:
-        inputs["settings.yaml"] = _stream(settings_)
-    r = _render(tmp, inputs, flags)
-    assert r.code == 0, r.err
+    docs, _, _, _, r = _first_render(case, tmp_path_factory)
     out = [d.data for d in yamlio.parse(r.out, "output")]
     for before_doc, after_doc in zip(docs, out, strict=True):
         if before_doc["kind"] in ("Service", "ConfigMap", "Widget"):

@@ -63,40 +63,23 @@ def rendered(tmp_path):
 # -- write failures ------------------------------------------------------------------------
 
 
-def test_disk_full_keeps_the_previous_output(rendered, monkeypatch):
-    repo, out, before = rendered
-    real = output._write_file
-    calls = []
-
-    def full_disk(dest, text):
-        calls.append(dest)
-        if len(calls) == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(dest, text)
-
-    monkeypatch.setattr(output, "_write_file", full_disk)
-    r = run_cli("render", str(repo), "-o", str(out))
-    assert r.code == 2
-    assert r.err.startswith(f"meshrender: {out}/apps/app1.yaml:1:1: error: cannot write output: "
-                            "No space left on device; the previous output is unchanged"), r.err
-    assert snapshot(out) == before
-    assert staging_leftovers(out.parent) == []
-
-
-def test_unwritable_file_keeps_the_previous_output(rendered, monkeypatch):
+@pytest.mark.parametrize(("failing", "err", "says"), [
+    ("app1.yaml", errno.ENOSPC, "No space left on device; the previous output is unchanged"),
+    ("app2.yaml", errno.EACCES, "Permission denied; the previous output is unchanged"),
+], ids=["disk-full", "unwritable-file"])
+def test_write_failure_keeps_the_previous_output(rendered, monkeypatch, failing, err, says):
     repo, out, before = rendered
     real = output._write_file
 
-    def denied(dest, text):
-        if dest.name == "app2.yaml":
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    def fail(dest, text):
+        if dest.name == failing:
+            raise OSError(err, os.strerror(err))
         real(dest, text)
 
-    monkeypatch.setattr(output, "_write_file", denied)
+    monkeypatch.setattr(output, "_write_file", fail)
     r = run_cli("render", str(repo), "-o", str(out))
     assert r.code == 2
-    assert r.err.startswith(f"meshrender: {out}/apps/app2.yaml:1:1: error: cannot write output: "
-                            "Permission denied"), r.err
+    assert r.err.startswith(f"meshrender: {out}/apps/{failing}:1:1: error: cannot write output: {says}"), r.err
     assert snapshot(out) == before
     assert staging_leftovers(out.parent) == []
 
