@@ -192,6 +192,10 @@ CASES: list[Case] = [
     Case("sps-empty-namespace", "SidecarProxySettings with an empty namespace",
          {"s.yaml": SPS + "metadata: {name: s, namespace: \"\"}\nspec: {}\n"}, ("s.yaml", 3, 21),
          "empty metadata.namespace; remove it for global scope or name the namespace", group="Settings"),
+    Case("sps-blank-namespace", "SidecarProxySettings with `namespace:` left blank (a template that rendered "
+         "nothing; omit the field for global scope)",
+         {"s.yaml": SPS + "metadata:\n  name: s\n  namespace:\nspec: {}\n"}, ("s.yaml", 5, 3),
+         "empty metadata.namespace; remove it for global scope", group="Settings"),
     Case("sps-unknown-field", "Misspelt settings field",
          {"s.yaml": SPS + "metadata: {name: s}\nspec:\n  proxy:\n    resource: {limits: {cpu: 1}}\n"},
          ("s.yaml", 6, 5), "spec.proxy.resource: SidecarProxySettings s: unknown field resource; did you mean "
