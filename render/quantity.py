@@ -45,7 +45,7 @@ def parse(value: object) -> tuple[Fraction, str]:
     suffix = m.group(2) or ""
     if suffix in _BINARY:
         return number * (2 ** _BINARY[suffix]), "BinarySI"
-    if suffix[:1] in ("e", "E"):
+    if suffix[:1] in ("e", "E") and len(suffix) > 1:  # 1e3; a bare E is exa (10^18)
         exponent = suffix[1:].lstrip("+-").lstrip("0")
         if len(exponent) > 4 or int(exponent or 0) > MAX_QUANTITY_EXPONENT:
             raise QuantityError(f"{text!r} is out of range (exponents up to {MAX_QUANTITY_EXPONENT})")

@@ -54,3 +54,13 @@ def test_base_60_looking_values_stay_strings(cli):
     r = cli("render", "-", stdin=text)
     assert r.code == 0, r.err
     assert container(r.docs()[0], "hello")["args"] == ["--at", "1:30"]
+
+
+def test_exa_quantity_is_not_an_exponent(cli):
+    """Was: ValueError in the quantity parser, which read the exa suffix of `2E` as `2e<nothing>`."""
+    text = HELLO.replace('image: "fake.docker.io/google-samples/hello-go-gke:1.0"',
+                         'image: "fake.docker.io/google-samples/hello-go-gke:1.0"\n'
+                         '          resources: {limits: {memory: 2E, cpu: 1e3}}')
+    r = cli("render", "-", stdin=text)
+    assert r.code == 0, r.err
+    assert container(r.docs()[0], "hello")["resources"]["limits"] == {"memory": "2E", "cpu": "1e3"}
