@@ -344,7 +344,10 @@ def _has_odd_breaks(text: str) -> bool:
 def _mark_location(source: str, first_line: int, mark: Any, chunk: str | None = None) -> Location:
     if mark is None:
         return Location(source, first_line, 1)
-    if chunk is not None and _has_odd_breaks(chunk) and 0 <= mark.index <= len(chunk):
+    # At the end of a file without a final newline the parser reports the line after the
+    # last one; counting from the character index keeps the location inside the file.
+    at_end = chunk is not None and mark.index >= len(chunk) - 1
+    if chunk is not None and (at_end or _has_odd_breaks(chunk)) and 0 <= mark.index <= len(chunk):
         line = chunk.count("\n", 0, mark.index)
         col = mark.index - (chunk.rfind("\n", 0, mark.index) + 1)
         return Location(source, first_line + line, col + 1)

@@ -64,3 +64,12 @@ def test_exa_quantity_is_not_an_exponent(cli):
     r = cli("render", "-", stdin=text)
     assert r.code == 0, r.err
     assert container(r.docs()[0], "hello")["resources"]["limits"] == {"memory": "2E", "cpu": "1e3"}
+
+
+def test_error_at_the_end_of_a_file_without_final_newline(cli, tmp_path):
+    """Was: a line past the end of the file (the parser counts a virtual line break at EOF)."""
+    p = tmp_path / "a.yaml"
+    p.write_text("kind: Pod\nmetadata:\n  name: x\n  labels:\n    - a\n    -b", encoding="utf-8")
+    r = cli("render", str(p))
+    assert r.code == 2
+    assert r.err.startswith(f"meshrender: {p}:6:7: error: invalid YAML"), r.err
