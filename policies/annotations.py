@@ -169,6 +169,7 @@ def _field_name(origin: Origin) -> str:
 
 @run_rule(
     "invalid-mesh-annotation", "error",
+    title="A mesh annotation or setting has an invalid value",
     rationale="""A mesh annotation or setting has a value the mesh refuses (Istio's injector rejects
     the pod: bad CIDRs, ports, quantities) or silently misreads (a boolean that is not true/false,
     a nativeSidecar other than "true"/"false", a duration or JSON value that does not parse).""",
@@ -206,6 +207,7 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
 
 @run_rule(
     "unknown-mesh-annotation", "warning",
+    title="Unknown mesh annotation",
     rationale="""An annotation in a mesh domain (*.istio.io, meshrender.dev) that the mesh does not
     know does nothing: a misspelt sidecar.istio.io/proxyCpu leaves the proxy with its default CPU, a
     misspelt rule id in meshrender.dev/ignore silences nothing.""",
@@ -227,6 +229,7 @@ def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
 
 @workload_rule(
     "mesh-annotation-on-workload-metadata", "warning",
+    title="A pod annotation sits on the workload's own metadata",
     rationale="""The injector reads pod annotations from the pod template only. A pod-level mesh
     annotation on the Deployment's (StatefulSet's, Job's, ...) own metadata has no effect.""",
     fix="Move the annotation to the pod template's metadata.annotations.",
@@ -240,7 +243,7 @@ def annotation_on_workload_metadata(view: WorkloadView) -> Iterator[Hit]:
     target = ".".join(map(str, (*view.workload.meta_path[len(view.workload.path):], "annotations")))
     for key in sorted(own):
         entry = known().get(key)
-        if entry is None or entry["on"] != "pod":
+        if entry is None or entry["scope"] != "pod":
             continue
         if view.annotations.get(key) == own[key]:
             advice = f"remove it here: {target} already sets it"

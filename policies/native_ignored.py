@@ -42,6 +42,7 @@ def _user_lifecycle(view: WorkloadView) -> Setting | None:
 
 @workload_rule(
     "hold-application-ignored-in-native", "warning",
+    title="holdApplicationUntilProxyStarts has no effect on a native sidecar",
     rationale="""holdApplicationUntilProxyStarts only reorders a traditional sidecar. A native sidecar
     is started, and waited for, before the app containers by Kubernetes itself, so the setting has
     no effect and suggests a guarantee that comes from elsewhere.""",
@@ -66,6 +67,7 @@ def hold_application_ignored(view: WorkloadView) -> Iterator[Hit]:
 
 @workload_rule(
     "drain-settings-ignored-in-native", "warning",
+    title="Drain settings have no effect on a native sidecar",
     rationale="""A native sidecar drains through its preStop hook (pilot-agent request POST drain) and
     is stopped by Kubernetes only after the app containers have exited, so terminationDrainDuration
     and EXIT_ON_ZERO_ACTIVE_CONNECTIONS, which tune the traditional shutdown race, do nothing.""",
@@ -91,6 +93,7 @@ def drain_settings_ignored(view: WorkloadView) -> Iterator[Hit]:
 
 @workload_rule(
     "lifecycle-overrides-native-drain", "warning",
+    title="A custom proxy lifecycle replaces the native drain hook",
     rationale="""A native istio-proxy gets a preStop hook that drains its connections before
     Kubernetes stops it. A custom proxy lifecycle replaces the whole hook set, so in-flight requests
     are cut when the pod terminates.""",

@@ -25,6 +25,7 @@ def native_floor(cluster: Cluster) -> tuple[Version, str]:
 
 @workload_rule(
     "native-sidecar-unsupported-kubernetes", "error",
+    title="Native sidecar on a Kubernetes version without native sidecars",
     rationale="""Native sidecars (init containers with restartPolicy: Always) need Kubernetes 1.29+, and
     1.30+ on ACK, ACK Serverless and ACS. On 1.28 they exist only behind the SidecarContainers feature
     gate and still stop out of order; older clusters reject the pod or run the proxy as a plain init
@@ -54,6 +55,7 @@ def unsupported_kubernetes(view: WorkloadView) -> Iterator[Hit]:
 
 @workload_rule(
     "native-sidecar-available", "info",
+    title="Traditional sidecar although the cluster runs native sidecars",
     rationale="""The workload is pinned to a traditional sidecar although its cluster and mesh version
     run native sidecars, which start before and stop after the app containers, give init containers
     a network and let Jobs complete.""",

@@ -11,6 +11,7 @@ from render.lint.rules import run_rule
 
 @run_rule(
     "render-error", "error",
+    title="meshrender render refuses this input",
     rationale="""meshrender render stops on this input (exit status 2): a settings conflict within one
     scope, a workload whose structure holds no pod, an injection template that cannot be rendered.
     lint reports it and goes on checking everything else.""",

@@ -62,6 +62,7 @@ def _exceeding(container: str, block: dict[str, dict[str, Setting]]) -> Iterator
 
 @workload_rule(
     "proxy-resources-request-exceeds-limit", "error",
+    title="A proxy resource request is above its limit",
     rationale="""After precedence (pod annotations over workload, namespace and global settings) a
     request of the proxy or istio-init is above its limit: the API server rejects every pod of the
     workload. Settings layers merge per field, so the two values often come from different files.""",

@@ -13,6 +13,7 @@ PROXY_UID = 1337
 
 @workload_rule(
     "proxy-uid-conflict", "error",
+    title="An application container runs as the proxy's UID 1337",
     rationale="""istio-init exempts traffic of UID 1337, the proxy's own, from redirection. An
     application container running as 1337 therefore bypasses the proxy entirely: no mTLS, no
     authorization policy, no telemetry, and nothing says so.""",

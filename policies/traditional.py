@@ -32,6 +32,7 @@ def _calls_quit(view: WorkloadView) -> bool:
 
 @workload_rule(
     "job-sidecar-never-exits", "warning",
+    title="A traditional sidecar keeps Job pods from completing",
     rationale="""A traditional istio-proxy keeps running after a Job's containers finish, so the pod
     never completes: the Job hangs, CronJob runs pile up, and resources stay reserved.""",
     fix="""Run Jobs and CronJobs with a native sidecar (sidecar.istio.io/nativeSidecar: "true" on
@@ -41,8 +42,11 @@ def _calls_quit(view: WorkloadView) -> bool:
 def job_sidecar_never_exits(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected or view.native or view.kind not in ("Job", "CronJob") or _calls_quit(view):
         return
-    if _can_run_native(view):
-        advice = "run it native: sidecar.istio.io/nativeSidecar: \"true\" (the cluster supports it)"
+    assert view.resolved is not None
+    if _can_run_native(view) and view.mode_anchor is not None:
+        advice = f"run it native (the cluster supports it): change {view.resolved.mode.reason}"
+    elif _can_run_native(view):
+        advice = "run it native (the cluster supports it): sidecar.istio.io/nativeSidecar: \"true\""
     else:
         advice = ("stop the proxy when the job is done (curl -X POST localhost:15020/quitquitquit), or run it "
                   "native once the cluster supports native sidecars")
@@ -52,6 +56,7 @@ def job_sidecar_never_exits(view: WorkloadView) -> Iterator[Hit]:
 
 @workload_rule(
     "init-container-without-mesh", "warning",
+    title="Init containers have no network under a traditional sidecar",
     rationale="""With a traditional sidecar, istio-init redirects the pod's traffic before the init
     containers run, but istio-proxy only starts after them: init containers that use the network
     fail (connection refused), typically migrations and config downloads.""",

@@ -133,6 +133,7 @@ def _proxy_port_clashes(view: WorkloadView) -> Iterator[Hit]:
 
 @workload_rule(
     "conflicting-traffic-settings", "warning",
+    title="Traffic capture settings contradict each other or take the proxy out of the path",
     rationale="""Capture settings that contradict each other do something other than what either says:
     a port or range that is both included and excluded, exclusions that take all traffic away from
     the proxy, or app ports that collide with the proxy's own ports (15000-15090).""",

@@ -99,6 +99,7 @@ def stripping_webhooks(view: WorkloadView) -> list[Match]:
 
 @workload_rule(
     "webhook-strips-native-sidecar", "error",
+    title="A webhook strips the native sidecar's restartPolicy",
     rationale="""Some mutating webhooks decode pods with Kubernetes API types older than 1.28 and write
     them back without the init containers' restartPolicy: Always (KubeSphere's logsidecar-injector,
     older k8s-image-swapper and EKS pod identity webhooks, ...). A native istio-proxy then becomes a
@@ -132,6 +133,7 @@ def _label_anchor(view: WorkloadView, key: str) -> Anchor:
 
 @workload_rule(
     "reinjected-by-cluster-webhook", "warning",
+    title="The cluster's injection webhook re-injects a rendered workload",
     rationale="""meshrender's output already carries the proxy. If the target namespace is labelled
     for automatic injection (istio-injection=enabled, istio.io/rev) or the pod asks for it
     (sidecar.istio.io/inject: "true" label), the cluster's injector strips that proxy and injects its

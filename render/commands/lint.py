@@ -64,7 +64,7 @@ def _rules_listing(rules: tuple, fmt: str) -> str:
     width = max(len(r.id) for r in rules)
     out = []
     for r in rules:
-        out.append(f"{r.id:<{width}}  {r.severity.label}")
+        out.append(f"{r.id:<{width}}  {r.severity.label:<7}  {r.title}")
         out += textwrap.wrap(r.rationale, 96, initial_indent="    ", subsequent_indent="    ")
         out += textwrap.wrap("fix: " + r.fix, 96, initial_indent="    ", subsequent_indent="         ")
         out.append("")

@@ -10,11 +10,12 @@ to know about it.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,6 +30,7 @@ Check = Callable[[Any], Iterable[Hit]]
 class Rule:
     id: str
     severity: Severity
+    title: str
     rationale: str
     fix: str
     check: Check
@@ -36,27 +38,27 @@ class Rule:
     family: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "severity": self.severity.label, "family": self.family,
+        return {"id": self.id, "severity": self.severity.label, "family": self.family, "title": self.title,
                 "rationale": self.rationale, "fix": self.fix}
 
 
-def _rule(scope: str, id: str, severity: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
+def _rule(scope: str, id: str, severity: str, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
     def wrap(fn: Check) -> Rule:
         family = fn.__module__.rpartition(".")[2]
-        return Rule(id, Severity.parse(severity), " ".join(rationale.split()), " ".join(fix.split()),
+        return Rule(id, Severity.parse(severity), title, " ".join(rationale.split()), " ".join(fix.split()),
                     fn, scope, family)
 
     return wrap
 
 
-def workload_rule(id: str, severity: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
+def workload_rule(id: str, severity: str, *, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
     """Declare a rule checked once per workload: `check(view: WorkloadView) -> Iterable[Hit]`."""
-    return _rule("workload", id, severity, rationale, fix)
+    return _rule("workload", id, severity, title, rationale, fix)
 
 
-def run_rule(id: str, severity: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
+def run_rule(id: str, severity: str, *, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
     """Declare a rule checked once per run: `check(model: LintModel) -> Iterable[Hit]`."""
-    return _rule("run", id, severity, rationale, fix)
+    return _rule("run", id, severity, title, rationale, fix)
 
 
 @cache
@@ -84,6 +86,12 @@ def rule_ids() -> frozenset[str]:
 
 @cache
 def catalog(name: str) -> Any:
-    """A data file of policies/ (YAML), parsed once: known webhooks, known annotations, ..."""
-    text = resources.files(POLICIES).joinpath(name).read_text(encoding="utf-8")
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """A data file of policies/ (YAML or JSON), parsed once: known webhooks, known annotations, ..."""
+    for folder in importlib.import_module(POLICIES).__path__:
+        path = Path(folder) / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            if name.endswith(".json"):
+                return json.loads(text)
+            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    raise FileNotFoundError(f"policies/{name}: no such lint rule data file")

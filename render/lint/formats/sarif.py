@@ -61,7 +61,7 @@ def render(report: Report, fail_on: Severity) -> str:
                 "rules": [{
                     "id": r.id,
                     "name": r.id,
-                    "shortDescription": {"text": r.rationale.split(". ")[0].rstrip(".") + "."},
+                    "shortDescription": {"text": r.title},
                     "fullDescription": {"text": r.rationale},
                     "help": {"text": r.fix},
                     "defaultConfiguration": {"level": LEVEL[r.severity]},
