@@ -83,7 +83,7 @@ def drain_settings_ignored(view: WorkloadView) -> Iterator[Hit]:
         ("proxyMetadata.EXIT_ON_ZERO_ACTIVE_CONNECTIONS",
          view.proxy_setting("proxyMetadata", "EXIT_ON_ZERO_ACTIVE_CONNECTIONS")),
     ):
-        if _user_set(setting):
+        if _user_set(setting) and str(setting.value).strip().lower() != "false":  # type: ignore[union-attr]
             assert setting is not None
             yield Hit(
                 f"{label} {setting.value} (set in {setting.source}) has no effect: istio-proxy runs as a "

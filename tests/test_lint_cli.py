@@ -274,3 +274,21 @@ def test_render_errors_do_not_stop_lint(cli, tmp_path):
     assert cli("render", str(root)).code == 2
     doc = json.loads(cli("lint", str(root), "--format", "json").out)
     assert sorted(f["rule"] for f in doc["findings"]) == ["proxy-uid-conflict", "render-error"]
+
+
+def test_settings_findings_are_suppressed_on_the_settings_document(cli, tmp_path):
+    mesh = ("apiVersion: meshrender.dev/v1alpha1\nkind: SidecarProxySettings\nmetadata:\n  name: shop\n"
+            "  namespace: shop\n  annotations:\n    meshrender.dev/ignore: invalid-mesh-annotation\n"
+            "spec:\n  traffic:\n    excludeInboundPorts: \"70000\"\n")
+    root = write(tmp_path / "r", {"p.yaml": PROFILE, "mesh.yaml": mesh, "app.yaml": CLEAN})
+    doc = json.loads(cli("lint", str(root), "--format", "json").out)
+    assert doc["findings"] == []
+    assert [(f["rule"], f["line"]) for f in doc["suppressed"]] == [("invalid-mesh-annotation", 10)]
+
+
+def test_namespace_annotations_are_checked_too(cli, tmp_path):
+    ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations:\n    meshrender.dev/ignroe: x\n"
+    root = write(tmp_path / "r", {"ns.yaml": ns, "app.yaml": CLEAN})
+    doc = json.loads(cli("lint", str(root), "--format", "json").out)
+    assert [(f["rule"], f["line"], f["column"]) for f in doc["findings"]] == [("unknown-mesh-annotation", 6, 5)]
+    assert "did you mean meshrender.dev/ignore?" in doc["findings"][0]["message"]

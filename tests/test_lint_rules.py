@@ -209,6 +209,12 @@ def test_drain_settings_for_a_native_workload(lint):
         r.at("mesh.yaml", "terminationDrainDuration"), r.at("mesh.yaml", "EXIT_ON_ZERO_ACTIVE_CONNECTIONS")])
 
 
+def test_exit_on_zero_set_to_false_is_not_reported(lint):
+    spec = "  proxy:\n    proxyMetadata:\n      EXIT_ON_ZERO_ACTIVE_CONNECTIONS: \"false\"\n"
+    r = lint({"profile.yaml": profile(), "mesh.yaml": settings(spec), "app.yaml": deployment()})
+    assert r.of("drain-settings-ignored-in-native") == []
+
+
 def test_drain_settings_are_silent_for_traditional_and_custom_lifecycles(lint):
     r = lint({"profile.yaml": profile("1.28"), "mesh.yaml": settings("  proxy:\n    terminationDrainDuration: 30s\n"),
               "app.yaml": deployment()})

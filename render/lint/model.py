@@ -96,6 +96,7 @@ class WorkloadView:
         self._render_tried = False
         self._dropped: dict[str, str] = {}
         self._render_error: str | None = None
+        self._containers: dict[str, list[tuple[int, dict[str, Any]]]] = {}
 
     # -- identity ----------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class WorkloadView:
     def pod_spec(self) -> dict[str, Any]:
         return self.workload.pod.spec
 
-    @property
+    @cached_property
     def annotations(self) -> dict[str, Any]:
         """The pod template's annotations: what the injector reads."""
         return self.workload.pod.annotations
@@ -217,7 +218,11 @@ class WorkloadView:
 
     def containers(self, key: str = "containers") -> list[tuple[int, dict[str, Any]]]:
         """(index, container) of the original pod, as the user wrote them."""
-        return [(i, c) for i, c in enumerate(self.pod_spec.get(key) or []) if isinstance(c, dict)]
+        found = self._containers.get(key)
+        if found is None:
+            found = [(i, c) for i, c in enumerate(self.pod_spec.get(key) or []) if isinstance(c, dict)]
+            self._containers[key] = found
+        return found
 
     def run_as_user(self, key: str, index: int) -> tuple[Any, Anchor | None]:
         """The UID a container of the original pod runs as (its own, else the pod's) and where it is set."""
