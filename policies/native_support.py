@@ -28,8 +28,8 @@ def native_floor(cluster: Cluster) -> tuple[Version, str]:
     title="Native sidecar on a Kubernetes version without native sidecars",
     rationale="""Native sidecars (init containers with restartPolicy: Always) need Kubernetes 1.29+, and
     1.30+ on ACK, ACK Serverless and ACS. On 1.28 they exist only behind the SidecarContainers feature
-    gate and still stop out of order; older clusters reject the pod or run the proxy as a plain init
-    container that blocks the app forever.""",
+    gate and still terminate out of order (with, not after, the app containers); older clusters
+    reject the pod or run the proxy as a plain init container that blocks the app forever.""",
     fix="""Run the workload traditional (sidecar.istio.io/nativeSidecar: "false", nativeSidecar: false)
     until the cluster is upgraded, or correct the ClusterProfile's kubernetesVersion.""",
 )
@@ -43,8 +43,8 @@ def unsupported_kubernetes(view: WorkloadView) -> Iterator[Hit]:
         return
     gate = ""
     if kube == (1, 28):
-        gate = (" (1.28 has them only behind the SidecarContainers feature gate, and even then stops "
-                "the proxy out of order, before the app containers)")
+        gate = (" (1.28 has them only behind the SidecarContainers feature gate, and even then terminates "
+                "them out of order: together with the app containers, not after them)")
     assert view.resolved is not None
     yield Hit(
         f"runs istio-proxy as a native sidecar ({view.resolved.mode.reason}), but Kubernetes "
