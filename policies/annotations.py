@@ -54,7 +54,8 @@ def in_mesh_domain(key: str) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in catalog("mesh-annotations.yaml")["domains"])
 
 
-def suggest(word: str, candidates: list[str]) -> str | None:
+@cache
+def suggest(word: str, candidates: tuple[str, ...]) -> str | None:
     """The near miss a user most likely meant: same letters in another case, else a close spelling."""
     lowered = {c.lower(): c for c in candidates}
     if word.lower() in lowered:
@@ -187,7 +188,7 @@ def invalid_mesh_annotation(model: LintModel) -> Iterator[Hit]:
 # -- names -------------------------------------------------------------------------------
 
 def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | None) -> Iterator[Hit]:
-    names = list(known())
+    names = tuple(known())
     for key in sorted(annotations):
         if not in_mesh_domain(key) or key in known():
             continue
@@ -195,7 +196,7 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
         message = f"unknown annotation {key}" + (f"; did you mean {hint}?" if hint else
                                                  "; the mesh ignores it (check the spelling)")
         yield Hit(message, at(key), subject)
-    ids = sorted(rule_ids())
+    ids = tuple(sorted(rule_ids()))
     for rule in parse(annotations.get(IGNORE)):
         if rule == "*" or rule in ids:
             continue

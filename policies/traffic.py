@@ -19,12 +19,16 @@ def _setting(view: WorkloadView, annotation: str, value_key: str) -> Setting | N
     return view.pod_setting(ANNOTATION + annotation, *VALUES, value_key)
 
 
-def _items(setting: Setting | None) -> list[str]:
+def _items(setting: Setting | None) -> tuple[str, ...]:
     if setting is None:
-        return []
+        return ()
     value: Any = setting.value
-    parts = value if isinstance(value, list) else str(value).split(",")
-    return [str(p).strip() for p in parts if str(p).strip()]
+    return _split(",".join(map(str, value)) if isinstance(value, list) else str(value))
+
+
+@cache
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def _ports(setting: Setting | None) -> list[int]:
@@ -32,13 +36,15 @@ def _ports(setting: Setting | None) -> list[int]:
 
 
 def _networks(setting: Setting | None) -> list[Any]:
-    out = []
-    for p in _items(setting):
-        try:
-            out.append(ipaddress.ip_network(p, strict=False))
-        except ValueError:
-            continue
-    return out
+    return [n for n in map(_network, _items(setting)) if n is not None]
+
+
+@cache
+def _network(text: str) -> Any:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
 
 
 @cache

@@ -71,12 +71,13 @@ def run(model: LintModel, rules: tuple[Rule, ...] | None = None) -> Report:
         subject = hit.subject or (view.subject if view is not None else None)
         location = locate(hit.anchor, view.at_meta() if view is not None else None)
         workload = subject.name if subject is not None else None
-        key = (rule.id, location, workload, hit.message)
+        key = (rule.id, location, workload, hit.message)  # one finding per place, workload and problem
         if key in seen:
             continue
         seen.add(key)
         by = suppressed_by(subject.ignores, rule.id) if subject is not None else None
-        finding = Finding(rule.id, rule.severity, hit.message, location, workload, by)
+        message = " ".join(hit.message.split())  # one line: FILE:LINE:COL parsers read line by line
+        finding = Finding(rule.id, rule.severity, message, location, workload, by)
         (report.suppressed if by else report.findings).append(finding)
     report.findings.sort(key=Finding.sort_key)
     report.suppressed.sort(key=Finding.sort_key)
