@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from functools import cache
 from types import SimpleNamespace
@@ -144,24 +145,27 @@ def _tree_value_problem(path: tuple, value: Any) -> str | None:
 
 
 def _tree_hits(model: LintModel) -> Iterator[Hit]:
-    """Values in settings files that schemas accept but the mesh cannot parse (ports, CIDRs, ...)."""
-    seen: set[tuple] = set()
+    """Values in settings files that schemas accept but the mesh cannot parse (ports, CIDRs, ...).
+
+    Reported once per field, with the number of workloads whose configuration includes it.
+    """
+    uses = Counter(id(v.tree) for v in model.workloads if v.tree is not None)
+    found: dict[tuple, tuple[str, Origin]] = {}
+    affected: Counter[tuple] = Counter()
     for tree in model.effective_trees():
         for path, origin in tree.origins.items():
-            if origin.doc is None:
-                continue
-            checked = path in TREE_CHECKS or any(path[:len(q)] == q and len(path) == len(q) + 2
-                                                 for q in QUANTITY_TREES)
-            if not checked:
+            if origin.doc is None or not (path in TREE_CHECKS or any(
+                    path[:len(q)] == q and len(path) == len(q) + 2 for q in QUANTITY_TREES)):
                 continue
             key = (id(origin.doc), tuple(origin.field))
-            if key in seen:
-                continue
-            seen.add(key)
-            problem = _tree_value_problem(path, tree.get(*path))
-            if problem:
-                yield Hit(f"{_field_name(origin)}: {problem}", Anchor(origin.doc, tuple(origin.field)),
-                          doc_subject(origin.doc, model.namespaces))
+            if key not in found:
+                found[key] = (_tree_value_problem(path, tree.get(*path)) or "", origin)
+            affected[key] += uses[id(tree)]
+    for key, (problem, origin) in found.items():
+        if problem:
+            n = affected[key]
+            yield Hit(f"{_field_name(origin)}: {problem} (in the configuration of {n} workload{'s' if n != 1 else ''})",
+                      Anchor(origin.doc, tuple(origin.field)), doc_subject(origin.doc, model.namespaces))
 
 
 def _field_name(origin: Origin) -> str:
