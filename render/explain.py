@@ -76,8 +76,16 @@ def all_workloads(files: list[SourceFile], namespace: str) -> list[Workload]:
     return out
 
 
+def workload_location(w: Workload) -> Location | None:
+    """Where the workload starts: its document, or its item in a List."""
+    if w.source_doc is None:
+        return None
+    return locate(w.source_doc, w.path) if w.path else w.source_doc.location
+
+
 def _where(w: Workload) -> str:
-    return f"{w.display}  ({w.source_doc.location})" if w.source_doc is not None else w.display
+    loc = workload_location(w)
+    return f"{w.display}  ({loc.path}:{loc.line})" if loc else w.display
 
 
 def _listing(ws: list[Workload]) -> str:
@@ -229,7 +237,7 @@ def explain(files: list[SourceFile], options: Options, selector: str, kind: str 
         rendered_spec=w.pod.spec if result.injected else None)
     out = Explanation(
         workload=w,
-        location=w.source_doc.location if w.source_doc is not None else None,
+        location=workload_location(w),
         cluster=resolver.cluster,
         injected=result.injected,
         skipped=result.skipped,

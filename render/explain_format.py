@@ -83,15 +83,19 @@ def text(e: Explanation) -> str:
     w = e.workload
     lines = [f"{w.display}  {_loc(e.location)}".rstrip(), f"cluster  {cluster_summary(e.cluster)}"]
     m = e.mode
-    lines.append(f"mode     {m.mode}: {m.reason}")
-    lines.append(f"         rule {m.rule} of 5, first match wins: {RULES[m.rule]}")
-    lines += [f"         from {_source_text(s)}" for s in m.sources]
-    if m.overridden:
-        first = m.overridden[0]
-        lines.append(f"         overrides nativeSidecar: {show_value(first.value)} from {_source_text(first.source)}")
-    lines += [f"         note: {n}" for n in m.notes]
     if not e.injected:
-        lines.append(f"not injected: {e.skipped}" + (f" ({_source_text(e.skip_source)})" if e.skip_source else ""))
+        lines.append(f"not injected: {e.skipped}")
+        if e.skip_source:
+            lines.append(f"         from {_source_text(e.skip_source)}")
+    else:
+        lines.append(f"mode     {m.mode}: {m.reason}")
+        lines.append(f"         rule {m.rule} of 5, first match wins: {RULES[m.rule]}")
+        lines += [f"         from {_source_text(s)}" for s in m.sources]
+        if m.overridden:
+            first = m.overridden[0]
+            lines.append(f"         overrides nativeSidecar: {show_value(first.value)} "
+                         f"from {_source_text(first.source)}")
+        lines += [f"         note: {n}" for n in m.notes]
     if e.settings:
         lines.append("")
         rows = [(s.name, show_value(s.value), s.source.name, _loc(s.source.location), _sublines(s))

@@ -23,6 +23,7 @@ from render import fieldpath, yamlio
 from render.errors import InputError, Location
 from render.inject import proxyconfig
 from render.inject.gotext import truthy
+from render.inject.injector import proxy_image
 from render.inject.template import RES_ANNOTATIONS
 from render.kinds import Workload
 from render.quantity import canonical as canonical_quantity
@@ -387,9 +388,9 @@ class Attributor:
         notes = list(notes or [])
         if shown is MISSING:
             shown = winner.value
-            if spec.rendered and self.rendered_spec is not None and spec.rendered.startswith("init."):
-                if self.container("init") is None:
-                    notes.append("not applied: the pod has no istio-init container")
+            no_init = self.rendered_spec is not None and self.container("init") is None
+            if spec.rendered and spec.rendered.startswith("init.") and no_init:
+                notes.append("not applied: the pod has no istio-init container")
         setting = Setting(spec.name, shown, winner.source, overridden=chain[1:], parts=parts or [], notes=notes)
         if winner.value is not None and not _same(winner.value, shown):
             setting.configured = winner.value
@@ -450,18 +451,23 @@ class Attributor:
         return self._finish(spec, [*steps, *own, *fallback])
 
     def _rule_image(self, spec: Spec) -> Setting:
-        image_path, hub_path, tag_path, type_path = spec.tree
-        steps: list[Step | None] = [self.container_step(spec)]
+        """A full image from an annotation or a container, else hub/image:tag[-variant]."""
         notes: list[str] = []
         full = self.annotation_step(spec.annotations[0])
         if full is not None and "/" not in str(full.value):
-            notes.append(f"{spec.annotations[0]} {full.value!r} has no registry, and the injector ignores it")
+            notes.append(f"{spec.annotations[0]} {full.value!r} names no registry, so the injector ignores it")
             full = None
-        if full is not None:
-            return self._finish(spec, [*steps, full, *self.tree_steps(image_path)], notes)
+        base, parts = self._configured_image(spec)
+        if full is not None or self.container_step(spec) is not None:
+            parts = []
+        return self._finish(spec, [self.container_step(spec), full, *base], notes, parts=parts)
+
+    def _configured_image(self, spec: Spec) -> tuple[list[Step], list[tuple[str, Step]]]:
+        """The image the settings layers give (before pod overrides), and its parts."""
+        image_path, hub_path, tag_path, type_path = spec.tree
         image = self.tree_steps(image_path)
         if image and "/" in str(image[0].value):
-            return self._finish(spec, [*steps, *image], notes)
+            return image, []
         parts: list[tuple[str, Step]] = []
         for part, path in (("hub", hub_path), ("image", image_path), ("tag", tag_path)):
             got = self.tree_steps(path)
@@ -473,9 +479,15 @@ class Attributor:
             parts.append(("variant", variant_steps[0]))
         strongest = max((s for _, s in parts), key=lambda s: s.rank, default=None)
         if strongest is None:
-            return self._finish(spec, steps, notes)
-        composed = Step(None, strongest.source, strongest.rank)
-        return self._finish(spec, [*steps, composed], notes, parts=parts)
+            return [], []
+        values = self.tree.data["values"]
+        anns = {spec.annotations[1]: str(variant.value)} if variant else {}
+        value = proxy_image(values, self.tree.data["proxy"], anns)
+        if spec.container == "init":  # istio-init: the proxy_init image under the same hub and tag
+            proxy_name = _get(values, ("global", "proxy", "image"))
+            value = value.replace(f"/{proxy_name if proxy_name is not MISSING else 'proxyv2'}:",
+                                  f"/{image[0].value if image else 'proxyv2'}:", 1)
+        return [Step(value, strongest.source, strongest.rank)], parts
 
     def _rule_lifecycle(self, spec: Spec) -> Setting:
         hook = spec.tree[0][-1]
