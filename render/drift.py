@@ -153,9 +153,14 @@ def identity(data: Any) -> tuple[str, str, str]:
     return (str(data.get("kind") or ""), str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
+def _start(doc: Document) -> int:
+    """The first line of a document's content (past its `---` and leading comments)."""
+    return yamlio.locate(doc, ()).line
+
+
 def _whole(doc: Document, status: str) -> DocumentDrift:
     kind, ns, name = identity(doc.data)
-    return DocumentDrift(kind, ns, name, status, line=doc.line if status == REMOVED else None)
+    return DocumentDrift(kind, ns, name, status, line=_start(doc) if status == REMOVED else None)
 
 
 def _keyed(docs: list[Document]) -> dict[tuple, Document]:
@@ -184,10 +189,10 @@ def _compare_file(rel: str, old_docs: list[Document], new_docs: list[Document],
             out.documents.append(_whole(nd, ADDED))
         elif od.data != nd.data:
             kind, ns, name = key[:3]
-            out.documents.append(DocumentDrift(kind, ns, name, CHANGED, field_changes(od, nd.data), od.line))
+            out.documents.append(DocumentDrift(kind, ns, name, CHANGED, field_changes(od, nd.data), _start(od)))
         elif _body(od) != _body(nd):
             kind, ns, name = key[:3]
-            out.documents.append(DocumentDrift(kind, ns, name, "formatting", line=od.line))
+            out.documents.append(DocumentDrift(kind, ns, name, "formatting", line=_start(od)))
     out.documents += [_whole(od, REMOVED) for key, od in old.items() if key not in new]
     if out.documents:
         return out
@@ -289,10 +294,12 @@ def field_changes(old_doc: Document, new: Any) -> list[FieldChange]:
             path = level.path(output_format="list")
             if _ORDER in path:
                 cut = path[: path.index(_ORDER) + 1]
-                shown, _ = _real_path(old, cut)
-                parent = cut[:-1]
-                out[shown] = FieldChange(shown, "order", _at(a, parent)[_ORDER], _at(b, parent)[_ORDER])
-                continue
+                shown, real = _real_path(old, cut[:-1])
+                before, after = _at(a, cut[:-1])[_ORDER], _at(b, cut[:-1])[_ORDER]
+                if [n for n in before if n in after] != [n for n in after if n in before]:
+                    line = yamlio.locate(old_doc, real).line
+                    out[shown + " (order)"] = FieldChange(shown + " (order)", "order", before, after, line)
+                continue  # items only added or removed: reported as such
             source = new if op == "added" else old
             shown, real = _real_path(source, path)
             t1 = None if _missing(level.t1) else _plain(level.t1)
