@@ -120,12 +120,11 @@ def compare(expected: dict[str, str], root: Path, against: str | None = None) ->
             report.compared_documents += len(yamlio.split_documents(text))
             continue
         try:
-            old_docs = _parse(text, display)
+            drift = _compare_file(rel, text, expected[rel], display, report)
         except InputError as e:
             # A merge conflict or a hand edit broke the file; a render rewrites it.
             report.files.append(FileDrift(rel, CHANGED, note=f"not valid YAML ({e}); a render rewrites it"))
             continue
-        drift = _compare_file(rel, old_docs, _parse(expected[rel], rel), report)
         if drift is not None:
             report.files.append(drift)
     return report
@@ -174,35 +173,67 @@ def _keyed(docs: list[Document]) -> dict[tuple, Document]:
     return out
 
 
-def _body(doc: Document) -> str:
-    return doc.passthrough_text().strip()
+def _body(chunk: str) -> str:
+    """A document's text without its `---` line and surrounding blank lines."""
+    first, _, rest = chunk.partition("\n")
+    return (rest if first.startswith("---") and not first[3:].strip() else chunk).strip()
 
 
-def _compare_file(rel: str, old_docs: list[Document], new_docs: list[Document],
+def _unmatched(chunks: list[tuple[int, str]], others: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Chunks whose text appears no more often on the other side (those need a parse)."""
+    left = Counter(_body(c) for _, c in others)
+    out = []
+    for line, chunk in chunks:
+        body = _body(chunk)
+        if left[body] > 0:
+            left[body] -= 1
+        else:
+            out.append((line, chunk))
+    return out
+
+
+def _parse_chunks(chunks: list[tuple[int, str]], source: str, whole: str) -> list[Document]:
+    """Documents of some chunks of a file, with line numbers of the whole file."""
+    docs = []
+    for first, chunk in chunks:
+        try:
+            parsed = yamlio.parse(chunk, source)
+        except InputError:
+            yamlio.parse(whole, source)  # the same error, located in the whole file
+            raise
+        for d in parsed:
+            d.line += first - 1
+            docs.append(d)
+    return docs
+
+
+def _compare_file(rel: str, old_text: str, new_text: str, display: str,
                   report: DriftReport) -> FileDrift | None:
+    """A file whose text differs: which documents and fields. Only documents whose text
+    changed are parsed; in a large rendered file usually most are byte-identical."""
+    old_chunks, new_chunks = yamlio.split_documents(old_text), yamlio.split_documents(new_text)
+    report.compared_documents += len(new_chunks)
+    old_docs = _parse_chunks(_unmatched(old_chunks, new_chunks), display, old_text)
+    new_docs = _parse_chunks(_unmatched(new_chunks, old_chunks), rel, new_text)
     old, new = _keyed(old_docs), _keyed(new_docs)
     out = FileDrift(rel, CHANGED)
     for key, nd in new.items():
         od = old.get(key)
-        report.compared_documents += 1
+        kind, ns, name = key[:3]
         if od is None:
             out.documents.append(_whole(nd, ADDED))
         elif od.data != nd.data:
-            kind, ns, name = key[:3]
             out.documents.append(DocumentDrift(kind, ns, name, CHANGED, field_changes(od, nd.data), _start(od)))
-        elif _body(od) != _body(nd):
-            kind, ns, name = key[:3]
+        else:
             out.documents.append(DocumentDrift(kind, ns, name, "formatting", line=_start(od)))
     out.documents += [_whole(od, REMOVED) for key, od in old.items() if key not in new]
     if out.documents:
         return out
-    if list(old) != list(new):
+    if [_body(c) for _, c in old_chunks] != [_body(c) for _, c in new_chunks]:
         out.note = "documents are in a different order"
-        return out
-    if len(old_docs) == len(new_docs):
+    else:
         out.note = "only document separators or blank lines differ"
-        return out
-    return None
+    return out
 
 
 # -- fields -----------------------------------------------------------------------------
@@ -282,31 +313,55 @@ def _missing(v: Any) -> bool:
     return type(v).__name__ == "NotPresent"
 
 
+def _differences(a: Any, b: Any, path: list, out: list[tuple[str, list, Any, Any]]) -> None:
+    """(op, path, old, new) for each difference, descending with == through maps.
+
+    Maps (named lists included, see `_by_name`) are walked here, so DeepDiff only sees
+    the lists that differ (args, ports): a rendered pod is hundreds of fields, and
+    handing DeepDiff a whole document costs tens of milliseconds.
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            if key not in b:
+                out.append(("removed", [*path, key], a[key], None))
+            elif a[key] != b[key]:
+                if key == _ORDER:
+                    out.append(("order", [*path, key], a[key], b[key]))
+                else:
+                    _differences(a[key], b[key], [*path, key], out)
+        out.extend(("added", [*path, key], None, b[key]) for key in b if key not in a)
+    elif isinstance(a, list) and isinstance(b, list):
+        for report_type, levels in DeepDiff(a, b, view="tree").items():
+            op = _OPS.get(report_type, report_type)
+            for level in levels:
+                t1 = None if _missing(level.t1) else level.t1
+                t2 = None if _missing(level.t2) else level.t2
+                out.append((op, [*path, *level.path(output_format="list")], t1, t2))
+    elif type(a) is not type(b):
+        out.append(("type", path, a, b))
+    else:
+        out.append(("changed", path, a, b))
+
+
 def field_changes(old_doc: Document, new: Any) -> list[FieldChange]:
     """Every field that differs between DIR's document and the rendered one."""
     old = old_doc.data
     a, b = _by_name(old), _by_name(new)
-    diff = DeepDiff(a, b, view="tree", verbose_level=2)
+    found: list[tuple[str, list, Any, Any]] = []
+    _differences(a, b, [], found)
     out: dict[str, FieldChange] = {}
-    for report_type, levels in diff.items():
-        op = _OPS.get(report_type, report_type)
-        for level in levels:
-            path = level.path(output_format="list")
-            if _ORDER in path:
-                cut = path[: path.index(_ORDER) + 1]
-                shown, real = _real_path(old, cut[:-1])
-                before, after = _at(a, cut[:-1])[_ORDER], _at(b, cut[:-1])[_ORDER]
-                if [n for n in before if n in after] != [n for n in after if n in before]:
-                    line = yamlio.locate(old_doc, real).line
-                    out[shown + " (order)"] = FieldChange(shown + " (order)", "order", before, after, line)
-                continue  # items only added or removed: reported as such
-            source = new if op == "added" else old
-            shown, real = _real_path(source, path)
-            t1 = None if _missing(level.t1) else _plain(level.t1)
-            t2 = None if _missing(level.t2) else _plain(level.t2)
-            at = real if op != "added" else _existing_prefix(old, path)
-            line = yamlio.locate(old_doc, at).line
-            out[shown] = FieldChange(shown, op, t1, t2, line)
+    for op, path, t1, t2 in found:
+        if path and path[-1] == _ORDER:
+            shown, real = _real_path(old, path[:-1])
+            before, after = t1, t2
+            if [n for n in before if n in after] != [n for n in after if n in before]:
+                line = yamlio.locate(old_doc, real).line
+                out[shown + " (order)"] = FieldChange(shown + " (order)", "order", before, after, line)
+            continue  # items only added or removed: reported as such
+        source = new if op == "added" else old
+        shown, real = _real_path(source, path)
+        at = real if op != "added" else _existing_prefix(old, path)
+        out[shown] = FieldChange(shown, op, _plain(t1), _plain(t2), yamlio.locate(old_doc, at).line)
     return sorted(out.values(), key=lambda c: (c.line or 0, c.path))
 
 

@@ -390,7 +390,8 @@ class Attributor:
             shown = winner.value
             no_init = self.rendered_spec is not None and self.container("init") is None
             if spec.rendered and spec.rendered.startswith("init.") and no_init:
-                notes.append("not applied: the pod has no istio-init container")
+                self.general_notes["the pod has no istio-init container (interception mode NONE?): "
+                                   "init.* and traffic.* settings other than interceptionMode do not apply"] = None
         setting = Setting(spec.name, shown, winner.source, overridden=chain[1:], parts=parts or [], notes=notes)
         if winner.value is not None and not _same(winner.value, shown):
             setting.configured = winner.value
