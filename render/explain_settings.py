@@ -35,6 +35,7 @@ from render.yamlio import Document, locate
 PROXY = "istio-proxy"
 INIT_NAMES = ("istio-init", "istio-validation")
 CONFIG_ANNOTATION = "proxy.istio.io/config"
+STATUS = "sidecar.istio.io/status"
 ANNOTATION_RANK = 1_000_000  # above every settings layer
 CONTAINER_RANK = ANNOTATION_RANK + 1
 
@@ -191,6 +192,14 @@ def _find(containers: list | None, names: tuple[str, ...]) -> tuple[int, dict] |
     return None
 
 
+def _json_map(raw: str | None) -> dict:
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def _scope(doc: Document) -> str | None:
     data = doc.data if isinstance(doc.data, dict) else {}
     spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
@@ -218,8 +227,8 @@ class Attributor:
 
     # -- the rendered pod ------------------------------------------------------------------
 
-    def container(self, which: str, spec: dict | None = None) -> dict | None:
-        spec = self.rendered_spec if spec is None else spec
+    def container(self, which: str) -> dict | None:
+        spec = self.rendered_spec
         if spec is None:
             return None
         names = (PROXY,) if which == "proxy" else INIT_NAMES
@@ -300,16 +309,24 @@ class Attributor:
                     ANNOTATION_RANK)
 
     def container_step(self, spec: Spec) -> Step | None:
-        """A user-written istio-proxy / istio-init container that sets this field."""
+        """A user-written istio-proxy / istio-init container that sets this field.
+
+        As Istio does: a container of that name in the pod spec, unless a previous injection
+        put it there (`sidecar.istio.io/status` lists it); Istio then injects afresh.
+        """
         if not spec.container or not spec.rendered or ":" in spec.rendered:
             return None
         names = (PROXY,) if spec.container == "proxy" else INIT_NAMES
         sub = tuple(spec.rendered.split(".")[1:])
-        for key in ("containers", "initContainers"):
+        status = _json_map(self.annotations.get(STATUS))
+        keys = ("containers", "initContainers") if self.native or spec.container == "init" else ("containers",)
+        for key in keys:
             found = _find(self.original_spec.get(key), names)
             if not found:
                 continue
             idx, c = found
+            if c.get("name") in (status.get(key) or ()):
+                return None
             value = _get(c, sub)
             if value is MISSING or (sub == ("image",) and value == "auto"):
                 return None

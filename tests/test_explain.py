@@ -538,3 +538,24 @@ def test_text_is_an_aligned_table(cli):
     below = lines[lines.index(drain) + 1]
     assert below.strip() == (
         f"↳ overrides 5s from SidecarProxySettings global (global)  {DEMO}/mesh/sidecar-global.yaml:11")
+
+
+def test_rendered_output_is_explained_as_a_reinjection(cli, repo, tmp_path):
+    """Containers a previous injection added are not user overrides (Istio injects afresh)."""
+    app = NATIVE_REPO["app.yaml"].replace(
+        "      containers: [{name: app, image: app:1}]\n",
+        "      containers: [{name: app, image: app:1}, {name: istio-proxy, image: auto,\n"
+        "                   resources: {limits: {memory: 3Gi}}}]\n")
+    root = repo({**NATIVE_REPO, "app.yaml": app})
+    out = tmp_path / "out"
+    assert cli("render", str(root), "-o", str(out)).code == 0
+    source = by_setting(explain_json(cli, str(root), "--workload", "app"))
+    assert source["proxy.resources.limits.memory"]["source"]["kind"] == "container"
+    again = by_setting(explain_json(cli, str(out / "app.yaml"), str(root / "profile.yaml"), "--workload", "app"))
+    assert not any(s["source"]["kind"] == "container" for s in again.values())
+    assert again["proxy.image"]["source"]["kind"] == "flavor-default"
+    import yaml
+
+    rerendered = cli("render", str(out / "app.yaml"), str(root / "profile.yaml"))
+    proxy = container(yaml.safe_load(rerendered.out), "istio-proxy")
+    assert again["proxy.resources.limits.memory"]["value"] == proxy["resources"]["limits"]["memory"]
