@@ -45,12 +45,14 @@ def _source_text(s: Source) -> str:
 
 
 def _sublines(s: Setting) -> list[str]:
+    """Caveats under a row: the spelling it was set as, what it overrode (when that is news)."""
     out = []
     if s.configured is not MISSING:
         out.append(f"set as {show_value(s.configured)}; the pod gets {show_value(s.value)}")
     if s.overridden:
         first = s.overridden[0]
-        if s.source.kind in ("annotation", "container") or first.source.kind not in _DEFAULTS:
+        same = first.value is not None and show_value(first.value) == show_value(s.value)
+        if not same and (s.source.kind in ("annotation", "container") or first.source.kind not in _DEFAULTS):
             if first.value is None:
                 out.append(f"removes the value of {_source_text(first.source)}")
             else:
@@ -88,7 +90,7 @@ def text(e: Explanation) -> str:
         if e.skip_source:
             lines.append(f"         from {_source_text(e.skip_source)}")
     else:
-        lines.append(f"mode     {m.mode}: {m.reason}")
+        lines.append(f"mode     {m.mode} — {m.reason}")
         lines.append(f"         rule {m.rule} of 5, first match wins: {RULES[m.rule]}")
         lines += [f"         from {_source_text(s)}" for s in m.sources]
         if m.overridden:

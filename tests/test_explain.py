@@ -519,7 +519,7 @@ def test_text_is_an_aligned_table(cli):
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0] == f"Deployment payments/checkout  {DEMO}/apps/payments/checkout.yaml:1"
-    assert lines[2].startswith("mode     native: auto: Kubernetes 1.30 on ack")
+    assert lines[2].startswith("mode     native — auto: Kubernetes 1.30 on ack")
     assert lines[3] == "         rule 5 of 5, first match wins: auto, from the Kubernetes and mesh versions"
     assert f"ClusterProfile prod-hangzhou kubernetesVersion  {DEMO}/cluster/profile.yaml:8" in lines[4]
     header = next(i for i, ln in enumerate(lines) if ln.startswith("SETTING"))
