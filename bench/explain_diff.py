@@ -104,9 +104,9 @@ def main_bench(n: int) -> None:
         base, code = timed("render", str(repo), "-o", str(out), "-q")
         assert code == 0
         rows = [("render -o (baseline)", base, code)]
-        rows.append(("explain one workload", *timed("explain", str(repo), "--workload", f"ns-{(n // 2) % 20}/app-{n // 2}")))
-        rows.append(("explain --format json", *timed("explain", str(repo), "--workload", f"ns-{(n // 2) % 20}/app-{n // 2}",
-                                                     "--format", "json")))
+        target = f"ns-{(n // 2) % 20}/app-{n // 2}"
+        rows.append(("explain one workload", *timed("explain", str(repo), "--workload", target)))
+        rows.append(("explain --format json", *timed("explain", str(repo), "--workload", target, "--format", "json")))
         rows.append(("diff, no drift", *timed("diff", str(repo), "--against", str(out), "-q")))
         generate(repo, n, drain=11)  # every namespace setting changes: every workload drifts
         rows.append(("diff, every workload drifts", *timed("diff", str(repo), "--against", str(out), "-q")))
