@@ -1,9 +1,10 @@
 """Drift between what `render -o DIR` would write now and what DIR holds.
 
 This is the CI check behind `meshrender diff`: committed rendered manifests that no
-longer match their sources. The comparison is cheap where nothing changed (file text
-first, then each document's data with ==) and detailed where something did: only
-documents that differ go through DeepDiff, which is about a hundred times slower.
+longer match their sources. The comparison is cheap where nothing changed and detailed
+where something did: file text first; then only the documents whose text changed are
+parsed; maps are walked with ==, and DeepDiff (about a hundred times slower than ==)
+only sees the lists that differ.
 
 Documents are matched by kind, namespace and name (the identity the API server uses),
 not by position, so a reordered or inserted document shows up as what it is. Lists of
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deepdiff import DeepDiff
+from deepdiff.helper import notpresent
 
 from render import fieldpath, yamlio
 from render.errors import InputError, Location, UsageError
@@ -275,9 +277,6 @@ def _real_path(data: Any, path: list) -> tuple[str, list]:
     node = data
     for step in path:
         if isinstance(step, tuple):
-            if step == _ORDER:
-                shown += " (order)"
-                break
             name = step[1]
             shown += f"[{name}]"
             idx = None
@@ -309,10 +308,6 @@ _OPS = {
 }
 
 
-def _missing(v: Any) -> bool:
-    return type(v).__name__ == "NotPresent"
-
-
 def _differences(a: Any, b: Any, path: list, out: list[tuple[str, list, Any, Any]]) -> None:
     """(op, path, old, new) for each difference, descending with == through maps.
 
@@ -334,8 +329,8 @@ def _differences(a: Any, b: Any, path: list, out: list[tuple[str, list, Any, Any
         for report_type, levels in DeepDiff(a, b, view="tree").items():
             op = _OPS.get(report_type, report_type)
             for level in levels:
-                t1 = None if _missing(level.t1) else level.t1
-                t2 = None if _missing(level.t2) else level.t2
+                t1 = None if level.t1 is notpresent else level.t1
+                t2 = None if level.t2 is notpresent else level.t2
                 out.append((op, [*path, *level.path(output_format="list")], t1, t2))
     elif type(a) is not type(b):
         out.append(("type", path, a, b))
@@ -363,12 +358,6 @@ def field_changes(old_doc: Document, new: Any) -> list[FieldChange]:
         at = real if op != "added" else _existing_prefix(old, path)
         out[shown] = FieldChange(shown, op, _plain(t1), _plain(t2), yamlio.locate(old_doc, at).line)
     return sorted(out.values(), key=lambda c: (c.line or 0, c.path))
-
-
-def _at(tree: Any, path: list) -> Any:
-    for p in path:
-        tree = tree[p]
-    return tree
 
 
 def _existing_prefix(old: Any, path: list) -> list:
