@@ -51,8 +51,22 @@ def check_output_dir(out: Path, inputs: list[str]) -> None:
 
 
 def rendered_files(outputs: list[tuple[Any, list[str]]]) -> dict[str, str]:
-    """What `render -o` writes: relative path -> text, for every input file with output."""
-    return {f.rel: dump_stream(texts) for f, texts in outputs if texts}
+    """What `render -o` writes: relative path -> text, for every input file with output.
+
+    Two inputs with the same relative path (`a/x.yaml` and `b/x.yaml` from `render a b`)
+    would overwrite each other's output, losing documents: that is refused.
+    """
+    files: dict[str, str] = {}
+    source: dict[str, str] = {}
+    for f, texts in outputs:
+        if not texts:
+            continue
+        if f.rel in files:
+            raise UsageError(f"{source[f.rel]} and {f.display} would both be written to {f.rel} in the output "
+                             "folder; render them into separate folders, or pass the folder that holds both")
+        files[f.rel] = dump_stream(texts)
+        source[f.rel] = f.display
+    return files
 
 
 MARKER_TEXT = "This folder is written by `meshrender render -o`; it is replaced whole on every run.\n"
