@@ -303,7 +303,8 @@ def workload_problems(w: Any, schema: KubeSchema) -> list[Problem]:
         container = _container_at(obj, err.path)
         if container:
             what += f", container {container}"
-        out.append(Problem(what, yamlio.locate(doc, src), dotted(err.path), err.message, err.hint))
+        shown = dotted((*w.workload.path, *err.path))
+        out.append(Problem(what, yamlio.locate(doc, src), shown, err.message, err.hint))
     return sorted(out, key=lambda p: (p.location.line, p.location.column, p.field))
 
 

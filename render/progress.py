@@ -33,12 +33,12 @@ class Progress:
     """Counts work in stages (`reading 12/40 files`) and draws one line that is redrawn."""
 
     def __init__(self, stream: TextIO | None = None, enabled: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic, delay: float = DELAY):
+                 clock: Callable[[], float] = time.monotonic, delay: float | None = None):
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = wanted(self.stream) if enabled is None else enabled
         self.clock = clock
         self.start = clock()
-        self.delay = delay
+        self.delay = DELAY if delay is None else delay
         self.label = ""
         self.unit = ""
         self.total = 0
