@@ -287,23 +287,27 @@ class Report:
 
 
 def workload_problems(w: Any, schema: KubeSchema) -> list[Problem]:
-    """Schema problems of one rendered workload (a `pipeline.WorkloadResult`).
+    """Schema problems of one rendered workload (a `pipeline.WorkloadResult`)."""
+    return object_problems(w.workload.doc, w.doc, tuple(w.workload.path), w.workload.display, schema)
 
-    The lint rule `output-schema-invalid` calls this per workload; `check` per render.
+
+def object_problems(obj: dict, doc: yamlio.Document, base: tuple, display: str,
+                    schema: KubeSchema) -> list[Problem]:
+    """Schema problems of a rendered object that came from `doc` (at `base`, for List items).
+
+    The lint rule `output-schema-invalid` calls this with the pods its model rendered.
     """
-    obj = w.workload.doc
     errors = schema.errors(obj)
     if not errors:
         return []
-    doc = w.doc
     out = []
     for err in errors:
-        src = _source_path(doc, tuple(w.workload.path), obj, err.path)
-        what = w.workload.display
+        src = _source_path(doc, base, obj, err.path)
+        what = display
         container = _container_at(obj, err.path)
         if container:
             what += f", container {container}"
-        shown = dotted((*w.workload.path, *err.path))
+        shown = dotted((*base, *err.path))
         out.append(Problem(what, yamlio.locate(doc, src), shown, err.message, err.hint))
     return sorted(out, key=lambda p: (p.location.line, p.location.column, p.field))
 

@@ -206,3 +206,18 @@ def test_schema_libraries_load_only_when_validating(flag, loaded):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith(str(loaded))
+
+
+def test_lint_rule_output_schema_invalid(cli, repo):
+    pytest.importorskip("render.lint.rules", reason="the lint engine is on another branch")
+    root = repo({"app.yaml": APP, "mesh.yaml": NATIVE})
+    r = cli("lint", str(root), "--kube-version", "1.27", "--format", "json")
+    import json
+
+    findings = [f for f in json.loads(r.out)["findings"] if f["rule"] == "output-schema-invalid"]
+    assert r.code == 1
+    (f,) = findings
+    assert f["severity"] == "error" and f["file"].endswith("app.yaml")
+    assert "initContainers[1].restartPolicy (container istio-proxy)" in f["message"]
+    ok = cli("lint", str(root), "--kube-version", "1.30", "--format", "json")
+    assert not [f for f in json.loads(ok.out)["findings"] if f["rule"] == "output-schema-invalid"]
