@@ -14,6 +14,7 @@ from render.lint.rules import workload_rule
 
 @workload_rule(
     "output-schema-invalid", "error",
+    title="The rendered workload breaks the target cluster's Kubernetes API schema",
     rationale="""The rendered workload breaks the Kubernetes API schema of the target version: an
     unknown or misspelt field, a wrong type, an API version the cluster no longer serves. Argo CD's
     sync then fails half-way, or an older API server drops an unknown field without a word: a native

@@ -7,9 +7,9 @@ import shlex
 import pytest
 import yaml
 
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import ROOT
 
-HELLO = (CORPUS / "cases" / "hello.yaml").read_text()
+HELLO = (ROOT / "fixtures" / "demo" / "apps" / "storefront" / "web.yaml").read_text()
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: hello}\nspec: {ports: [{port: 80}]}\n"
 VALUES = "global:\n  proxy:\n    resources:\n      requests: {cpu: 123m}\n"
 
