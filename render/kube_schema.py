@@ -148,6 +148,8 @@ class KubeSchema:
         filename = f"{str(kind).lower()}-{short + '-' if short else ''}{version}.json"
         validator = self._validator(filename)
         if validator is None:
+            if self.version != self.requested:  # another version's schema cannot say what this one serves
+                return None
             return [SchemaError(("apiVersion",), f"{self.label} does not serve {kind} in {api}")]
         try:
             raw = list(validator.iter_errors(obj))

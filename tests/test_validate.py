@@ -221,3 +221,21 @@ def test_lint_rule_output_schema_invalid(cli, repo):
     assert "initContainers[1].restartPolicy (container istio-proxy)" in f["message"]
     ok = cli("lint", str(root), "--kube-version", "1.30", "--format", "json")
     assert not [f for f in json.loads(ok.out)["findings"] if f["rule"] == "output-schema-invalid"]
+
+
+def test_api_versions_are_judged_only_with_the_versions_own_schema(cli):
+    # batch/v1beta1 CronJobs were served until 1.24; the oldest installed schema (1.25+)
+    # cannot say so, so a 1.24 render is not refused for it.
+    oldest = kube_schema.available_versions()[0]
+    older = f"{oldest[0]}.{oldest[1] - 1}"
+    cron = """\
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 1 * * *"
+  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: job, image: job:1}]}}}}
+"""
+    r = cli("render", "-", "--validate", "--kube-version", older, stdin=cron)
+    assert r.code == 0, r.err
+    assert f"no schema for Kubernetes {older}" in r.err
