@@ -95,6 +95,7 @@ COMMANDS = {
     "render": "render.commands.render:render",
     "diff": "render.commands.diff:diff",
     "explain": "render.commands.explain:explain",
+    "render-check": "render.commands.render_check:render_check",  # the pre-commit hook
 }
 
 
