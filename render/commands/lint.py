@@ -50,7 +50,10 @@ def lint(paths: tuple[str, ...], fmt: str, fail_on: str, list_rules: bool, quiet
     # The inputs stay alive for the whole run: keep the garbage collector from re-scanning
     # them on every collection (it otherwise costs as much as locating the findings).
     gc.freeze()
-    report = engine.run(model.load(files, make_options(**kw)))
+    try:
+        report = engine.run(model.load(files, make_options(**kw)))
+    finally:
+        gc.unfreeze()
     sys.stdout.write(renderer(fmt)(report, threshold))
     sys.stdout.flush()
     if fmt in STDERR_SUMMARY and not quiet:
