@@ -13,7 +13,7 @@ RUNNER = CORPUS / "run.py"
 
 
 @pytest.mark.skipif(not RUNNER.exists(), reason="../shared/conformance is not beside the checkout")
-@pytest.mark.parametrize("tier", ["core"])
+@pytest.mark.parametrize("tier", ["core", "builtin-templates"])
 def test_conformance_tier_passes_every_case(tier, tmp_path):
     exe = Path(sys.executable).with_name("meshrender")
     proc = subprocess.run([sys.executable, str(RUNNER), "--cmd", str(exe), "--tier", tier, "-v"],

@@ -19,7 +19,7 @@ from render.inject import probes, proxyconfig, smp
 from render.inject.context import InjectConfig, PodRef
 from render.inject.gotext import lookup, truthy
 from render.inject.template import TemplateData
-from render.inject.templates import render_template
+from render.inject.templates import render_template, selected
 from render.inject.validate import AnnotationError, check
 from render.quantity import canonical_resources
 
@@ -454,9 +454,7 @@ def inject(pod: PodRef, cfg: InjectConfig) -> None:
     )
     merged = copy.deepcopy(original)
     template_pod: dict = {"metadata": {}, "spec": {}}
-    selected = original_annotations.get("inject.istio.io/templates")
-    names = [n.strip() for n in selected.split(",")] if selected is not None else None
-    for rendered in render_template(names, data, cfg):
+    for rendered in render_template(selected(original_annotations, cfg), data, cfg):
         template_pod = smp.merge_pod(template_pod, rendered)
         tspec = template_pod["spec"]
         if _find(tspec.get("initContainers"), PROXY) and _find(merged["spec"].get("containers"), PROXY):
