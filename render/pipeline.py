@@ -96,8 +96,8 @@ def _template_error(e: TemplateError, w: kinds.Workload, doc: Document, resolved
 
 
 def _inject_one(w: kinds.Workload, doc: Document, resolver: Resolver) -> WorkloadResult:
-    reason = skip_reason(w.pod)
     resolved = resolver.resolve(w)
+    reason = skip_reason(w.pod, resolved.config)
     if reason:
         return WorkloadResult(w, doc, resolved, False, reason)
     try:

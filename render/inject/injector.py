@@ -13,10 +13,10 @@ import json
 import re
 from typing import Any
 
-from render import yamlio
+from render import selectors, yamlio
 from render.errors import InputError
 from render.inject import probes, proxyconfig, smp
-from render.inject.context import InjectConfig, PodRef
+from render.inject.context import PINNED_PROXY, InjectConfig, PodRef
 from render.inject.gotext import lookup, truthy
 from render.inject.template import TemplateData
 from render.inject.templates import render_template, selected
@@ -41,8 +41,14 @@ class InjectionError(ValueError):
         self.annotation = annotation
 
 
-def skip_reason(pod: PodRef) -> str | None:
-    """Why Istio would leave this pod alone, or None when it injects."""
+def skip_reason(pod: PodRef, cfg: InjectConfig | None = None) -> str | None:
+    """Why Istio would leave this pod alone, or None when it injects (injectRequired).
+
+    With `cfg`, the injector config counts too, as the webhook applies it: the policy
+    (`global.proxy.autoInject`: `enabled` injects unless a pod opts out, `disabled` only
+    pods that opt in) and, for pods that say nothing, `neverInjectSelector` then
+    `alwaysInjectSelector`.
+    """
     if pod.spec.get("hostNetwork") is True:
         return "host networking is enabled"
     if pod.namespace in IGNORED_NAMESPACES:
@@ -50,15 +56,32 @@ def skip_reason(pod: PodRef) -> str | None:
     selector = pod.annotations.get("sidecar.istio.io/inject")
     if "sidecar.istio.io/inject" in pod.labels:
         selector = pod.labels["sidecar.istio.io/inject"]
-    if selector is None:
+    value = "" if selector is None else str(selector).lower()
+    if value not in ("y", "yes", "true", "on", ""):
+        return "sidecar injection is disabled (sidecar.istio.io/inject)"
+    if cfg is None or value:
         return None
-    if str(selector).lower() in ("y", "yes", "true", "on", ""):
+    hook = lookup(cfg.values, "sidecarInjectorWebhook") or {}
+    for sel in hook.get("neverInjectSelector") or []:
+        if selectors.matches(sel, pod.labels, empty=False):
+            return "the pod's labels match the injector's neverInjectSelector"
+    for sel in hook.get("alwaysInjectSelector") or []:
+        if selectors.matches(sel, pod.labels, empty=False):
+            return None
+    policy = lookup(cfg.values, "global.proxy.autoInject", "enabled")
+    if policy == "enabled":
         return None
-    return "sidecar injection is disabled (sidecar.istio.io/inject)"
+    if policy == "disabled":
+        return "the injection policy is disabled and the pod does not ask for injection (sidecar.istio.io/inject)"
+    return f"the injection policy {policy!r} is neither enabled nor disabled, which turns injection off"
 
 
-def pod_proxy_config(pod: PodRef, base: dict[str, Any]) -> dict[str, Any]:
-    """The ProxyConfig for this pod: `base` with `proxy.istio.io/config` applied."""
+def pod_proxy_config(pod: PodRef, base: dict[str, Any], pinned: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ProxyConfig for this pod: `base` with `proxy.istio.io/config` applied.
+
+    Fields set by a workload-selected ProxyConfig resource (`pinned`) keep their value:
+    Istio merges the annotation with lower priority than those (EffectiveProxyConfig).
+    """
     raw = pod.annotations.get("proxy.istio.io/config")
     if raw is None:
         return base
@@ -75,6 +98,11 @@ def pod_proxy_config(pod: PodRef, base: dict[str, Any]) -> dict[str, Any]:
         override = proxyconfig.normalize(override, "proxy.istio.io/config")
     except InputError as e:
         raise InjectionError(e.message, "proxy.istio.io/config") from None
+    for key, value in (pinned or {}).items():
+        if key == "proxyMetadata" and isinstance(override.get(key), dict):
+            override[key] = {k: v for k, v in override[key].items() if k not in value}
+        else:
+            override.pop(key, None)
     return proxyconfig.merge(base, override)
 
 
@@ -420,7 +448,7 @@ def inject(pod: PodRef, cfg: InjectConfig) -> None:
     if errors:
         first: AnnotationError = errors[0]
         raise InjectionError(str(first), first.name)
-    proxy = pod_proxy_config(pod, cfg.proxy)
+    proxy = pod_proxy_config(pod, cfg.proxy, cfg.extras.get(PINNED_PROXY))
     status_port = proxyconfig.status_port(proxy)
     values = cfg.values
     cluster = lookup(values, "global.multiCluster.clusterName", "") or ""

@@ -106,12 +106,21 @@ def _custom(name: str, text: Any) -> dict:
 
 
 def selected(annotations: dict[str, str], cfg: InjectConfig) -> list[str]:
-    """The template names for a pod, in the order they apply (Istio's selectTemplates)."""
+    """The template names for a pod, in the order they apply (Istio's selectTemplates):
+    the annotation's list, else the configured default; an alias from the injector config
+    (`aliases`) stands for its list of templates."""
     chosen = annotations.get(ANNOTATION)
     if chosen is not None:
-        return [n.strip() for n in chosen.split(",")]
-    configured = lookup(cfg.values, "sidecarInjectorWebhook.defaultTemplates") or []
-    return [str(n) for n in configured] if configured else ["sidecar"]
+        names = [n.strip() for n in chosen.split(",")]
+    else:
+        configured = lookup(cfg.values, "sidecarInjectorWebhook.defaultTemplates") or []
+        names = [str(n) for n in configured] if configured else ["sidecar"]
+    aliases = cfg.extras.get("templateAliases") or {}
+    out: list[str] = []
+    for name in names:
+        alias = aliases.get(name) if isinstance(aliases, dict) else None
+        out += [str(a) for a in alias] if isinstance(alias, list) else [name]
+    return out
 
 
 def render_template(names: list[str], d: TemplateData, cfg: InjectConfig) -> list[dict[str, Any]]:
