@@ -233,9 +233,14 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
     for key, init in (("containers", False), ("initContainers", True)):
         for c in template["spec"].get(key) or []:
             name = c.get("name")
-            if name in _names(status, key):
-                continue
             match = _find(existing.get(key), name)
+            if name in _names(status, key) and match is None:
+                # Injected last time, and not a user override: the new template wins.
+                continue
+            # A user override recorded in proxy.istio.io/overrides is re-applied even on
+            # re-injection. (Istio skips every container named in the status annotation,
+            # which silently drops the user's override the second time a pod is injected;
+            # re-applying it keeps rendering idempotent.)
             if match is None:
                 if init:
                     match = _find(ospec.get("containers"), name) or _find(ospec.get("initContainers"), name)
@@ -246,6 +251,8 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
             overlay = copy.deepcopy(match)
             if overlay.get("image") == "auto":
                 overlay.pop("image")
+            if overlay.get("resources") == {}:
+                overlay.pop("resources")  # Go's zero value in the recorded override
             applied[key].append(overlay)
             final = _overlay_container(final, overlay, init)
     if not already and (applied["containers"] or applied["initContainers"]):
@@ -255,13 +262,19 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
                 out[key] = [_go_container(c) for c in applied[key]]
         final["metadata"].setdefault("annotations", {})[OVERRIDES] = json.dumps(
             out, separators=(",", ":"), ensure_ascii=False)
-    _adjust_init_user(final, original, proxy)
+    _adjust_init_user(final, original, existing, proxy)
     return final
 
 
-def _adjust_init_user(final: dict, original: dict, proxy: dict) -> None:
+def _adjust_init_user(final: dict, original: dict, existing: dict[str, list], proxy: dict) -> None:
+    """The user's own istio-proxy securityContext decides the iptables/validation user.
+
+    On re-injection the user's container is the one recorded in proxy.istio.io/overrides,
+    not the injected one in the pod (whose runAsUser the first injection may have changed).
+    """
     spec = original["spec"]
-    user = _find(spec.get("containers"), PROXY) or _find(spec.get("initContainers"), PROXY)
+    user = (_find(existing.get("containers"), PROXY) or _find(existing.get("initContainers"), PROXY)
+            or _find(spec.get("containers"), PROXY) or _find(spec.get("initContainers"), PROXY))
     if user is None:
         return
     sc = user.get("securityContext") or {}
@@ -388,9 +401,22 @@ def _status_annotation(template_spec: dict, revision: str) -> str:
     return json.dumps(status, separators=(",", ":"), ensure_ascii=False)
 
 
+# Env vars that post-processing appends after the cluster envs.
+_POST_ENVS = ("ISTIO_PROMETHEUS_ANNOTATIONS", "ISTIO_KUBE_APP_PROBERS")
+
+
 def _update_cluster_envs(sidecar: dict, envs: dict[str, str]) -> None:
+    """Istio's updateClusterEnvs: drop the cluster envs, append them sorted by name.
+
+    On re-injection the proxy still carries the envs later steps appended last time; the
+    cluster envs go before those, so that rendering an injected pod again gives the same
+    order as the first injection (Istio appends them after, which reorders the env list).
+    """
     kept = [e for e in sidecar.get("env") or [] if e.get("name") not in envs]
-    kept += [{"name": k, "value": envs[k]} for k in sorted(envs)]
+    at = len(kept)
+    while at and kept[at - 1].get("name") in _POST_ENVS:
+        at -= 1
+    kept[at:at] = [{"name": k, "value": envs[k]} for k in sorted(envs)]
     sidecar["env"] = kept
 
 

@@ -46,6 +46,7 @@ _ORDER = [
     "fileFlushMinSizeKb", "tracingServiceName",
 ]
 _RANK = {k: i for i, k in enumerate(_ORDER)}
+_MAP_FIELDS = ("proxyMetadata", "runtimeValues")
 INTERCEPTION_MODES = ("REDIRECT", "TPROXY", "NONE")
 
 
@@ -110,6 +111,8 @@ def to_json(pc: dict[str, Any]) -> str:
             continue
         if key == "proxyMetadata" and not value:
             continue
+        if key in _MAP_FIELDS and isinstance(value, dict):
+            value = dict(sorted(value.items()))  # proto JSON prints map entries by key
         cleaned[key] = value
     ordered = dict(sorted(cleaned.items(), key=lambda kv: _RANK[kv[0]]))
     return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
