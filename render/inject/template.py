@@ -604,16 +604,40 @@ def user_volumes(d: TemplateData, annotation_name: str) -> list[dict]:
     return out
 
 
+def certs_mount(d: TemplateData) -> dict:
+    """Where the workload certificates are mounted (GKE's CSI driver, else an emptyDir)."""
+    if d.value("global.caName") == "GkeWorkloadCertificate":
+        return {"name": "gke-workload-certificate",
+                "mountPath": "/var/run/secrets/workload-spiffe-credentials", "readOnly": True}
+    return {"name": "workload-certs", "mountPath": "/var/run/secrets/workload-spiffe-credentials"}
+
+
+def certs_volume(d: TemplateData, empty_dir: bool = False) -> dict:
+    """The workload certificates volume; `empty_dir` spells out `emptyDir: {}` (the
+    gateway template does, the others leave the volume source empty)."""
+    if d.value("global.caName") == "GkeWorkloadCertificate":
+        return {"name": "gke-workload-certificate",
+                "csi": {"driver": "workloadcertificates.security.cloud.google.com"}}
+    return {"emptyDir": {}, "name": "workload-certs"} if empty_dir else {"name": "workload-certs"}
+
+
+def identity_mounts(d: TemplateData) -> list[dict]:
+    """The istiod token, legacy mTLS certs and pod info mounts every proxy template ends with."""
+    mounts = []
+    if d.value("global.jwtPolicy") == "third-party-jwt":
+        mounts.append({"mountPath": "/var/run/secrets/tokens", "name": "istio-token"})
+    if truthy(d.value("global.mountMtlsCerts")):
+        mounts.append({"mountPath": "/etc/certs/", "name": "istio-certs", "readOnly": True})
+    mounts.append({"name": "istio-podinfo", "mountPath": "/etc/istio/pod"})
+    return mounts
+
+
 def _volume_mounts(d: TemplateData) -> list[dict]:
     mounts = [
         {"name": "workload-socket", "mountPath": "/var/run/secrets/workload-spiffe-uds"},
         {"name": "credential-socket", "mountPath": "/var/run/secrets/credential-uds"},
+        certs_mount(d),
     ]
-    if d.value("global.caName") == "GkeWorkloadCertificate":
-        mounts.append({"name": "gke-workload-certificate",
-                       "mountPath": "/var/run/secrets/workload-spiffe-credentials", "readOnly": True})
-    else:
-        mounts.append({"name": "workload-certs", "mountPath": "/var/run/secrets/workload-spiffe-credentials"})
     if d.value("global.pilotCertProvider") == "istiod":
         mounts.append({"mountPath": "/var/run/secrets/istio", "name": "istiod-ca-cert"})
         mounts.append({"mountPath": "/var/run/secrets/istio/crl", "name": "istio-ca-crl"})
@@ -621,22 +645,13 @@ def _volume_mounts(d: TemplateData) -> list[dict]:
     if "sidecar.istio.io/bootstrapOverride" in d.annotations:
         mounts.append({"mountPath": "/etc/istio/custom-bootstrap", "name": "custom-bootstrap-volume"})
     mounts.append({"mountPath": "/etc/istio/proxy", "name": "istio-envoy"})
-    if d.value("global.jwtPolicy") == "third-party-jwt":
-        mounts.append({"mountPath": "/var/run/secrets/tokens", "name": "istio-token"})
-    if truthy(d.value("global.mountMtlsCerts")):
-        mounts.append({"mountPath": "/etc/certs/", "name": "istio-certs", "readOnly": True})
-    mounts.append({"name": "istio-podinfo", "mountPath": "/etc/istio/pod"})
+    mounts += identity_mounts(d)
     mounts += user_volumes(d, "sidecar.istio.io/userVolumeMount")
     return mounts
 
 
 def volumes(d: TemplateData) -> list[dict]:
-    vols: list[dict] = [{"name": "workload-socket"}, {"name": "credential-socket"}]
-    if d.value("global.caName") == "GkeWorkloadCertificate":
-        vols.append({"name": "gke-workload-certificate",
-                     "csi": {"driver": "workloadcertificates.security.cloud.google.com"}})
-    else:
-        vols.append({"name": "workload-certs"})
+    vols: list[dict] = [{"name": "workload-socket"}, {"name": "credential-socket"}, certs_volume(d)]
     if "sidecar.istio.io/bootstrapOverride" in d.annotations:
         vols.append({"name": "custom-bootstrap-volume",
                      "configMap": {"name": d.annotations["sidecar.istio.io/bootstrapOverride"]}})

@@ -22,11 +22,14 @@ from render.inject.template import (
     TemplateData,
     app_containers,
     canonical_labels,
+    certs_mount,
+    certs_volume,
     control_plane_env,
     default_container_annotations,
     env_var,
     field_env,
     identity_env,
+    identity_mounts,
     identity_volumes,
     image_for,
     image_pull_secrets,
@@ -71,37 +74,24 @@ def _volume_mounts(d: TemplateData) -> list[dict]:
     mounts = [
         {"name": "workload-socket", "mountPath": "/var/run/secrets/workload-spiffe-uds"},
         {"name": "credential-socket", "mountPath": "/var/run/secrets/credential-uds"},
+        certs_mount(d),
     ]
-    if d.value("global.caName") == "GkeWorkloadCertificate":
-        mounts.append({"name": "gke-workload-certificate",
-                       "mountPath": "/var/run/secrets/workload-spiffe-credentials", "readOnly": True})
-    else:
-        mounts.append({"name": "workload-certs", "mountPath": "/var/run/secrets/workload-spiffe-credentials"})
     if d.value("global.pilotCertProvider") == "istiod":
         mounts.append({"mountPath": "/var/run/secrets/istio", "name": "istiod-ca-cert"})
     mounts.append({"mountPath": "/var/lib/istio/data", "name": "istio-data"})
     mounts.append({"mountPath": "/etc/istio/proxy", "name": "istio-envoy"})
-    if d.value("global.jwtPolicy") == "third-party-jwt":
-        mounts.append({"mountPath": "/var/run/secrets/tokens", "name": "istio-token"})
-    if truthy(d.value("global.mountMtlsCerts")):
-        mounts.append({"mountPath": "/etc/certs/", "name": "istio-certs", "readOnly": True})
-    mounts.append({"name": "istio-podinfo", "mountPath": "/etc/istio/pod"})
-    return mounts
+    return mounts + identity_mounts(d)
 
 
 def _volumes(d: TemplateData) -> list[dict]:
-    vols: list[dict] = [{"name": "workload-socket"}, {"emptyDir": {}, "name": "credential-socket"}]
-    if d.value("global.caName") == "GkeWorkloadCertificate":
-        vols.append({"name": "gke-workload-certificate",
-                     "csi": {"driver": "workloadcertificates.security.cloud.google.com"}})
-    else:
-        vols.append({"emptyDir": {}, "name": "workload-certs"})
-    vols += [
+    return [
+        {"name": "workload-socket"},
+        {"emptyDir": {}, "name": "credential-socket"},
+        certs_volume(d, empty_dir=True),
         {"emptyDir": {"medium": "Memory"}, "name": "istio-envoy"},
         {"name": "istio-data", "emptyDir": {}},
+        *identity_volumes(d, crl=False),
     ]
-    vols += identity_volumes(d, crl=False)
-    return vols
 
 
 def _proxy(d: TemplateData) -> dict:

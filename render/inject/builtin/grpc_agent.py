@@ -22,11 +22,14 @@ from render.inject.template import (
     TemplateData,
     app_containers,
     canonical_labels,
+    certs_mount,
+    certs_volume,
     control_plane_env,
     default_container_annotations,
     env_var,
     field_env,
     identity_env,
+    identity_mounts,
     identity_volumes,
     image_for,
     image_pull_secrets,
@@ -55,13 +58,6 @@ def _metadata(d: TemplateData) -> dict:
     }
 
 
-def _certs_mount(d: TemplateData) -> dict:
-    if d.value("global.caName") == "GkeWorkloadCertificate":
-        return {"name": "gke-workload-certificate",
-                "mountPath": "/var/run/secrets/workload-spiffe-credentials", "readOnly": True}
-    return {"name": "workload-certs", "mountPath": "/var/run/secrets/workload-spiffe-credentials"}
-
-
 def _app_container(d: TemplateData, name: str) -> dict:
     return {
         "name": name,
@@ -72,7 +68,7 @@ def _app_container(d: TemplateData, name: str) -> dict:
         "volumeMounts": [
             {"mountPath": "/var/lib/istio/data", "name": "istio-data"},
             {"mountPath": "/etc/istio/proxy", "name": "istio-xds"},
-            _certs_mount(d),
+            certs_mount(d),
         ],
     }
 
@@ -105,27 +101,16 @@ def _env(d: TemplateData) -> list[dict]:
 
 
 def _volume_mounts(d: TemplateData) -> list[dict]:
-    mounts = [{"name": "workload-socket", "mountPath": "/var/run/secrets/workload-spiffe-uds"}, _certs_mount(d)]
+    mounts = [{"name": "workload-socket", "mountPath": "/var/run/secrets/workload-spiffe-uds"}, certs_mount(d)]
     if d.value("global.pilotCertProvider") == "istiod":
         mounts.append({"mountPath": "/var/run/secrets/istio", "name": "istiod-ca-cert"})
     mounts.append({"mountPath": "/var/lib/istio/data", "name": "istio-data"})
     mounts.append({"mountPath": "/etc/istio/proxy", "name": "istio-xds"})
-    if d.value("global.jwtPolicy") == "third-party-jwt":
-        mounts.append({"mountPath": "/var/run/secrets/tokens", "name": "istio-token"})
-    if truthy(d.value("global.mountMtlsCerts")):
-        mounts.append({"mountPath": "/etc/certs/", "name": "istio-certs", "readOnly": True})
-    mounts.append({"name": "istio-podinfo", "mountPath": "/etc/istio/pod"})
-    mounts += user_volumes(d, "sidecar.istio.io/userVolumeMount")
-    return mounts
+    return mounts + identity_mounts(d) + user_volumes(d, "sidecar.istio.io/userVolumeMount")
 
 
 def _volumes(d: TemplateData) -> list[dict]:
-    vols: list[dict] = [{"name": "workload-socket"}]
-    if d.value("global.caName") == "GkeWorkloadCertificate":
-        vols.append({"name": "gke-workload-certificate",
-                     "csi": {"driver": "workloadcertificates.security.cloud.google.com"}})
-    else:
-        vols.append({"name": "workload-certs"})
+    vols: list[dict] = [{"name": "workload-socket"}, certs_volume(d)]
     if "sidecar.istio.io/bootstrapOverride" in d.annotations:
         vols.append({"name": "custom-bootstrap-volume",
                      "configMap": {"name": d.annotations["sidecar.istio.io/bootstrapOverride"]}})
