@@ -95,7 +95,8 @@ def _template_error(e: TemplateError, w: kinds.Workload, doc: Document, resolved
                       field=".".join(map(str, path)) if has_annotation else None)
 
 
-def _inject_one(w: kinds.Workload, doc: Document, resolver: Resolver) -> WorkloadResult:
+def inject_workload(w: kinds.Workload, doc: Document, resolver: Resolver) -> WorkloadResult:
+    """Resolve and inject one workload in place (render does every one; explain just one)."""
     resolved = resolver.resolve(w)
     reason = skip_reason(w.pod, resolved.config)
     if reason:
@@ -131,7 +132,7 @@ def render(files: list[SourceFile], options: Options,
             workloads = iter_workloads(doc, options.namespace)
             changed = False
             for w in workloads:
-                r = _inject_one(w, doc, resolver)
+                r = inject_workload(w, doc, resolver)
                 result.workloads.append(r)
                 if r.injected:
                     gozero.apply(w.doc)

@@ -291,7 +291,8 @@ def values_file_layer(path: str, mesh: bool) -> Layer:
         layer = upstream_layer(flag, None, data, doc=doc)
     else:
         layer = upstream_layer(flag, data, None, doc=doc)
-    layer.label = f"{flag} {path}" if layer.label == flag else f"{flag} {path} ({layer.label})"
+    layer.label = flag  # the file is in the layer's origins; explain keys on the flag
+    layer.source = path
     return layer
 
 

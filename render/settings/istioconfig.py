@@ -120,8 +120,8 @@ def injector_configmap_layer(doc: Document) -> Layer | None:
     values: dict[str, Any] = {}
     if "values" in data:
         values = _embedded(doc, "values", label) or {}
-    layer = upstream_layer(f"{label} (data.values, data.config)", values, None, doc=doc,
-                           values_field=("data", "values"))
+    parts = ", ".join(f"data.{key}" for key in ("values", "config") if key in data)
+    layer = upstream_layer(f"{label} ({parts})", values, None, doc=doc, values_field=("data", "values"))
     if "config" in data:
         config = _embedded(doc, "config", label) or {}
         _apply_config(layer, config)
