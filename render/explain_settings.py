@@ -22,6 +22,7 @@ from typing import Any
 from render import fieldpath, yamlio
 from render.errors import InputError, Location
 from render.inject import proxyconfig
+from render.inject.context import PINNED_PROXY
 from render.inject.gotext import truthy
 from render.inject.injector import proxy_image
 from render.inject.template import RES_ANNOTATIONS
@@ -296,6 +297,8 @@ class Attributor:
             value = _get(self.config_annotation, inner)
             if value is MISSING:
                 return None
+            if base == CONFIG_ANNOTATION and _get(self.tree.get("extras", PINNED_PROXY) or {}, inner) is not MISSING:
+                return None  # a workload-selected ProxyConfig sets it: the annotation does not win
         elif base in self.annotations:
             value = self.annotations[base]
         else:

@@ -454,3 +454,20 @@ def test_template_aliases_from_the_injector_config(cli, repo):
     assert r.code == 0, r.err
     proxy = container(by_name(r)["gw"], "istio-proxy")
     assert proxy["args"][:2] == ["proxy", "router"]
+
+
+def test_explain_names_the_workload_proxy_config_over_the_annotation(cli, repo):
+    pc = textwrap.dedent("""\
+        apiVersion: networking.istio.io/v1beta1
+        kind: ProxyConfig
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector: {matchLabels: {app: web}}
+          concurrency: 5
+        """)
+    root = repo({"pc.yaml": pc, "web.yaml": deployment("web", annotations="proxy.istio.io/config: '{concurrency: 1}'")})
+    r = cli("explain", "--flavor", "istio", str(root), "--workload", "shop/web", "--format", "json")
+    assert r.code == 0, r.err
+    setting = {s["setting"]: s for s in json.loads(r.out)["settings"]}["proxy.concurrency"]
+    assert setting["value"] == 5
+    assert setting["source"]["kind"] == "ProxyConfig"
