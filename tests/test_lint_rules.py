@@ -339,7 +339,8 @@ def test_valid_annotations_are_not_reported(lint):
         '        sidecar.istio.io/nativeSidecar: "true"',
         '        sidecar.istio.io/rewriteAppHTTPProbers: "false"',
         '        sidecar.istio.io/statsFlushInterval: 10s',
-        "        sidecar.istio.io/userVolume: '[{\"name\": \"certs\", \"secret\": {\"secretName\": \"c\"}}]'",
+        # Istio's template ranges over a JSON object: volume name -> volume source.
+        "        sidecar.istio.io/userVolume: '{\"certs\": {\"secret\": {\"secretName\": \"c\"}}}'",
         "        proxy.istio.io/config: '{concurrency: 4}'",
     ])
     r = lint({"profile.yaml": profile(), "app.yaml": deployment(annotations=anns)})
