@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from render.errors import Location, MeshrenderError, UsageError
+from render.yamlio import dump_stream
 
 MARKER = ".meshrender-output"
 MARKER_TEXT = "This folder is written by `meshrender render -o`; it is replaced whole on every run.\n"
@@ -74,21 +75,24 @@ def check_output_dir(out: Path, inputs: list[str]) -> None:
                 Location(str(out)))
 
 
-def plan_tree(outputs: list[tuple[Any, list[str]]], join: Any) -> dict[str, str]:
-    """Relative path -> text for every input file with output, refusing two inputs that
-    would be written to the same path (the second would silently replace the first)."""
-    tree: dict[str, str] = {}
-    owner: dict[str, str] = {}
+def rendered_files(outputs: list[tuple[Any, list[str]]]) -> dict[str, str]:
+    """What `render -o` writes: relative path -> text, for every input file with output.
+
+    Two inputs with the same relative path (`a/x.yaml` and `b/x.yaml` from `render a b`)
+    would overwrite each other's output, losing documents: that is refused.
+    """
+    files: dict[str, str] = {}
+    source: dict[str, str] = {}
     for f, texts in outputs:
         if not texts:
             continue
-        if f.rel in owner:
-            raise UsageError(f"{owner[f.rel]} and {f.display} would both be written to {f.rel} in the "
-                             "output folder; render them in separate runs or give them different names",
+        if f.rel in files:
+            raise UsageError(f"{source[f.rel]} and {f.display} would both be written to {f.rel} in the output "
+                             "folder; render them into separate folders, or pass the folder that holds both",
                              Location(f.display))
-        owner[f.rel] = f.display
-        tree[f.rel] = join(texts)
-    return tree
+        files[f.rel] = dump_stream(texts)
+        source[f.rel] = f.display
+    return files
 
 
 # -- the atomic swap --------------------------------------------------------------------
@@ -170,7 +174,7 @@ def _write_file(dest: Path, text: str) -> None:
         f.write(text)
 
 
-def write_tree(out: Path, files: dict[str, str]) -> None:
+def write_tree(out: Path, files: dict[str, str], marker: str = MARKER_TEXT) -> None:
     """Replace folder `out` with exactly `files` (relative path -> text), atomically."""
     out = out.absolute()
     if out.is_symlink():
@@ -190,7 +194,7 @@ def write_tree(out: Path, files: dict[str, str]) -> None:
                     raise UsageError(f"refusing to write {rel} outside the output folder")
                 _write_file(dest, text)
             current = staging / MARKER
-            _write_file(current, MARKER_TEXT)
+            _write_file(current, marker)
             current = out
             old = _swap_in(staging, out)
         except OSError as e:

@@ -1,22 +1,20 @@
 """Type checks for the parts of a pod that injection reads (render/data/pod-shape.yaml).
 
-Kubernetes decodes manifests into typed structs, so `containerPort: "8080"` or
-`env: {A: b}` never reach a cluster; kube-inject refuses them too. meshrender works on
-plain data, and the injector would otherwise print garbage (`port: '8080'`) or stop
-halfway with a Python error. This walk is a few microseconds per pod: a table lookup
-per field present, nothing for fields absent.
+Kubernetes decodes manifests into typed structs, so `env: {A: b}` or a probe port
+written as a list never reach a cluster; kube-inject refuses them too. meshrender works
+on plain data, and the injector would otherwise print garbage or stop halfway with a
+Python error. Only shapes are enforced here (scalar types are `--validate`'s job, see
+pod-shape.yaml). This walk is a few microseconds per pod: a table lookup per field
+present, nothing for fields absent.
 """
 
 from __future__ import annotations
 
-import math
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from render.errors import type_name
-from render.quantity import QuantityError
-from render.quantity import parse as parse_quantity
 
 Path = tuple
 
@@ -57,43 +55,22 @@ def _expected(type_expr: str) -> str:
 
 
 def _hint(type_expr: str, value: Any) -> str:
-    if type_expr in ("int", "intOrString") and isinstance(value, str) and value.strip().isdigit():
-        return f"; remove the quotes: {value.strip()}"
-    if type_expr == "bool" and isinstance(value, str) and value.lower() in ("true", "false"):
-        return f"; remove the quotes: {value.lower()}"
     if type_expr.startswith("[") and isinstance(value, dict):
         return "; write each entry as a list item starting with -"
     return ""
 
 
 def _fail(type_expr: str, value: Any, path: Path) -> PodShapeError:
-    quote = "value" if type_expr == "str" and isinstance(value, (bool, int, float)) else None
-    return PodShapeError(f"must be {_expected(type_expr)}, not {type_name(value)}{_hint(type_expr, value)}", path,
-                         quote)
+    return PodShapeError(f"must be {_expected(type_expr)}, not {type_name(value)}{_hint(type_expr, value)}", path)
 
 
 def _primitive_ok(type_expr: str, value: Any) -> bool:
+    """Scalars are checked for shape only (see pod-shape.yaml): not a map, not a list."""
     if type_expr == "any":
         return True
-    if type_expr == "str":
-        return isinstance(value, str)
-    if type_expr == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if type_expr == "bool":
-        return isinstance(value, bool)
-    if type_expr == "intOrString":
-        return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-    if type_expr == "quantity":
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            return False
-        if isinstance(value, float) and not math.isfinite(value):
-            return False
-        try:
-            parse_quantity(value)
-        except QuantityError:
-            return False
-        return True
-    raise KeyError(type_expr)
+    if type_expr not in _PRIMITIVE_NAMES:
+        raise KeyError(type_expr)
+    return not isinstance(value, (dict, list))
 
 
 def check(value: Any, type_expr: str, path: Path) -> None:

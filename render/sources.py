@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from render import objects, yamlio
 from render.errors import InputError, Location
@@ -181,27 +182,33 @@ def read_text(display: str, path: Path | None, budget: int = MAX_TOTAL_BYTES) ->
     return yamlio.decode(read_bytes(display, path, budget), display)
 
 
-def load(paths: list[str], warn: Warn | None = None) -> list[SourceFile]:
-    """Read and parse every input; each document is checked to be a Kubernetes object."""
+def load(paths: list[str], progress: Callable[[int, int], Any] | None = None,
+         warn: Warn | None = None) -> list[SourceFile]:
+    """Read and parse every input; each document is checked to be a Kubernetes object.
+    `progress(done, total)` is called after each file, `warn(message)` for skipped paths."""
     warn = warn or _stderr
-    files = []
+    files: list[SourceFile] = []
     budget = MAX_TOTAL_BYTES
-    for display, rel, path in discover(paths, warn):
+    found = discover(paths, warn)
+    for display, rel, path in found:
         raw = read_bytes(display, path, budget)
         budget -= len(raw)
         docs = yamlio.parse(yamlio.decode(raw, display), display)
         if not docs and path is None:
             # `kustomize build | meshrender render -` whose producer failed: rendering
             # nothing would make Argo CD prune every object of the application.
-            raise InputError("stdin holds no YAML documents; did the command feeding meshrender fail?",
+            raise InputError("stdin holds no YAML documents; did the command feeding meshrender fail? "
+                             "An empty render would make Argo CD prune every object of the application",
                              Location(display))
         if not docs:
             warn(f"{display}:1:1: warning: file holds no YAML documents; nothing to render from it")
         for doc in docs:
             objects.check(doc)
         files.append(SourceFile(display, rel, path, docs))
+        if progress:
+            progress(len(files), len(found))
     if not any(f.docs for f in files):
         where = paths[0] if paths else "."
-        raise InputError("no YAML documents in the inputs; rendering nothing would let a GitOps sync "
-                         "delete every object. Check the paths", Location(where))
+        raise InputError("no YAML documents in the inputs; an empty render would make Argo CD (or any "
+                         "GitOps sync) prune every object of the application. Check the paths", Location(where))
     return files

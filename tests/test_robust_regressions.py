@@ -44,7 +44,7 @@ def test_bad_kube_version_flag_names_the_flag(cli):
     """Was: `meshrender: error: Kubernetes version 'x' ...` with neither a file nor a flag."""
     r = cli("render", "--kube-version", "x", "-", stdin=HELLO)
     assert r.code == 2
-    assert r.err.startswith("meshrender: error: --kube-version: 'x' is not a Kubernetes version like 1.30")
+    assert r.err.startswith("meshrender: error: --kube-version: Kubernetes version 'x' is not a version like 1.30")
 
 
 def test_base_60_looking_values_stay_strings(cli):

@@ -9,21 +9,20 @@ passed through, because they are real cluster objects that a GitOps sync must no
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from render import yamlio
-from render.errors import InputError, Location, field_path, type_name
-from render.settings import schema
+from render.errors import InputError, type_name
+from render.inject.context import PINNED_PROXY
+from render.settings import embedded, istioconfig, schema
 from render.settings.layers import Layer
 from render.settings.translate import sidecar_settings_layer, upstream_layer
 from render.yamlio import Document, locate
 
 OWN_GROUP = "meshrender.dev/"
 CONSUMED_KINDS = frozenset({"SidecarProxySettings", "ClusterProfile"})
-ISTIO_CONFIGMAPS = ("istio", "istio-sidecar-injector")
 
 
 @dataclass
@@ -45,6 +44,9 @@ class SidecarSettings:
 
 @dataclass
 class ProxyConfigResource:
+    """An Istio ProxyConfig: mesh-wide in the root namespace, namespace-wide without a
+    selector, for the selected workloads of its namespace with `spec.selector.matchLabels`."""
+
     doc: Document
     namespace: str | None
     selector: dict | None
@@ -58,10 +60,19 @@ class Settings:
     profile: Document | None = None
     asm_mesh_config: Document | None = None
     upstream: list[Layer] = field(default_factory=list)
+    upstream_ranks: list[int] = field(default_factory=list)
+    configmaps: dict[str, Document] = field(default_factory=dict)
     sidecar: list[SidecarSettings] = field(default_factory=list)
     proxy_configs: list[ProxyConfigResource] = field(default_factory=list)
     namespaces: dict[str, Document] = field(default_factory=dict)
     webhooks: list[Document] = field(default_factory=list)
+
+    def add_upstream(self, kind: str, layer: Layer) -> None:
+        """Keep upstream layers in Istio's order (istioconfig.RANK), input order within a kind."""
+        rank = istioconfig.RANK[kind]
+        at = sum(1 for r in self.upstream_ranks if r <= rank)
+        self.upstream.insert(at, layer)
+        self.upstream_ranks.insert(at, rank)
 
     @property
     def profile_spec(self) -> dict[str, Any]:
@@ -84,67 +95,13 @@ def settings_kind(data: Any) -> str | None:
         return kind
     if kind == "ConfigMap" and api == "v1":
         name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
-        if name in ISTIO_CONFIGMAPS:
-            return "ConfigMap/" + name
+        return istioconfig.configmap_kind(name, data.get("data"))
     return None
 
 
 def is_consumed(data: Any) -> bool:
     """Settings that exist only for meshrender, and so are not written to the output."""
     return settings_kind(data) in CONSUMED_KINDS
-
-
-def _block_start(doc: Document, path: tuple) -> tuple[int, int] | None:
-    """(file line of the first line, indentation) of the literal block scalar (`|`) at
-    `path`, so that a line inside the embedded text maps onto a line of the file."""
-    import yaml
-
-    try:
-        node = yaml.compose(doc.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return None
-    for step in path:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        node = next((v for k, v in node.value if k.value == step), None)
-    if not isinstance(node, yaml.ScalarNode) or node.style != "|":
-        return None
-    first = node.start_mark.line + 1  # content starts on the line after the `|`
-    lines = doc.text.split("\n")
-    body = next((ln for ln in lines[first:] if ln.strip()), "")
-    return doc.line + first, len(body) - len(body.lstrip(" "))
-
-
-def _embedded_where(doc: Document, key: str, inner: Document | None) -> Callable[[list], Location]:
-    """Where a field of a ConfigMap's embedded payload is in the file (the key if unknown)."""
-    def where(path: list) -> Location:
-        start = _block_start(doc, ("data", key)) if inner is not None else None
-        if start is None or inner is None:
-            return locate(doc, ("data", key))
-        at = locate(inner, path)
-        return Location(doc.source, start[0] + at.line - 1, start[1] + at.column)
-    return where
-
-
-def _embedded(doc: Document, key: str, what: str) -> tuple[Any, Document | None]:
-    """A YAML or JSON payload inside a ConfigMap's data, parsed, with errors pointing at it."""
-    text = doc.data["data"][key]
-    try:
-        docs = yamlio.parse(text, f"{doc.source} (data.{key})")
-    except InputError as e:
-        inner_at = e.location.line if e.location else 1
-        start = _block_start(doc, ("data", key))
-        where = (Location(doc.source, start[0] + inner_at - 1, start[1] + (e.location.column if e.location else 1))
-                 if start else locate(doc, ("data", key)))
-        problem = e.message.removeprefix("invalid YAML: ")
-        raise InputError(f"{what}: data.{key} is not valid YAML: {problem}", where,
-                         field=f"data.{key}") from None
-    if not docs:
-        return None, None
-    if len(docs) > 1:
-        raise InputError(f"{what}: data.{key} holds {len(docs)} YAML documents; it must hold one",
-                         locate(doc, ("data", key)), field=f"data.{key}")
-    return docs[0].data, docs[0]
 
 
 def _check_namespace_given(doc: Document, kind: str) -> None:
@@ -238,63 +195,34 @@ class Collector:
 
     def _IstioOperator(self, doc: Document) -> None:
         schema.validate(doc, "istiooperator.json", f"IstioOperator {_name(doc)}", schema.without_nulls(doc.data))
-        spec = doc.data.get("spec") or {}
-        values = dict(spec.get("values") or {})
-        for key in ("hub", "tag"):
-            if key in spec:
-                values.setdefault("global", {})
-                values["global"] = {**values["global"], key: spec[key]}
-        if spec.get("revision"):
-            values["revision"] = spec["revision"]
-        self.settings.upstream.append(upstream_layer(
-            f"IstioOperator {_name(doc)}", values, spec.get("meshConfig"), doc=doc,
-            values_field=("spec", "values"), mesh_field=("spec", "meshConfig")))
+        self.settings.add_upstream("IstioOperator", istioconfig.istio_operator_layer(doc))
+
+    def _one_configmap(self, kind: str, doc: Document) -> None:
+        """One ConfigMap of each kind: two (say, two revisions') would each silently
+        override the other, and meshrender renders for one control plane."""
+        first = self.settings.configmaps.get(kind)
+        if first is not None:
+            raise InputError(
+                f"a second {kind.split('/')[1]} ConfigMap ({_name(doc)}); the first, {_name(first)}, is at "
+                f"{locate(first, ('metadata', 'name'))}. Keep the one of the control plane the workloads use",
+                locate(doc, ("metadata", "name")), field="metadata.name")
+        self.settings.configmaps[kind] = doc
 
     def _ConfigMap_istio(self, doc: Document) -> None:
-        schema.validate(doc, "configmap-istio.json", "ConfigMap istio")
-        data = doc.data.get("data") or {}
-        if "mesh" not in data:
+        schema.validate(doc, "configmap-istio.json", f"ConfigMap {_name(doc)}")
+        self._one_configmap("ConfigMap/istio", doc)
+        layer, mesh = istioconfig.mesh_configmap_layer(doc)
+        if layer is None:
             return
-        mesh, inner = _embedded(doc, "mesh", "ConfigMap istio")
-        if mesh is not None and not isinstance(mesh, dict):
-            raise InputError("ConfigMap istio: data.mesh must be a mesh config map",
-                             locate(doc, ("data", "mesh")), field="data.mesh")
-        schema.validate_embedded(schema.without_nulls(mesh or {}), "meshconfig.json", "ConfigMap istio: mesh config",
-                                 ("data", "mesh"), _embedded_where(doc, "mesh", inner))
-        self.settings.upstream.append(upstream_layer(
-            "ConfigMap istio (data.mesh)", None, mesh, doc=doc, mesh_field=("data", "mesh")))
+        check_mesh(doc, mesh, ("data", "mesh"))
+        self.settings.add_upstream("ConfigMap/istio", layer)
 
     def _ConfigMap_istio_sidecar_injector(self, doc: Document) -> None:
-        schema.validate(doc, "configmap-istio.json", "ConfigMap istio-sidecar-injector")
-        data = doc.data.get("data") or {}
-        values: dict[str, Any] = {}
-        if "values" in data:
-            parsed, inner = _embedded(doc, "values", "ConfigMap istio-sidecar-injector")
-            if parsed is not None and not isinstance(parsed, dict):
-                raise InputError("ConfigMap istio-sidecar-injector: data.values must be a map",
-                                 locate(doc, ("data", "values")), field="data.values")
-            values = parsed or {}
-            schema.validate_embedded(schema.without_nulls(values), "values.json",
-                                     "ConfigMap istio-sidecar-injector: values", ("data", "values"),
-                                     _embedded_where(doc, "values", inner))
-        if "config" in data:
-            config = _embedded(doc, "config", "ConfigMap istio-sidecar-injector")[0] or {}
-            if isinstance(config, dict):
-                hook = dict(values.get("sidecarInjectorWebhook") or {})
-                templates = {k: v for k, v in (config.get("templates") or {}).items()
-                             if k not in ("sidecar", "gateway", "grpc-simple", "grpc-agent")}
-                if templates:
-                    hook["templates"] = {**(hook.get("templates") or {}), **templates}
-                if config.get("defaultTemplates"):
-                    hook["defaultTemplates"] = config["defaultTemplates"]
-                if config.get("injectedAnnotations"):
-                    hook["injectedAnnotations"] = config["injectedAnnotations"]
-                if hook:
-                    values = {**values, "sidecarInjectorWebhook": hook}
-        if values:
-            self.settings.upstream.append(upstream_layer(
-                "ConfigMap istio-sidecar-injector (data.values)", values, None, doc=doc,
-                values_field=("data", "values")))
+        schema.validate(doc, "configmap-istio.json", f"ConfigMap {_name(doc)}")
+        self._one_configmap("ConfigMap/istio-sidecar-injector", doc)
+        layer = istioconfig.injector_configmap_layer(doc)
+        if layer is not None:
+            self.settings.add_upstream("ConfigMap/istio-sidecar-injector", layer)
 
     def _ProxyConfig(self, doc: Document) -> None:
         _check_namespace_given(doc, "ProxyConfig")
@@ -316,36 +244,79 @@ class Collector:
         ns = _namespace_of(doc, "ProxyConfig")
         self._check_unique(doc, "ProxyConfig", ns)
         selector = spec.get("selector")
+        if selector is not None and not (selector.get("matchLabels") or {}):
+            # Istio: a selector without matchLabels selects no workload (and is not
+            # namespace-wide either).
+            return
         label = f"ProxyConfig {ns + '/' if ns else ''}{_name(doc)}"
+        full: dict[str, Any] = {"proxy": overlay}
+        if selector is not None:
+            full["extras"] = {PINNED_PROXY: overlay}
         self.settings.proxy_configs.append(ProxyConfigResource(
-            doc, ns, selector, Layer(label, {"proxy": overlay}, doc=doc, fields=fields)))
+            doc, ns, selector, Layer(label, full, doc=doc, fields=fields)))
 
 
-def load_values_file(path: str, what: str) -> tuple[Document | None, dict]:
-    """A `--values` / `--mesh-config` file: one YAML (or JSON) map."""
-    from render.sources import read_text
 
-    text = read_text(path, Path(path))
-    docs = yamlio.parse(text, path)
+def check_mesh(doc: Document, mesh: dict, at: tuple) -> None:
+    """A mesh config map against schemas/meshconfig.json, errors at the offending field:
+    inside the ConfigMap's data.mesh block (`at` = ("data", "mesh")) or in a mesh config
+    file (`at` = ())."""
+    if at[:1] == ("data",) and len(at) == 2:
+        embedded.check(doc, at[1], mesh, "meshconfig.json", f"ConfigMap {_name(doc)}: mesh config")
+    else:
+        schema.validate_embedded(schema.without_nulls(mesh), "meshconfig.json", "mesh config", at,
+                                 lambda p: locate(doc, (*at, *p)))
+
+
+def _read_one(path: str, what: str) -> Document | None:
+    from render.sources import read_text  # bounded by render.limits, errors at the path
+
+    docs = yamlio.parse(read_text(path, Path(path)), path)
     if not docs:
-        return None, {}
+        return None
     if len(docs) > 1:
         raise InputError(f"{what} must hold one YAML document", docs[1].location)
-    doc = docs[0]
+    if not isinstance(docs[0].data, dict):
+        raise InputError(f"{what} must be a YAML map, not {type_name(docs[0].data)}", docs[0].location)
+    return docs[0]
+
+
+def values_file_layer(path: str, mesh: bool) -> Layer:
+    """The layer of a `--values` (mesh=False) or `--mesh-config` (mesh=True) file.
+
+    Besides the plain maps istioctl kube-inject takes (`--valuesFile`, `--meshConfigFile`),
+    the file may be an IstioOperator (its values, hub, tag and revision, or its
+    meshConfig) or the ConfigMap as `kubectl get cm -o yaml` prints it (the
+    istio-sidecar-injector ConfigMap for values, the istio ConfigMap for mesh config).
+    """
+    flag = "--mesh-config" if mesh else "--values"
+    what = "mesh config file" if mesh else "values file"
+    doc = _read_one(path, what)
+    if doc is None:
+        return Layer(flag, {}, source=path)
     data = doc.data
-    base: tuple = ()
-    if isinstance(data, dict) and data.get("kind") == "IstioOperator":
-        spec = data.get("spec") or {}
-        if not isinstance(spec, dict):
-            raise InputError(f"{what}: IstioOperator spec must be a map", locate(doc, ("spec",)), field="spec")
-        key = "values" if what.startswith("values") else "meshConfig"
-        base, data = ("spec", key), spec.get(key) or {}
-    if not isinstance(data, dict):
-        raise InputError(f"{what} must be a YAML map, not {type_name(data)}", locate(doc, base),
-                         field=field_path(base) or None)
-    schema_name = "values.json" if what.startswith("values") else "meshconfig.json"
-    schema.validate_embedded(schema.without_nulls(data), schema_name, what, base, lambda p: locate(doc, (*base, *p)))
-    return doc, data
+    kind = settings_kind(data)
+    if kind == "IstioOperator":
+        schema.validate(doc, "istiooperator.json", f"{flag} IstioOperator", schema.without_nulls(data))
+        layer = istioconfig.istio_operator_layer(doc)
+        layer.overlay.pop("values" if mesh else "mesh", None)
+        if not mesh:
+            layer.overlay.pop("proxy", None)
+    elif kind == "ConfigMap/istio" and mesh:
+        cm_layer, cm_mesh = istioconfig.mesh_configmap_layer(doc)
+        check_mesh(doc, cm_mesh, ("data", "mesh"))
+        layer = cm_layer or Layer(flag, {}, doc=doc)
+    elif kind == "ConfigMap/istio-sidecar-injector" and not mesh:
+        layer = istioconfig.injector_configmap_layer(doc) or Layer(flag, {}, doc=doc)
+    elif mesh:
+        check_mesh(doc, data, ())
+        layer = upstream_layer(flag, None, data, doc=doc)
+    else:
+        schema.validate_embedded(schema.without_nulls(data), "values.json", what, (), lambda p: locate(doc, p))
+        layer = upstream_layer(flag, data, None, doc=doc)
+    layer.label = flag  # the file is in the layer's origins; explain keys on the flag
+    layer.source = path
+    return layer
 
 
 def json_compact(value: Any) -> str:

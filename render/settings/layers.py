@@ -72,11 +72,13 @@ class Tree:
     data: dict[str, Any] = field(default_factory=lambda: {
         "values": {}, "mesh": {}, "proxy": {}, "extras": {}})
     origins: dict[tuple, Origin] = field(default_factory=dict)
+    applied: list[Layer] = field(default_factory=list)  # in order, for explain's history
 
     def copy(self) -> Tree:
-        return Tree(copy.deepcopy(self.data), dict(self.origins))
+        return Tree(copy.deepcopy(self.data), dict(self.origins), list(self.applied))
 
     def apply(self, layer: Layer) -> None:
+        self.applied.append(layer)
         self._merge(self.data, layer.overlay, (), layer)
 
     def _forget(self, path: tuple) -> None:
@@ -104,6 +106,8 @@ class Tree:
             if len(prefix) == 1 and prefix[0] == "mesh":
                 merge_maps = False
             if merge_maps:
+                if value:  # an empty map that gets keys is no longer a leaf of its own
+                    self.origins.pop(path, None)
                 self._merge(tree[key], value, path, layer)
             else:
                 self._forget(path)

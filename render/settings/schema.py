@@ -4,14 +4,15 @@ Schemas live in the repository's `schemas/` folder (installed as `render.schemas
 jsonschema is imported only when a settings document is actually checked, so runs
 without settings (most pre-commit invocations) do not pay for it. Messages show values
 the way the user wrote them in YAML (`true`, `null`, `"1.0"`), not as Python reprs, and
-the formats the schemas name (quantities, durations, port and CIDR lists) are checked by
-the same code that later reads them, so whatever validates also renders.
+the formats the schemas name (quantities, durations) are checked by the same code that
+later reads them, so whatever validates also renders. Values the schemas accept but the
+mesh cannot use (a port above 65535, a malformed CIDR) are lint findings
+(invalid-mesh-annotation), reported with every workload they affect.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -24,6 +25,10 @@ from render.errors import InputError, Location, field_path, show_value
 from render.yamlio import Document, locate
 
 BASE = "https://meshrender.dev/schemas/"
+
+
+class SchemaError(InputError):
+    """A settings document that does not match its kind's schema (lint reports it as a finding)."""
 
 
 def _schema_files() -> dict[str, Any]:
@@ -63,37 +68,9 @@ def _check_duration(value: Any) -> bool:
     return True
 
 
-def _items(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v).strip() for v in value]
-    if isinstance(value, str):
-        if value.strip() in ("", "*"):
-            return []
-        return [p.strip() for p in value.split(",")]
-    return []
-
-
-def _check_ports(value: Any) -> bool:
-    for item in _items(value) if not isinstance(value, int) else [str(value)]:
-        if item.isdigit() and int(item) > 65535:
-            raise ValueError(f"port {item} is out of range (0-65535)")
-    return True
-
-
-def _check_cidrs(value: Any) -> bool:
-    for item in _items(value):
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError as e:
-            raise ValueError(f"{item} is not a CIDR range ({e})") from None
-    return True
-
-
 _FORMATS: dict[str, Callable[[Any], bool]] = {
     "k8s-quantity": _check_quantity,
     "go-duration": _check_duration,
-    "port-list": _check_ports,
-    "cidr-list": _check_cidrs,
 }
 
 
@@ -249,7 +226,7 @@ def validate(doc: Document, schema_name: str, what: str, data: Any = None) -> No
     if error is None:
         return
     path, field = _field(error)
-    raise InputError(f"{what}: {_describe(error)}", locate(doc, path), field=field)
+    raise SchemaError(f"{what}: {_describe(error)}", locate(doc, path), field=field)
 
 
 def validate_embedded(data: Any, schema_name: str, what: str, base: Sequence[Any],
@@ -261,4 +238,4 @@ def validate_embedded(data: Any, schema_name: str, what: str, base: Sequence[Any
         return
     inner = _inner_path(error)
     _, field = _field(error, base)
-    raise InputError(f"{what}: {_describe(error)}", where(inner), field=field)
+    raise SchemaError(f"{what}: {_describe(error)}", where(inner), field=field)

@@ -1,0 +1,77 @@
+"""YAML embedded in a ConfigMap's data (Istio's `data.mesh`, `data.values`), with errors
+that point at the line inside the block, not just at the key.
+
+Istio keeps its mesh config and injector values as YAML text inside ConfigMaps. When that
+text is written as a literal block (`mesh: |`), each of its lines is a line of the file,
+so a syntax error or a wrongly typed field is reported where it is; for other scalar
+styles the message points at the data key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from render import yamlio
+from render.errors import InputError, Location, type_name
+from render.settings import schema
+from render.yamlio import Document, locate
+
+
+def _block_start(doc: Document, path: tuple) -> tuple[int, int] | None:
+    """(file line of the block's first line, its indentation) for the literal block scalar
+    (`|`) at `path`; None for other styles."""
+    try:
+        node = yaml.compose(doc.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    for step in path:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == step), None)
+    if not isinstance(node, yaml.ScalarNode) or node.style != "|":
+        return None
+    first = node.start_mark.line + 1  # the text starts on the line after the `|`
+    body = next((ln for ln in doc.text.split("\n")[first:] if ln.strip()), "")
+    return doc.line + first, len(body) - len(body.lstrip(" "))
+
+
+def _translate(doc: Document, key: str, inner: Location | None) -> Location:
+    start = _block_start(doc, ("data", key)) if inner is not None else None
+    if start is None or inner is None:
+        return locate(doc, ("data", key))
+    return Location(doc.source, start[0] + inner.line - 1, start[1] + inner.column)
+
+
+def parse(doc: Document, key: str, what: str, want: type = dict) -> Any:
+    """The payload at data.`key`, parsed (YAML or JSON); errors point inside the block."""
+    text = doc.data["data"][key]
+    try:
+        docs = yamlio.parse(text, f"{doc.source} (data.{key})")
+    except InputError as e:
+        problem = e.message.removeprefix("invalid YAML: ")
+        raise InputError(f"{what}: data.{key} is not valid YAML or JSON: {problem}",
+                         _translate(doc, key, e.location), field=f"data.{key}") from None
+    if len(docs) > 1:
+        raise InputError(f"{what}: data.{key} holds {len(docs)} YAML documents; it must hold one",
+                         _translate(doc, key, docs[1].location), field=f"data.{key}")
+    parsed = docs[0].data if docs else None
+    if parsed is not None and not isinstance(parsed, want):
+        raise InputError(f"{what}: data.{key} must be a map, not {type_name(parsed)}",
+                         locate(doc, ("data", key)), field=f"data.{key}")
+    return parsed
+
+
+def where(doc: Document, key: str) -> Callable[[list], Location]:
+    """Location of a field path inside the payload at data.`key` (parsed again: only on errors)."""
+    def at(path: list) -> Location:
+        docs = yamlio.parse(doc.data["data"][key], f"{doc.source} (data.{key})")
+        return _translate(doc, key, locate(docs[0], path) if docs else None)
+    return at
+
+
+def check(doc: Document, key: str, data: Any, schema_name: str, what: str) -> None:
+    """Validate the payload at data.`key` against `schema_name`, errors at the field's line."""
+    schema.validate_embedded(schema.without_nulls(data or {}), schema_name, what, ("data", key), where(doc, key))
