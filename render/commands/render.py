@@ -39,7 +39,7 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
     if output:
         out_mod.check_output_dir(Path(output), paths_list)
     with Progress(enabled=False if quiet else None) as bar:
-        result = load_and_render(paths_list, options, bar)
+        result = load_and_render(paths_list, options, bar, warn=(lambda _: None) if quiet else None)
     report = None
     if validate:
         from render import kube_schema
@@ -70,10 +70,12 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
             click.echo(summarize(result, output), err=True)
 
 
-def load_and_render(paths: list[str], options: Any, bar: Any) -> Any:
-    """Read and render `paths`, advancing `bar` (a render.progress.Progress) as it goes."""
+def load_and_render(paths: list[str], options: Any, bar: Any, warn: Any = None) -> Any:
+    """Read and render `paths`, advancing `bar` (a render.progress.Progress) as it goes;
+    `warn` receives the warnings about inputs (skipped symlinks, empty files)."""
     from render import pipeline, sources
 
-    files = sources.load(paths, progress=lambda done, total: bar.update("reading", done, total, "files"))
+    files = sources.load(paths, progress=lambda done, total: bar.update("reading", done, total, "files"),
+                         warn=warn)
     advance = bar.stage("rendering", sum(len(f.docs) for f in files), "documents")
     return pipeline.render(files, options, progress=advance)
