@@ -43,6 +43,7 @@ _PRIMITIVE_NAMES = {
     "bool": "true or false",
     "intOrString": "an integer or a name",
     "quantity": "a quantity such as 100m, 0.5, 2 or 128Mi",
+    "portNumber": "a port number",
 }
 
 
@@ -70,6 +71,10 @@ def _primitive_ok(type_expr: str, value: Any) -> bool:
         return True
     if type_expr not in _PRIMITIVE_NAMES:
         raise KeyError(type_expr)
+    if type_expr == "portNumber":
+        if isinstance(value, str):
+            return value.strip().isdigit()
+        return isinstance(value, int) and not isinstance(value, bool)
     return not isinstance(value, (dict, list))
 
 

@@ -149,7 +149,7 @@ CASES: list[Case] = [
     Case("label-number", "Label value that YAML reads as a number",
          {"a.yaml": GOOD.replace("labels: {app: web}", "labels: {app: web, version: 1.10}")},
          ("a.yaml", 9, 26), "spec.template.metadata.labels.version: Deployment shop/web: must be a string, "
-                            'not a number; quote it: "1.10"', group="Shapes"),
+                            'not a decimal number; quote it: "1.10"', group="Shapes"),
     Case("annotation-bool", "Annotation value that YAML reads as a boolean (yes, on, true)",
          {"a.yaml": GOOD.replace("  namespace: shop\n", "  namespace: shop\n  annotations:\n"
                                                         "    sidecar.istio.io/inject: yes\n")},
@@ -172,11 +172,15 @@ CASES: list[Case] = [
          group="Shapes"),
     Case("port-list", "containerPort written as a list",
          {"a.yaml": pod("containers:\n- name: a\n  ports:\n  - containerPort: [8080]\n")}, ("a.yaml", 8, 7),
-         "spec.containers[0].ports[0].containerPort: Pod default/p: must be an integer, not a list",
+         "spec.containers[0].ports[0].containerPort: Pod default/p: must be a port number, not a list",
          group="Shapes"),
     Case("env-map", "env written as a map", {"a.yaml": pod("containers:\n- name: a\n  env: {LOG: debug}\n")},
          ("a.yaml", 7, 5), "spec.containers[0].env: Pod default/p: must be a list, not a map; write each entry "
                            "as a list item", group="Shapes"),
+    Case("port-word", "containerPort that is not a number (named ports of probes resolve to it)",
+         {"a.yaml": pod("containers:\n- name: a\n  ports:\n  - containerPort: http\n")}, ("a.yaml", 8, 7),
+         'spec.containers[0].ports[0].containerPort: Pod default/p: must be a port number, not the string "http"',
+         group="Shapes"),
     Case("env-map", "env value that is a map",
          {"a.yaml": pod("containers:\n- name: a\n  env:\n  - {name: PORT, value: {port: 8080}}\n")},
          ("a.yaml", 8, 20), "spec.containers[0].env[0].value: Pod default/p: must be a string, not a map",

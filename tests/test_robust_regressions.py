@@ -73,3 +73,17 @@ def test_error_at_the_end_of_a_file_without_final_newline(cli, tmp_path):
     r = cli("render", str(p))
     assert r.code == 2
     assert r.err.startswith(f"meshrender: {p}:6:7: error: invalid YAML"), r.err
+
+
+def test_container_port_that_is_not_a_number(cli):
+    """Was: ValueError (int('-5s'), int(nan)) resolving a probe's named port, once pod
+    fields were checked for shape only: containerPort is the one scalar injection computes with."""
+    for value in ('"-5s"', ".nan", "80.5"):
+        text = HELLO.replace("containerPort: 80", f"containerPort: {value}")
+        assert text != HELLO
+        r = cli("render", "-", stdin=text)
+        assert r.code == 2, r.err
+        assert "containerPort: Deployment default/hello: must be a port number" in r.err
+        assert "bug" not in r.err
+    r = cli("render", "-", stdin=HELLO.replace("containerPort: 80", 'containerPort: "80"'))
+    assert r.code == 0, r.err  # a quoted number is the schema's concern: render --validate reports it
