@@ -44,6 +44,7 @@ _PRIMITIVE_NAMES = {
     "intOrString": "an integer or a name",
     "quantity": "a quantity such as 100m, 0.5, 2 or 128Mi",
     "portNumber": "a port number",
+    "text": "a string",
 }
 
 
@@ -62,7 +63,9 @@ def _hint(type_expr: str, value: Any) -> str:
 
 
 def _fail(type_expr: str, value: Any, path: Path) -> PodShapeError:
-    return PodShapeError(f"must be {_expected(type_expr)}, not {type_name(value)}{_hint(type_expr, value)}", path)
+    quote = "value" if type_expr == "text" and isinstance(value, (bool, int, float)) else None
+    hint = "" if quote else _hint(type_expr, value)
+    return PodShapeError(f"must be {_expected(type_expr)}, not {type_name(value)}{hint}", path, quote)
 
 
 def _primitive_ok(type_expr: str, value: Any) -> bool:
@@ -71,6 +74,8 @@ def _primitive_ok(type_expr: str, value: Any) -> bool:
         return True
     if type_expr not in _PRIMITIVE_NAMES:
         raise KeyError(type_expr)
+    if type_expr == "text":
+        return isinstance(value, str)
     if type_expr == "portNumber":
         if isinstance(value, str):
             return value.strip().isdigit()

@@ -87,3 +87,19 @@ def test_container_port_that_is_not_a_number(cli):
         assert "bug" not in r.err
     r = cli("render", "-", stdin=HELLO.replace("containerPort: 80", 'containerPort: "80"'))
     assert r.code == 0, r.err  # a quoted number is the schema's concern: render --validate reports it
+
+
+def test_reinjection_with_a_number_in_the_agents_env(cli):
+    """Was: TypeError in json.loads reading back ISTIO_KUBE_APP_PROBERS: 1.5 on re-injection.
+    Env values must be strings (Kubernetes' type, and the injector merges them)."""
+    first = cli("render", "-", stdin=(CORPUS / "cases" / "hello-probes.yaml").read_text())
+    assert first.code == 0
+    doc = first.docs()[0]
+    for c in pod_spec(doc)["containers"]:
+        for e in c.get("env") or []:
+            if e["name"] == "ISTIO_KUBE_APP_PROBERS":
+                e["value"] = 1.5
+    r = cli("render", "-", stdin=yaml.safe_dump(doc))
+    assert r.code == 2
+    assert "env[" in r.err and 'must be a string, not a decimal number; quote it: "1.5"' in r.err
+    assert "bug" not in r.err
