@@ -6,7 +6,8 @@ Inputs start from the demo repository (fixtures/demo) and Istio's kube-inject co
 UTF-8, control characters, tabs), lines (deleted, duplicated, re-indented, document
 markers), tokens (hostile scalars: anchors, aliases, tags, huge numbers, quoted numbers)
 and structure (a random field of a parsed document replaced by a value of another type,
-deleted, or duplicated). Each input runs through the CLI entry point with random flags.
+deleted, or duplicated). Each input runs through the CLI entry point with random flags,
+three in four through `meshrender render` and one in four through `meshrender lint`.
 
 A run fails when meshrender:
   - exits with anything but 0, 1 or 2;
@@ -14,7 +15,8 @@ A run fails when meshrender:
   - takes longer than --timeout seconds on one input (a hang);
   - exits 2 without a message of the form `FILE:LINE:COL: error: ...` naming one of the
     inputs, with a line that exists in it;
-  - exits 0 with output that is not YAML, or that lost a document.
+  - exits 0 with output that is not YAML (render), or reports a finding at a line that
+    is not in the file (lint).
 
 Usage (from the project root):
     .venv/bin/python fuzz/fuzz_cli.py --minutes 10            # the long run
@@ -350,7 +352,10 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def run_case(files: dict[str, bytes], flags: list[str], workdir: Path, timeout: float,
-             use_output: bool, use_stdin: bool) -> Outcome:
+             use_output: bool, use_stdin: bool, command: str = "render") -> Outcome:
+    """Run `meshrender COMMAND` on `files` in-process and judge the outcome."""
+    if command != "render":
+        use_output = False
     repo = workdir / "repo"
     shutil.rmtree(workdir, ignore_errors=True)
     repo.mkdir(parents=True)
@@ -360,9 +365,9 @@ def run_case(files: dict[str, bytes], flags: list[str], workdir: Path, timeout: 
     stdin = None
     if use_stdin and len(files) == 1:
         stdin = next(iter(files.values()))
-        args = ["render", "-", *flags]
+        args = [command, "-", *flags]
     else:
-        args = ["render", str(repo), *flags]
+        args = [command, str(repo), *flags]
     if use_output:
         args += ["-o", str(out_dir)]
     runner = CliRunner()
@@ -381,7 +386,8 @@ def run_case(files: dict[str, bytes], flags: list[str], workdir: Path, timeout: 
     if isinstance(result.exception, Hang):
         return Outcome(None, "", "", seconds, f"hang: no answer within {timeout}s")
     outcome = Outcome(result.exit_code, result.stderr, result.stdout, seconds)
-    outcome.problem = judge(outcome, result, files, repo, out_dir if use_output else None, stdin is not None)
+    outcome.problem = judge(outcome, result, files, repo, out_dir if use_output else None, stdin is not None,
+                            command)
     return outcome
 
 
@@ -389,8 +395,24 @@ def _lines(data: bytes) -> int:
     return data.count(b"\n") + 1
 
 
+def _input_lines(name: str, files: dict[str, bytes], repo: Path, stdin: bool) -> int | str:
+    """How many lines the input a message names has, or what is wrong with the name."""
+    if stdin and name == "-":
+        return _lines(next(iter(files.values())))
+    if name == str(repo):
+        return 1  # the whole input folder (no documents at all)
+    p = Path(name.split(" (data.")[0])
+    key = p.name if p.parent == repo else None
+    if key not in files:
+        return f"message names {name}, which is not an input"
+    return _lines(files[key])
+
+
+FINDING = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (error|warning|info) ", re.M)
+
+
 def judge(o: Outcome, result: Any, files: dict[str, bytes], repo: Path, out_dir: Path | None,
-          stdin: bool) -> str | None:
+          stdin: bool, command: str = "render") -> str | None:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         return f"uncaught {type(result.exception).__name__}: {result.exception}"
     if o.code not in (0, 1, 2):
@@ -410,20 +432,21 @@ def judge(o: Outcome, result: Any, files: dict[str, bytes], repo: Path, out_dir:
             return "exit 2 without FILE:LINE:COL: error: message"
         name = m.group("file")
         line = int(m.group("line"))
-        if stdin and name == "-":
-            data = next(iter(files.values()))
-        elif name == str(repo):
-            data = b""  # the whole input folder (no documents at all)
-        else:
-            p = Path(name.split(" (data.")[0])
-            key = p.name if p.parent == repo else None
-            if key not in files:
-                return f"message names {name}, which is not an input"
-            data = files[key]
-        if not 1 <= line <= _lines(data):
-            return f"message names line {line}, but {name} has {_lines(data)} lines"
+        count = _input_lines(name, files, repo, stdin)
+        if isinstance(count, str):
+            return count
+        if not 1 <= line <= count:
+            return f"message names line {line}, but {name} has {count} lines"
         if out_dir is not None and out_dir.exists():
             return "exit 2 but the output folder was written"
+        return None
+    if command == "lint":  # exit 0 or 1: every finding names a line of an input
+        for f in FINDING.finditer(o.out):
+            count = _input_lines(f.group("file"), files, repo, stdin)
+            if isinstance(count, str):
+                return "lint finding: " + count
+            if not 1 <= int(f.group("line")) <= count:
+                return f"lint finding names line {f.group('line')}, but {f.group('file')} has {count} lines"
         return None
     # exit 0: stdout (or the output folder) must read back as YAML, with meshrender's own
     # bounded reader (passed-through documents may hold anchors that expand in others)
@@ -450,7 +473,8 @@ class Stats:
 
 
 def fuzz(seconds: float | None = None, inputs: int | None = None, seed: int = 0, timeout: float = 10.0,
-         findings_dir: Path | None = None, verbose: bool = False) -> Stats:
+         findings_dir: Path | None = None, verbose: bool = False, lint: bool = True) -> Stats:
+    """Run generated cases (a quarter through `lint`, if `lint`) until the time or count is up."""
     rng = random.Random(seed)
     corpus = load_corpus()
     stats = Stats()
@@ -463,7 +487,8 @@ def fuzz(seconds: float | None = None, inputs: int | None = None, seed: int = 0,
             if deadline is not None and time.monotonic() > deadline:
                 break
             files, flags = make_case(rng, corpus)
-            o = run_case(files, flags, work / "case", timeout, rng.random() < 0.3, rng.random() < 0.2)
+            command = "lint" if lint and rng.random() < 0.25 else "render"
+            o = run_case(files, flags, work / "case", timeout, rng.random() < 0.3, rng.random() < 0.2, command)
             stats.inputs += 1
             stats.codes[o.code] += 1
             stats.slowest = max(stats.slowest, o.seconds)
