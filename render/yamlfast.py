@@ -1,0 +1,285 @@
+"""The fast reader: rapidyaml parses, its JSON emitter and orjson turn the tree into data.
+
+That is about ten times faster than PyYAML with libyaml, but rapidyaml reads YAML 1.2,
+is more lenient, and its JSON output loses how a scalar was written, while Kubernetes
+(and meshrender's reference reader in render/yamlio.py) read YAML 1.1: plain `on`,
+`0644`, `1_000` or `~` are a boolean, numbers and null there. So this reader answers
+only for a document where it can show that the answer is the reference reader's, and
+otherwise returns UNSURE ("ask the reference reader"). How it shows that:
+
+- Before parsing, text the readers treat differently is sent away: tabs, CR, characters
+  YAML does not allow, `%` directives, content on a `---` line, `...`, tags (`!`),
+  anchors (`&`), complex keys (`? `), block scalar headers followed by text, block
+  scalars at the end of text without a final newline, and flow collections (`[...]`,
+  `{...}`) that are not one line of simple scalars.
+- After parsing, every string that PyYAML would read as another type if written plain
+  (`on`, `0644`, `.inf`, or `8080` as a key) or that plain text cannot start with
+  (`*alias`, `]x`, `@x`) is looked up in the text: written there as a plain scalar, the
+  document goes to the reference reader; quoted, it is a string in both. A document
+  with floats is scanned for the number spellings the readers type differently.
+- The tree's node count must equal the data's entry count: a duplicate key collapses in
+  the data, and the reference reader then reports both lines.
+- Whatever rapidyaml refuses, or orjson cannot read, goes to the reference reader, which
+  reports the error with its line and column. So do documents that are a lone scalar,
+  empty, nested deeper than rapidyaml's emitter goes (64), or larger than MAX_NODES.
+
+tests/test_yamlfast.py checks this against the reference reader on mutated manifests.
+Importing this module imports rapidyaml and orjson; yamlio treats ImportError as "no
+fast reader" and keeps using the reference one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import orjson
+import ryml
+
+UNSURE = object()
+# Larger documents go to the reference reader, which applies meshrender's size limits.
+MAX_NODES = 1_000_000
+
+# Scalars PyYAML's YAML 1.1 resolver types (bool, null, int, float, merge, value) and
+# spellings rapidyaml's JSON emitter rewrites (inf, nan) or types (exponents).
+_TYPED = r"""(?:
+    yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+  | ~|null|Null|NULL|<<|=
+  | [-+]?\.?(?i:inf(?:inity)?|nan)
+  | [-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?0o[0-7_]+
+  | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?
+  | [-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+)"""
+# What rapidyaml types exactly as PyYAML does: written plain, these are never strings in
+# the data, so a string that looks like one was quoted in the text.
+_SAME = r"(?:-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?|true|false|null)"
+_TYPED_RE = re.compile(_TYPED + "$", re.X)
+_SAME_RE = re.compile(_SAME + "$")
+_TYPED_FIRST = frozenset("yYnNtTfFoO~<=+-.0123456789iI")
+# Characters PyYAML does not let a plain scalar start with and rapidyaml may still read
+# as one (`-?:` only before a space), or that start an alias rapidyaml leaves unresolved.
+# (`[{` start a flow collection, `#` a comment, `!&` are refused in the text, `%` fails.)
+_INDICATOR_FIRST = frozenset("]},@`*'\"|>")
+_LOOK_FIRST = _TYPED_FIRST | _INDICATOR_FIRST | frozenset("?:")
+_FIRST_WORD = re.compile(r"\S*")
+_REWRITTEN = re.compile(r"[-+]?\.(?:inf|nan)$")
+
+# Where a plain scalar starts and ends, for finding one in the text.
+_BEFORE = frozenset(" \t\n[{,")
+_END = r"(?=[ \t]*(?:$|\#|[,\]}]|:(?:[ \t]|$)))"
+_KEY_END = r"(?=[ \t]*:(?:[ \t]|$))"
+
+# Text the two readers treat differently. Characters outside PyYAML's printable set,
+# tabs, CR, BOM, and NEL / LS / PS (line breaks for PyYAML, not for rapidyaml):
+_REFUSE_CHAR = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# directives, content after `---`, `...` markers;
+_REFUSE_LINE = re.compile(r"^(?:%|---[ \t]+[^\s#]|\.\.\.)", re.M)
+# tags, anchors and complex keys (`? key`);
+_PROPERTY = re.compile(r"(?:^|[\s\[{,])(?:[!&]|\?(?:[ \t]|$))", re.M)
+# block scalar headers followed by anything but a comment.
+_BAD_BLOCK_HEADER = re.compile(
+    r"(?:^|[:?-][ \t])[ \t]*[|>](?![1-9]?[-+]?[1-9]?(?:[ \t]+(?:\#[^\n]*)?)?$)", re.M)
+# Flow collections (`[a, b]`, `{cpu: 1, memory: 1Gi}`) are where rapidyaml is most
+# lenient (` #`, `a:b`, text after the closing bracket), so each one must be a
+# one-line collection of simple scalars, possibly nested: innermost collections are
+# replaced by `x` until the rest of the line is `x` and perhaps a comment.
+_FLOW_QUOTED = r"""(?:"[^"\\\n]*"|'[^'\n]*')"""
+_FLOW_PLAIN = r"""(?:[^\s,\[\]{}\#:"'&*!|>%@`?-]|-[^\s,\[\]{}\#:])[^,\[\]{}\#:\n]*"""
+_FLOW_SCALAR = f"(?:{_FLOW_QUOTED}|{_FLOW_PLAIN})"
+_FLOW_PAIR = f"(?:{_FLOW_QUOTED}:[ \\t]*|{_FLOW_PLAIN}:[ \\t]+){_FLOW_SCALAR}"
+_FLOW_INNER = re.compile(
+    rf"\[[ \t]*(?:{_FLOW_SCALAR}(?:[ \t]*,[ \t]*{_FLOW_SCALAR})*)?[ \t]*\]"
+    rf"|\{{[ \t]*(?:{_FLOW_PAIR}(?:[ \t]*,[ \t]*{_FLOW_PAIR})*)?[ \t]*\}}")
+_FLOW_DONE = re.compile(r"x(?:[ \t]+(?:\#.*)?)?$")
+_FLOW_OPEN = re.compile(r"[\[{]")
+# A line that opens a block scalar: `key: |`, `- >-`, `|2` (group 2: the key).
+_BLOCK_HEAD = re.compile(
+    r"""^([ ]*(?:-[ ]+)*)((?:[^\s\#|>\[\]{},&*!'"%@`?:-][^\n]*?|'[^'\n]*'|"[^"\\\n]*"):[ ]+)?"""
+    r"[|>][-+1-9]*(?:[ ]+\#[^\n]*)?[ ]*$", re.M)
+_NUMBER_TOKEN = re.compile(r"(?:^|(?<=[\s\[{,]))(?!" + _SAME + _END + ")" + _TYPED + _END, re.M | re.X)
+
+_CACHE: dict[str, int] = {}
+_KEYS_OK: set[str] = set()
+_DEVNULL: int | None = None
+VALUE, KEY = 1, 2  # suspect as a value and as a key / only as a key
+
+
+def _plain_in(text: str, s: str, end: str) -> bool:
+    """Whether `s` is written somewhere in `text` as a whole plain scalar."""
+    for m in re.finditer(re.escape(s) + end, text, re.M):
+        i = m.start()
+        if i == 0 or text[i - 1] in _BEFORE:
+            return True
+    return False
+
+
+def _suspect(s: str) -> int:
+    """VALUE: written plain, `s` would not read as this string; KEY: only as a key."""
+    got = _CACHE.get(s)
+    if got is None:
+        c = s[0]
+        if c in _INDICATOR_FIRST or (c in "-?:" and (len(s) == 1 or s[1] in " \t")):
+            got = VALUE
+        elif c in _TYPED_FIRST and _TYPED_RE.match(s):
+            got = KEY if _SAME_RE.match(s) else VALUE
+        else:
+            got = 0
+        if len(_CACHE) > 100_000:
+            _CACHE.clear()
+        _CACHE[s] = got
+    return got
+
+
+def _checked(data: Any, nodes: int, text: str) -> bool:
+    """Whether `data` is what the reference reader makes of `text` (see module doc)."""
+    entries = 0
+    values: list[str] = []
+    keys: list[str] = []
+    floats = False
+    stack = [data]
+    look = _LOOK_FIRST
+    keys_ok = _KEYS_OK
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            entries += len(node)
+            for k in node:
+                if k not in keys_ok:
+                    if not k or _suspect(k):
+                        keys.append(k)
+                    else:
+                        keys_ok.add(k)
+            items = node.values()
+        else:
+            entries += len(node)
+            items = node
+        for v in items:
+            t = type(v)
+            if t is str:
+                if v and v[0] in look and _suspect(v) == VALUE:
+                    values.append(v)
+            elif t is dict or t is list:
+                stack.append(v)
+            elif t is float:
+                floats = True
+    if entries != nodes:
+        return False
+    for k in keys:
+        if not k or _plain_in(text, k, _KEY_END):
+            return False
+    for v in values:
+        if _REWRITTEN.match(v):
+            return False
+        if v[0] in _TYPED_FIRST and _TYPED_RE.match(v):
+            if _plain_in(text, v, _END):
+                return False
+        elif _plain_in(text, _FIRST_WORD.match(v).group(), ""):  # a plain scalar may fold lines
+            return False
+    return not (floats and _NUMBER_TOKEN.search(text))
+
+
+def _block_scalar_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of block scalar contents: text, not YAML syntax."""
+    spans = []
+    for m in _BLOCK_HEAD.finditer(text):
+        lead = m.group(1)
+        if m.group(2) is not None:  # `key: |`: content is indented past the key
+            column = len(lead)
+        else:  # `- |` or a document that is a block scalar
+            column = lead.rfind("-")
+        start = pos = m.end() + 1
+        while pos < len(text):
+            eol = text.find("\n", pos)
+            if eol < 0:
+                eol = len(text)
+            line = text[pos:eol]
+            if line.strip(" ") and len(line) - len(line.lstrip(" ")) <= column:
+                break
+            pos = eol + 1
+        if pos > start:
+            spans.append((start, pos))
+    return spans
+
+
+def _flows_ok(text: str) -> bool:
+    spans = _block_scalar_spans(text) if "|" in text or ">" in text else []
+    done = 0
+    for m in _FLOW_OPEN.finditer(text):
+        i = m.start()
+        if i < done or (i and text[i - 1] not in _BEFORE):
+            continue
+        if spans and any(a <= i < b for a, b in spans):
+            continue
+        eol = text.find("\n", i)
+        if eol < 0:
+            eol = len(text)
+        seg, n = _FLOW_INNER.subn("x", text[i:eol])
+        while n:
+            seg, n = _FLOW_INNER.subn("x", seg)
+        if not _FLOW_DONE.match(seg):
+            return False
+        done = eol
+    return True
+
+
+def _refused(text: str) -> bool:
+    """Text where the two readers may disagree in ways the data does not show."""
+    if _REFUSE_CHAR.search(text):
+        return True
+    if ("%" in text or "..." in text or "--- " in text) and _REFUSE_LINE.search(text):
+        return True
+    if ("!" in text or "&" in text or "?" in text) and _PROPERTY.search(text):
+        return True
+    # rapidyaml ends a block scalar at the end of input with a line break; PyYAML does not
+    if ("|" in text or ">" in text) and (not text.endswith("\n") or _BAD_BLOCK_HEADER.search(text)):
+        return True
+    return ("[" in text or "{" in text) and not _flows_ok(text)
+
+
+def _quiet() -> tuple[int, int]:
+    """Silence fd 2: rapidyaml prints its parse errors there before raising."""
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(2)
+    os.dup2(_DEVNULL, 2)
+    return saved, _DEVNULL
+
+
+def _restore(saved: int) -> None:
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
+def load(text: str) -> Any:
+    """The data of one YAML document, or UNSURE when the reference reader must decide."""
+    if _refused(text):
+        return UNSURE
+    saved, _ = _quiet()
+    try:
+        tree = ryml.parse_in_arena(text.encode())
+        if tree.size() > MAX_NODES:
+            return UNSURE
+        root = tree.root_id()
+        node, extra = root, 1
+        if tree.is_stream(root):
+            if tree.num_children(root) != 1:
+                return UNSURE
+            node, extra = tree.first_child(root), 2
+        out = ryml.emit_json_malloc(tree, node)
+    except Exception:  # rapidyaml refuses: the reference reader says where and why
+        return UNSURE
+    finally:
+        _restore(saved)
+    if out is None:
+        return UNSURE
+    try:
+        data = orjson.loads(out)
+    except orjson.JSONDecodeError:
+        return UNSURE
+    # Only maps and lists: a document that is a lone scalar goes to the reference reader.
+    if (type(data) is dict or type(data) is list) and _checked(data, tree.size() - extra, text):
+        return data
+    return UNSURE
