@@ -12,8 +12,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from render.errors import UsageError
+from render.yamlio import dump_stream
 
 MARKER = ".meshrender-output"
 
@@ -48,7 +50,29 @@ def check_output_dir(out: Path, inputs: list[str]) -> None:
                 "choose an empty or new folder (meshrender replaces its output folder whole)")
 
 
-def write_tree(out: Path, files: dict[str, str]) -> None:
+def rendered_files(outputs: list[tuple[Any, list[str]]]) -> dict[str, str]:
+    """What `render -o` writes: relative path -> text, for every input file with output.
+
+    Two inputs with the same relative path (`a/x.yaml` and `b/x.yaml` from `render a b`)
+    would overwrite each other's output, losing documents: that is refused.
+    """
+    files: dict[str, str] = {}
+    source: dict[str, str] = {}
+    for f, texts in outputs:
+        if not texts:
+            continue
+        if f.rel in files:
+            raise UsageError(f"{source[f.rel]} and {f.display} would both be written to {f.rel} in the output "
+                             "folder; render them into separate folders, or pass the folder that holds both")
+        files[f.rel] = dump_stream(texts)
+        source[f.rel] = f.display
+    return files
+
+
+MARKER_TEXT = "This folder is written by `meshrender render -o`; it is replaced whole on every run.\n"
+
+
+def write_tree(out: Path, files: dict[str, str], marker: str = MARKER_TEXT) -> None:
     """Replace folder `out` with exactly `files` (relative path -> text), atomically."""
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -61,9 +85,7 @@ def write_tree(out: Path, files: dict[str, str]) -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             with open(dest, "w", encoding="utf-8", newline="\n") as f:
                 f.write(text)
-        (staging / MARKER).write_text(
-            "This folder is written by `meshrender render -o`; it is replaced whole on every run.\n",
-            encoding="utf-8")
+        (staging / MARKER).write_text(marker, encoding="utf-8")
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))

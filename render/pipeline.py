@@ -84,7 +84,8 @@ def iter_workloads(doc: Document, namespace: str) -> list[kinds.Workload]:
     return out
 
 
-def _inject_one(w: kinds.Workload, doc: Document, resolver: Resolver) -> WorkloadResult:
+def inject_workload(w: kinds.Workload, doc: Document, resolver: Resolver) -> WorkloadResult:
+    """Resolve and inject one workload in place (render does every one; explain just one)."""
     reason = skip_reason(w.pod)
     resolved = resolver.resolve(w)
     if reason:
@@ -120,7 +121,7 @@ def render(files: list[SourceFile], options: Options,
             workloads = iter_workloads(doc, options.namespace)
             changed = False
             for w in workloads:
-                r = _inject_one(w, doc, resolver)
+                r = inject_workload(w, doc, resolver)
                 result.workloads.append(r)
                 if r.injected:
                     gozero.apply(w.doc)

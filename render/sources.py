@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from render import yamlio
 from render.errors import InputError, Location
@@ -107,9 +109,13 @@ def read_text(display: str, path: Path | None) -> str:
     return yamlio.decode(raw, display)
 
 
-def load(paths: list[str]) -> list[SourceFile]:
+def load(paths: list[str], progress: Callable[[int, int], Any] | None = None) -> list[SourceFile]:
+    """Read and parse every input; `progress(done, total)` is called after each file."""
     files = []
-    for display, rel, path in discover(paths):
+    found = discover(paths)
+    for display, rel, path in found:
         text = read_text(display, path)
         files.append(SourceFile(display, rel, path, yamlio.parse(text, display)))
+        if progress:
+            progress(len(files), len(found))
     return files

@@ -179,9 +179,15 @@ class Collector:
                 values["global"] = {**values["global"], key: spec[key]}
         if spec.get("revision"):
             values["revision"] = spec["revision"]
-        self.settings.upstream.append(upstream_layer(
+        layer = upstream_layer(
             f"IstioOperator {_name(doc)}", values, spec.get("meshConfig"), doc=doc,
-            values_field=("spec", "values"), mesh_field=("spec", "meshConfig")))
+            values_field=("spec", "values"), mesh_field=("spec", "meshConfig"))
+        for key in ("hub", "tag"):  # spec.hub / spec.tag are read as values.global.*
+            if key in spec:
+                layer.fields[("values", "global", key)] = ("spec", key)
+        if spec.get("revision"):
+            layer.fields[("values", "revision")] = ("spec", "revision")
+        self.settings.upstream.append(layer)
 
     def _ConfigMap_istio(self, doc: Document) -> None:
         schema.validate(doc, "configmap-istio.json", "ConfigMap istio")

@@ -72,11 +72,13 @@ class Tree:
     data: dict[str, Any] = field(default_factory=lambda: {
         "values": {}, "mesh": {}, "proxy": {}, "extras": {}})
     origins: dict[tuple, Origin] = field(default_factory=dict)
+    applied: list[Layer] = field(default_factory=list)  # in order, for explain's history
 
     def copy(self) -> Tree:
-        return Tree(copy.deepcopy(self.data), dict(self.origins))
+        return Tree(copy.deepcopy(self.data), dict(self.origins), list(self.applied))
 
     def apply(self, layer: Layer) -> None:
+        self.applied.append(layer)
         self._merge(self.data, layer.overlay, (), layer)
 
     def _forget(self, path: tuple) -> None:

@@ -1,0 +1,162 @@
+"""`meshrender render-check`: fail when committed rendered output is stale.
+
+This is the `meshrender-render-check` pre-commit hook. With no arguments it finds every
+folder under the current one that `render -o` wrote (by its `.meshrender-output` marker)
+and re-runs the render the marker records, so the hook needs no configuration and cannot
+drift from the command that produced the folder. With `PATH... --against DIR` it checks
+DIR against a render of PATH with the options given, like `meshrender diff`.
+
+It compares files, not fields: a hook only has to say *that* the output is stale and how
+to refresh it (`meshrender diff` shows what changed, field by field). Exit status: 0 up to
+date, 1 stale, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from render.cli import CONTEXT, common_options, handle_errors, make_options
+
+
+@dataclass
+class Staleness:
+    """How a folder differs from what a render writes (paths relative to the folder)."""
+
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.missing or self.extra)
+
+
+def _on_disk(root: Path) -> dict[str, Path]:
+    from render.output import MARKER
+
+    out = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            p = Path(dirpath) / name
+            rel = p.relative_to(root).as_posix()
+            if rel != MARKER:
+                out[rel] = p
+    return out
+
+
+def staleness(expected: dict[str, str], root: Path) -> Staleness:
+    """Which files of `root` a render writing `expected` would change, add or remove.
+
+    Line endings are compared as LF: a Windows checkout with core.autocrlf holds CRLF
+    files that Git stores, and Argo CD reads, exactly as meshrender writes them.
+    """
+    actual = _on_disk(root) if root.is_dir() else {}
+    result = Staleness()
+    for rel in sorted(set(expected) | set(actual)):
+        if rel not in actual:
+            result.missing.append(rel)
+        elif rel not in expected:
+            result.extra.append(rel)
+        else:
+            try:
+                text = actual[rel].read_bytes().decode("utf-8").replace("\r\n", "\n")
+            except (OSError, UnicodeDecodeError):
+                text = None
+            if text != expected[rel]:
+                result.changed.append(rel)
+    return result
+
+
+def find_outputs(root: Path) -> list[Path]:
+    """Folders under `root` that `render -o` wrote, outermost only, in sorted order."""
+    from render.output import MARKER
+    from render.sources import SKIP_DIRS
+
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        if MARKER in filenames:
+            found.append(Path(dirpath))
+            dirnames[:] = []
+    return found
+
+
+def _show(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
+    """Render `recipe` and compare it with `out_dir`; print a report when stale."""
+    from render import output
+    from render.commands.render import load_and_render
+
+    output.check_output_dir(out_dir, list(recipe.paths))
+    result = load_and_render(list(recipe.paths), recipe.options, bar)
+    stale = staleness(output.rendered_files(result.outputs), out_dir)
+    bar.close()
+    shown = _show(out_dir)
+    if not stale:
+        click.echo(f"meshrender: {shown} is up to date", err=True)
+        return True
+    lines = [f"{shown} is stale: rendering {' '.join(map(_show, map(Path, recipe.paths)))} gives other output"]
+    lines += [f"  changed  {shown}/{r}" for r in stale.changed]
+    lines += [f"  missing  {shown}/{r}" for r in stale.missing]
+    lines += [f"  extra    {shown}/{r}  (a render removes it)" for r in stale.extra]
+    lines += ["Refresh it with:", f"  {recipe.command(out_dir)}"]
+    click.echo("\n".join(lines))
+    return False
+
+
+@click.command("render-check", hidden=True, context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option("--against", metavar="DIR", type=click.Path(file_okay=False),
+              help="The rendered folder to check (default: every folder `render -o` wrote, found by "
+                   "its marker, re-rendered as the marker records).")
+@common_options
+@handle_errors
+@click.pass_context
+def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None, **kw: Any) -> None:
+    """Fail (exit 1) when rendered output is stale, and print the command that refreshes it."""
+    from render import recipe as recipe_mod
+    from render.errors import UsageError
+    from render.progress import Progress
+
+    explicit = [p.opts[0] for p in ctx.command.params
+                if p.name in kw and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+    targets: list[tuple[Path, Any]] = []
+    if paths:
+        if not against:
+            raise UsageError("PATH... needs --against DIR (the rendered folder to check)")
+        targets.append((Path(against), recipe_mod.Recipe(tuple(paths), make_options(**kw))))
+    else:
+        if explicit:
+            raise UsageError(f"{explicit[0]} applies to PATH... --against DIR; "
+                             "without PATH the render recorded in the folder is re-run as it was")
+        dirs = [Path(against)] if against else find_outputs(Path("."))
+        if not dirs:
+            raise UsageError("found no folder written by `meshrender render -o` (none has a .meshrender-output "
+                             "marker); render one first, or pass PATH... --against DIR")
+        for d in dirs:
+            r = recipe_mod.read(d) if d.is_dir() else None
+            if r is None:
+                raise UsageError(f"{_show(d)} does not record the render it came from (it was written by an "
+                                 "older meshrender, or is not a render -o folder); re-render it once, or pass "
+                                 f"PATH... --against {_show(d)}")
+            if r.from_stdin:
+                raise UsageError(f"{_show(d)} was rendered from standard input, which cannot be re-read; "
+                                 f"pass PATH... --against {_show(d)}")
+            targets.append((d, r))
+    fresh = True
+    with Progress() as bar:
+        for out_dir, r in targets:
+            fresh = _check_one(out_dir, r, bar) and fresh
+    sys.exit(0 if fresh else 1)
