@@ -8,12 +8,11 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
 
-from render import yamlio
+from render import plain, yamlio
 from render.errors import InputError
 from render.inject import probes, proxyconfig, smp
 from render.inject.context import InjectConfig, PodRef
@@ -127,7 +126,7 @@ def strip(pod: dict, status_port: int) -> dict:
     status = _status_of(pod["metadata"].get("annotations") or {})
     if status is None:
         return pod
-    out = copy.deepcopy(pod)
+    out = plain.deepcopy(pod)
     spec = out["spec"]
     for key, names in (("containers", _names(status, "containers")),
                        ("initContainers", _names(status, "initContainers"))):
@@ -159,7 +158,7 @@ def reinsert_overrides(pod: dict) -> dict:
     existing = _overrides(pod["metadata"].get("annotations") or {})
     if not existing:
         return pod
-    pod = copy.deepcopy(pod)
+    pod = plain.deepcopy(pod)
     spec = pod["spec"]
     for key in ("containers", "initContainers"):
         for c in existing.get(key) or []:
@@ -215,7 +214,7 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
                     match = _find(ospec.get("containers"), name)
             if match is None:
                 continue
-            overlay = copy.deepcopy(match)
+            overlay = plain.deepcopy(match)
             if overlay.get("image") == "auto":
                 overlay.pop("image")
             applied[key].append(overlay)
@@ -414,7 +413,7 @@ def proxy_image(values: dict, proxy: dict, annotations: dict[str, str]) -> str:
 
 def inject(pod: PodRef, cfg: InjectConfig) -> None:
     """Inject the proxy into `pod` in place. Raises InjectionError when Istio would refuse."""
-    original = {"metadata": copy.deepcopy(pod.metadata), "spec": copy.deepcopy(pod.spec)}
+    original = {"metadata": plain.deepcopy(pod.metadata), "spec": plain.deepcopy(pod.spec)}
     original_annotations = original["metadata"].get("annotations") or {}
     errors = check(original_annotations)
     if errors:
@@ -452,7 +451,7 @@ def inject(pod: PodRef, cfg: InjectConfig) -> None:
         revision=lookup(values, "revision", "") or "",
         compliance_policy=cfg.compliance_policy,
     )
-    merged = copy.deepcopy(original)
+    merged = plain.deepcopy(original)
     template_pod: dict = {"metadata": {}, "spec": {}}
     selected = original_annotations.get("inject.istio.io/templates")
     names = [n.strip() for n in selected.split(",")] if selected is not None else None

@@ -14,8 +14,9 @@ injected pod looks like, so both follow apimachinery's rules:
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from render import plain
 
 # Merge keys of the Pod schema's `patchStrategy: merge` lists, by path from the Pod.
 # A path segment "*" stands for the items of a list.
@@ -66,7 +67,7 @@ def _merge_map(original: dict, patch: dict, path: tuple[str, ...]) -> dict:
     for key, pv in patch.items():
         if key == "$patch":
             if pv == "replace":
-                return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+                return {k: plain.deepcopy(v) for k, v in patch.items() if k != "$patch"}
             if pv == "delete":
                 return {}
             continue
@@ -86,17 +87,32 @@ def _merge_map(original: dict, patch: dict, path: tuple[str, ...]) -> dict:
 
 
 def _strip_directives(value: Any) -> Any:
+    """A copy of `value` without patch directives (`$` keys, `$patch: delete` items)."""
     if isinstance(value, dict):
-        return {
-            k: _strip_directives(v) for k, v in value.items() if not str(k).startswith("$")
-        }
+        return _strip_map(value)
     if isinstance(value, list):
-        return [
-            _strip_directives(v)
-            for v in value
-            if not (isinstance(v, dict) and v.get("$patch") == "delete")
-        ]
-    return copy.deepcopy(value)
+        return _strip_list(value)
+    return plain.deepcopy(value)
+
+
+def _strip_map(value: dict) -> dict:
+    out = {}
+    for k, v in value.items():
+        if (k if type(k) is str else str(k)).startswith("$"):
+            continue
+        out[k] = _strip_map(v) if type(v) is dict else _strip_list(v) if type(v) is list else _strip_directives(v)
+    return out
+
+
+def _strip_list(value: list) -> list:
+    out = []
+    for v in value:
+        if type(v) is dict:
+            if v.get("$patch") != "delete":
+                out.append(_strip_map(v))
+        else:
+            out.append(_strip_list(v) if type(v) is list else _strip_directives(v))
+    return out
 
 
 def _key_of(item: Any, mk: str) -> Any:
