@@ -78,9 +78,6 @@ _REFUSE_CHAR = re.compile(
 _REFUSE_LINE = re.compile(r"^(?:%|---[ \t]+[^\s#]|\.\.\.)", re.M)
 # tags, anchors and complex keys (`? key`);
 _PROPERTY = re.compile(r"(?:^|[\s\[{,])(?:[!&]|\?(?:[ \t]|$))", re.M)
-# block scalar headers followed by anything but a comment.
-_BAD_BLOCK_HEADER = re.compile(
-    r"(?:^|[:?-][ \t])[ \t]*[|>](?![1-9]?[-+]?[1-9]?(?:[ \t]+(?:\#[^\n]*)?)?$)", re.M)
 # Flow collections (`[a, b]`, `{cpu: 1, memory: 1Gi}`) are where rapidyaml is most
 # lenient (` #`, `a:b`, text after the closing bracket), so each one must be a
 # one-line collection of simple scalars, possibly nested: innermost collections are
@@ -94,10 +91,10 @@ _FLOW_INNER = re.compile(
     rf"|\{{[ \t]*(?:{_FLOW_PAIR}(?:[ \t]*,[ \t]*{_FLOW_PAIR})*)?[ \t]*\}}")
 _FLOW_DONE = re.compile(r"x(?:[ \t]+(?:\#.*)?)?$")
 _FLOW_OPEN = re.compile(r"[\[{]")
-# A line that opens a block scalar: `key: |`, `- >-`, `|2` (group 2: the key).
-_BLOCK_HEAD = re.compile(
-    r"""^([ ]*(?:-[ ]+)*)((?:[^\s\#|>\[\]{},&*!'"%@`?:-][^\n]*?|'[^'\n]*'|"[^"\\\n]*"):[ ]+)?"""
-    r"[|>][-+1-9]*(?:[ ]+\#[^\n]*)?[ ]*$", re.M)
+# What may follow `|` or `>` on a block scalar's header line.
+_HEADER_REST = re.compile(r"(?:[1-9][-+]?|[-+][1-9]?)?(?:[ \t]+(?:\#.*)?)?$")
+_BLOCK_INDICATOR = re.compile(r"[|>]")
+_LEAD = re.compile(r"[ ]*(?:-[ ]+)*")
 _NUMBER_TOKEN = re.compile(r"(?:^|(?<=[\s\[{,]))(?!" + _SAME + _END + ")" + _TYPED + _END, re.M | re.X)
 
 _CACHE: dict[str, int] = {}
@@ -180,31 +177,49 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
     return not (floats and _NUMBER_TOKEN.search(text))
 
 
-def _block_scalar_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of block scalar contents: text, not YAML syntax."""
-    spans = []
-    for m in _BLOCK_HEAD.finditer(text):
-        lead = m.group(1)
-        if m.group(2) is not None:  # `key: |`: content is indented past the key
-            column = len(lead)
-        else:  # `- |` or a document that is a block scalar
-            column = lead.rfind("-")
-        start = pos = m.end() + 1
+def _block_scalars(text: str) -> list[tuple[int, int]] | None:
+    """(start, end) offsets of block scalar contents (text, not YAML syntax), or None when
+    a `|` / `>` where a block scalar would start is followed by more than a comment."""
+    spans: list[tuple[int, int]] = []
+    skip = 0
+    for m in _BLOCK_INDICATOR.finditer(text):
+        i = m.start()
+        if i < skip or (i and text[i - 1] not in " \n"):
+            continue
+        line_start = text.rfind("\n", 0, i) + 1
+        before = text[line_start:i].rstrip(" ")
+        if before and before[-1] not in ":-":
+            continue  # inside a scalar (`a | b`)
+        eol = text.find("\n", i)
+        if eol < 0:
+            eol = len(text)
+        if not _HEADER_REST.match(text, i + 1, eol):
+            return None
+        # Content is indented past its parent: the key (`key: |`), the dash (`- |`), or
+        # for a header alone on its line, conservatively, past the header's column - 1.
+        lead = _LEAD.match(before).end()
+        if lead < len(before):
+            column = lead
+        elif "-" in before:
+            column = before.rfind("-")
+        else:
+            column = i - line_start - 1
+        start = pos = eol + 1
         while pos < len(text):
-            eol = text.find("\n", pos)
-            if eol < 0:
-                eol = len(text)
-            line = text[pos:eol]
+            nl = text.find("\n", pos)
+            if nl < 0:
+                nl = len(text)
+            line = text[pos:nl]
             if line.strip(" ") and len(line) - len(line.lstrip(" ")) <= column:
                 break
-            pos = eol + 1
+            pos = nl + 1
         if pos > start:
             spans.append((start, pos))
+            skip = pos
     return spans
 
 
-def _flows_ok(text: str) -> bool:
-    spans = _block_scalar_spans(text) if "|" in text or ">" in text else []
+def _flows_ok(text: str, spans: list[tuple[int, int]]) -> bool:
     done = 0
     for m in _FLOW_OPEN.finditer(text):
         i = m.start()
@@ -232,20 +247,24 @@ def _refused(text: str) -> bool:
         return True
     if ("!" in text or "&" in text or "?" in text) and _PROPERTY.search(text):
         return True
-    # rapidyaml ends a block scalar at the end of input with a line break; PyYAML does not
-    if ("|" in text or ">" in text) and (not text.endswith("\n") or _BAD_BLOCK_HEADER.search(text)):
-        return True
-    return ("[" in text or "{" in text) and not _flows_ok(text)
+    spans: list[tuple[int, int]] | None = []
+    if "|" in text or ">" in text:
+        # (rapidyaml ends a block scalar at the end of input with a line break; PyYAML not)
+        spans = _block_scalars(text) if text.endswith("\n") else None
+        if spans is None:
+            return True
+    return ("[" in text or "{" in text) and not _flows_ok(text, spans)
 
 
-def _quiet() -> tuple[int, int]:
-    """Silence fd 2: rapidyaml prints its parse errors there before raising."""
+def _quiet() -> int:
+    """Silence fd 2 (rapidyaml prints its parse errors there before raising); returns
+    the saved descriptor for _restore."""
     global _DEVNULL
     if _DEVNULL is None:
         _DEVNULL = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(2)
     os.dup2(_DEVNULL, 2)
-    return saved, _DEVNULL
+    return saved
 
 
 def _restore(saved: int) -> None:
@@ -257,7 +276,7 @@ def load(text: str) -> Any:
     """The data of one YAML document, or UNSURE when the reference reader must decide."""
     if _refused(text):
         return UNSURE
-    saved, _ = _quiet()
+    saved = _quiet()
     try:
         tree = ryml.parse_in_arena(text.encode())
         if tree.size() > MAX_NODES:
