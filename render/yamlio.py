@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,35 +273,73 @@ def fast_reader(load: bool = True) -> Any:
     return _fast or None
 
 
-def parse(text: str, source: str) -> list[Document]:
-    """All non-empty documents of a stream, as data, in order."""
+def expect(total_bytes: int) -> None:
+    """Say how much YAML is about to be read, so the fast reader is loaded now if it pays
+    (before forking workers, which then share it) and not at all for a small input."""
+    if total_bytes >= FAST_AFTER_BYTES:
+        fast_reader()
+
+
+def _reader(text: str) -> Any:
     global _read_bytes
-    docs: list[Document] = []
     fast = _fast
     if fast is None:
         _read_bytes += len(text)
         if _read_bytes >= FAST_AFTER_BYTES:
             fast = fast_reader()
-    for first_line, chunk in split_documents(text):
-        if fast:
-            data = fast.load(chunk)
-            if data is not fast.UNSURE:
-                if data is not None:
-                    docs.append(Document(source, len(docs), first_line, chunk, data))
-                continue
-        try:
-            data = yaml.load(chunk, Loader=_Loader)
-        except yaml.YAMLError as e:
-            raise _yaml_error(e, source, first_line) from None
-        except RecursionError:
-            raise InputError(
-                f"document nests deeper than {MAX_DEPTH} levels", Location(source, first_line, 1)
-            ) from None
-        if data is None:
-            continue
+    return fast
+
+
+def _load(chunk: str, source: str, first_line: int, fast: Any) -> Any:
+    """One document's data (None for an empty one), or InputError with its location."""
+    if fast:
+        data = fast.load(chunk)
+        if data is not fast.UNSURE:
+            return data
+    try:
+        data = yaml.load(chunk, Loader=_Loader)
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, source, first_line) from None
+    except RecursionError:
+        raise InputError(
+            f"document nests deeper than {MAX_DEPTH} levels", Location(source, first_line, 1)
+        ) from None
+    if data is not None:
         _check_shape(data, source, first_line)
-        docs.append(Document(source, len(docs), first_line, chunk, data))
+    return data
+
+
+def parse(text: str, source: str) -> list[Document]:
+    """All non-empty documents of a stream, as data, in order."""
+    fast = _reader(text)
+    docs: list[Document] = []
+    for first_line, chunk in split_documents(text):
+        data = _load(chunk, source, first_line, fast)
+        if data is not None:
+            docs.append(Document(source, len(docs), first_line, chunk, data))
     return docs
+
+
+# Text with nothing in it but comments, blank lines, markers and directives.
+_NO_CONTENT = re.compile(r"(?:(?:[ \t]*|---[ \t]*|\.\.\.[ \t]*)(?:#[^\n]*)?(?:\n|$)|%[^\n]*(?:\n|$))*")
+
+
+def parse_some(text: str, source: str, wanted: Callable[[str], bool]) -> tuple[list[Document], int]:
+    """The documents of a stream whose text `wanted` accepts, as parse() gives them, and
+    the number of documents; the others are not parsed (so not checked either). A
+    document whose whole content is a null (`~`) counts as one here."""
+    fast = _fast  # the few documents wanted do not make it worth loading the fast reader
+    docs: list[Document] = []
+    index = 0
+    for first_line, chunk in split_documents(text):
+        if wanted(chunk):
+            data = _load(chunk, source, first_line, fast)
+            if data is not None:
+                docs.append(Document(source, index, first_line, chunk, data))
+                index += 1
+        elif _NO_CONTENT.fullmatch(chunk) is None:
+            index += 1
+    return docs, index
 
 
 def _compose(doc: Document) -> Any:

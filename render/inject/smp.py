@@ -100,18 +100,31 @@ def _strip_map(value: dict) -> dict:
     for k, v in value.items():
         if (k if type(k) is str else str(k)).startswith("$"):
             continue
-        out[k] = _strip_map(v) if type(v) is dict else _strip_list(v) if type(v) is list else _strip_directives(v)
+        t = type(v)
+        if t is str or t is int or t is bool or v is None or t is float:
+            out[k] = v
+        elif t is dict:
+            out[k] = _strip_map(v)
+        elif t is list:
+            out[k] = _strip_list(v)
+        else:
+            out[k] = _strip_directives(v)
     return out
 
 
 def _strip_list(value: list) -> list:
     out = []
     for v in value:
-        if type(v) is dict:
+        t = type(v)
+        if t is str or t is int or t is bool or v is None or t is float:
+            out.append(v)
+        elif t is dict:
             if v.get("$patch") != "delete":
                 out.append(_strip_map(v))
+        elif t is list:
+            out.append(_strip_list(v))
         else:
-            out.append(_strip_list(v) if type(v) is list else _strip_directives(v))
+            out.append(_strip_directives(v))
     return out
 
 
