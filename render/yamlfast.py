@@ -72,6 +72,7 @@ _KEY_END = r"(?=[ \t]*:(?:[ \t]|$))"
 
 # Text the two readers treat differently. Characters outside PyYAML's printable set,
 # tabs, CR, BOM, and NEL / LS / PS (line breaks for PyYAML, not for rapidyaml):
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\n"  # what needs no closer look
 _REFUSE_CHAR = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 # directives, content after `---`, `...` markers;
@@ -90,10 +91,10 @@ _FLOW_INNER = re.compile(
     rf"\[[ \t]*(?:{_FLOW_SCALAR}(?:[ \t]*,[ \t]*{_FLOW_SCALAR})*)?[ \t]*\]"
     rf"|\{{[ \t]*(?:{_FLOW_PAIR}(?:[ \t]*,[ \t]*{_FLOW_PAIR})*)?[ \t]*\}}")
 _FLOW_DONE = re.compile(r"x(?:[ \t]+(?:\#.*)?)?$")
-_FLOW_OPEN = re.compile(r"[\[{]")
 # What may follow `|` or `>` on a block scalar's header line.
 _HEADER_REST = re.compile(r"(?:[1-9][-+]?|[-+][1-9]?)?(?:[ \t]+(?:\#.*)?)?$")
-_BLOCK_INDICATOR = re.compile(r"[|>]")
+_DEDENT: dict[int, re.Pattern] = {}
+_FLOWS_SEEN: dict[str, bool] = {}  # the same flow lines recur across a repo
 _LEAD = re.compile(r"[ ]*(?:-[ ]+)*")
 _NUMBER_TOKEN = re.compile(r"(?:^|(?<=[\s\[{,]))(?!" + _SAME + _END + ")" + _TYPED + _END, re.M | re.X)
 
@@ -177,13 +178,32 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
     return not (floats and _NUMBER_TOKEN.search(text))
 
 
+def _positions(text: str, chars: str) -> list[int]:
+    """Offsets of every occurrence of any of `chars` (str.find is much faster than re)."""
+    out = []
+    for ch in chars:
+        i = text.find(ch)
+        while i >= 0:
+            out.append(i)
+            i = text.find(ch, i + 1)
+    out.sort()
+    return out
+
+
+def _dedent_at_most(column: int) -> re.Pattern:
+    """A line with content indented `column` spaces or less (where a block scalar ends)."""
+    rx = _DEDENT.get(column)
+    if rx is None:
+        rx = _DEDENT[column] = re.compile(rf"^ {{0,{column}}}[^ \n]", re.M)
+    return rx
+
+
 def _block_scalars(text: str) -> list[tuple[int, int]] | None:
     """(start, end) offsets of block scalar contents (text, not YAML syntax), or None when
     a `|` / `>` where a block scalar would start is followed by more than a comment."""
     spans: list[tuple[int, int]] = []
     skip = 0
-    for m in _BLOCK_INDICATOR.finditer(text):
-        i = m.start()
+    for i in _positions(text, "|>"):
         if i < skip or (i and text[i - 1] not in " \n"):
             continue
         line_start = text.rfind("\n", 0, i) + 1
@@ -204,15 +224,9 @@ def _block_scalars(text: str) -> list[tuple[int, int]] | None:
             column = before.rfind("-")
         else:
             column = i - line_start - 1
-        start = pos = eol + 1
-        while pos < len(text):
-            nl = text.find("\n", pos)
-            if nl < 0:
-                nl = len(text)
-            line = text[pos:nl]
-            if line.strip(" ") and len(line) - len(line.lstrip(" ")) <= column:
-                break
-            pos = nl + 1
+        start = eol + 1
+        end = _dedent_at_most(column).search(text, start) if column >= 0 else None
+        pos = end.start() if end else len(text)
         if pos > start:
             spans.append((start, pos))
             skip = pos
@@ -221,8 +235,7 @@ def _block_scalars(text: str) -> list[tuple[int, int]] | None:
 
 def _flows_ok(text: str, spans: list[tuple[int, int]]) -> bool:
     done = 0
-    for m in _FLOW_OPEN.finditer(text):
-        i = m.start()
+    for i in _positions(text, "[{"):
         if i < done or (i and text[i - 1] not in _BEFORE):
             continue
         if spans and any(a <= i < b for a, b in spans):
@@ -230,18 +243,25 @@ def _flows_ok(text: str, spans: list[tuple[int, int]]) -> bool:
         eol = text.find("\n", i)
         if eol < 0:
             eol = len(text)
-        seg, n = _FLOW_INNER.subn("x", text[i:eol])
-        while n:
-            seg, n = _FLOW_INNER.subn("x", seg)
-        if not _FLOW_DONE.match(seg):
+        line = text[i:eol]
+        ok = _FLOWS_SEEN.get(line)
+        if ok is None:
+            seg, n = _FLOW_INNER.subn("x", line)
+            while n:
+                seg, n = _FLOW_INNER.subn("x", seg)
+            ok = bool(_FLOW_DONE.match(seg))
+            if len(_FLOWS_SEEN) > 50_000:
+                _FLOWS_SEEN.clear()
+            _FLOWS_SEEN[line] = ok
+        if not ok:
             return False
         done = eol
     return True
 
 
-def _refused(text: str) -> bool:
+def _refused(text: str, raw: bytes) -> bool:
     """Text where the two readers may disagree in ways the data does not show."""
-    if _REFUSE_CHAR.search(text):
+    if raw.translate(None, _PRINTABLE_ASCII) and _REFUSE_CHAR.search(text):
         return True
     if ("%" in text or "..." in text or "--- " in text) and _REFUSE_LINE.search(text):
         return True
@@ -274,11 +294,12 @@ def _restore(saved: int) -> None:
 
 def load(text: str) -> Any:
     """The data of one YAML document, or UNSURE when the reference reader must decide."""
-    if _refused(text):
+    raw = text.encode()
+    if _refused(text, raw):
         return UNSURE
     saved = _quiet()
     try:
-        tree = ryml.parse_in_arena(text.encode())
+        tree = ryml.parse_in_arena(raw)
         if tree.size() > MAX_NODES:
             return UNSURE
         root = tree.root_id()

@@ -413,7 +413,9 @@ def proxy_image(values: dict, proxy: dict, annotations: dict[str, str]) -> str:
 
 def inject(pod: PodRef, cfg: InjectConfig) -> None:
     """Inject the proxy into `pod` in place. Raises InjectionError when Istio would refuse."""
-    original = {"metadata": plain.deepcopy(pod.metadata), "spec": plain.deepcopy(pod.spec)}
+    # Not a copy: nothing below changes `original` (the merges build new maps, `merged` is
+    # a copy), and the pod's own maps are replaced only at the end.
+    original = {"metadata": pod.metadata, "spec": pod.spec}
     original_annotations = original["metadata"].get("annotations") or {}
     errors = check(original_annotations)
     if errors:
