@@ -458,7 +458,7 @@ def inject(pod: PodRef, cfg: InjectConfig) -> None:
     selected = original_annotations.get("inject.istio.io/templates")
     names = [n.strip() for n in selected.split(",")] if selected is not None else None
     for rendered in render_template(names, data, cfg):
-        template_pod = smp.merge_pod(template_pod, rendered)
+        template_pod = smp.merge_pod(template_pod, rendered, share=True)  # read only
         tspec = template_pod["spec"]
         if _find(tspec.get("initContainers"), PROXY) and _find(merged["spec"].get("containers"), PROXY):
             _move(merged["spec"], "containers", "initContainers", PROXY)

@@ -14,6 +14,7 @@ injected pod looks like, so both follow apimachinery's rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from render import plain
@@ -57,12 +58,16 @@ def _merge_key(path: tuple[str, ...]) -> str | None:
     return None
 
 
-def merge_pod(original: dict, patch: dict) -> dict:
-    """`patch` laid over `original` (a Pod as data); neither argument is modified."""
-    return _merge_map(original, patch, ())
+def merge_pod(original: dict, patch: dict, share: bool = False) -> dict:
+    """`patch` laid over `original` (a Pod as data); neither argument is modified.
+
+    The result copies what it takes from `patch`, unless `share` is set: then the result
+    holds parts of `patch` itself (cheaper), and must be read only.
+    """
+    return _merge_map(original, patch, (), _shared if share else _strip_directives)
 
 
-def _merge_map(original: dict, patch: dict, path: tuple[str, ...]) -> dict:
+def _merge_map(original: dict, patch: dict, path: tuple[str, ...], take: Callable[[Any], Any]) -> dict:
     out = dict(original)
     for key, pv in patch.items():
         if key == "$patch":
@@ -77,13 +82,32 @@ def _merge_map(original: dict, patch: dict, path: tuple[str, ...]) -> dict:
         ov = original.get(key)
         sub = (*path, key)
         if isinstance(pv, dict) and isinstance(ov, dict):
-            out[key] = _merge_map(ov, pv, sub)
+            out[key] = _merge_map(ov, pv, sub, take)
         elif isinstance(pv, list) and isinstance(ov, list):
             mk = _merge_key(sub)
-            out[key] = _merge_list(ov, pv, sub, mk) if mk else _strip_directives(pv)
+            out[key] = _merge_list(ov, pv, sub, mk, take) if mk else take(pv)
         else:
-            out[key] = _strip_directives(pv)
+            out[key] = take(pv)
     return out
+
+
+def _shared(value: Any) -> Any:
+    """`value` itself when it holds no patch directives, else a copy without them."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            for k, x in v.items():
+                if (k if type(k) is str else str(k)).startswith("$"):
+                    return _strip_directives(value)
+                if type(x) is dict or type(x) is list:
+                    stack.append(x)
+        elif t is list:
+            stack.extend(x for x in v if type(x) is dict or type(x) is list)
+        elif isinstance(v, (dict, list)):
+            return _strip_directives(value)
+    return value
 
 
 def _strip_directives(value: Any) -> Any:
@@ -132,7 +156,7 @@ def _key_of(item: Any, mk: str) -> Any:
     return item.get(mk) if isinstance(item, dict) else None
 
 
-def _merge_list(original: list, patch: list, path: tuple[str, ...], mk: str) -> list:
+def _merge_list(original: list, patch: list, path: tuple[str, ...], mk: str, take: Callable[[Any], Any]) -> list:
     if not patch:
         return list(original)
     if not all(isinstance(i, dict) for i in patch):
@@ -156,10 +180,10 @@ def _merge_list(original: list, patch: list, path: tuple[str, ...], mk: str) -> 
         k = _key_of(item, mk)
         patch_keys.append(k)
         if k in by_key and isinstance(merged[by_key[k]], dict):
-            merged[by_key[k]] = _merge_map(merged[by_key[k]], item, path)
+            merged[by_key[k]] = _merge_map(merged[by_key[k]], item, path, take)
         else:
             by_key[k] = len(merged)
-            merged.append(_strip_directives(item))
+            merged.append(take(item))
     # Order: patch items in patch order, server-only items woven in by their original order.
     patch_set = set(patch_keys)
     patch_items = []
