@@ -5,12 +5,14 @@ settings, the resolver, a loaded schema) are simply inherited by the workers, no
 is pickled on the way in, and there is no import cost on the way to a one-file run.
 Results are pickled on the way back, in batches.
 
-Each worker takes every n-th input (input i goes to worker i % n), so results arrive in
-about the order they are consumed and little is held back. A worker stops at its first
-exception and reports it; the others carry on, so that the caller sees, for every
-worker, either all its results or its first error, and can tell which input failed
-first whatever the timing. Where fork is not available, or for one worker, the inputs
-are run in this process, with the same behaviour.
+Work is handed out on demand, in input order: the parent writes tickets (the first
+input of a small run of inputs) into a pipe that every worker reads from, so a worker
+that got cheap inputs takes more, whatever pattern the inputs follow (a repository of
+`deployment.yaml` / `service.yaml` pairs must not load one worker with every
+Deployment). A worker stops at its first exception and reports it; since tickets go
+out in order, every input before the first failure (in input order) is done by someone,
+and the caller sees all results up to it whatever the timing. Where fork is not
+available, or for one worker, the inputs are run in this process, the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import selectors
 import signal
 import struct
@@ -27,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 _HEADER = struct.Struct("!Q")
+_TICKET = struct.Struct("!I")
 BATCH_ITEMS = 16
 BATCH_BYTES = 256 * 1024
 
@@ -77,11 +81,9 @@ def _portable(error: BaseException) -> BaseException:
     are (they pickle with their fields), anything else (a bug: ValueError, KeyError...)
     as a stand-in of the same type name and message, with the worker's traceback."""
     if type(error).__module__ != "builtins":
-        try:
+        with contextlib.suppress(Exception):
             pickle.loads(pickle.dumps(error))
             return error
-        except Exception:
-            pass
     return _Unpicklable(type(error).__name__, str(error), "".join(traceback.format_exception(error)))
 
 
@@ -92,24 +94,52 @@ def _send(fd: int, obj: Any) -> None:
         view = view[os.write(fd, view):]
 
 
-def _worker(fn: Callable[[int], Any], indices: range, fd: int) -> None:
+def _worker(fn: Callable[[int], Any], count: int, run: int, tickets: int, fd: int) -> None:
     batch: list[tuple[int, Any]] = []
     size = 0
-    for i in indices:
-        try:
-            result = fn(i)
-        except BaseException as e:
-            if batch:
+    while True:
+        ticket = os.read(tickets, _TICKET.size)  # whole tickets: pipe reads this small are atomic
+        if not ticket:
+            break
+        (first,) = _TICKET.unpack(ticket)
+        for i in range(first, min(first + run, count)):
+            try:
+                result = fn(i)
+            except BaseException as e:
+                if batch:
+                    _send(fd, batch)
+                _send(fd, Failure(i, _portable(e)))
+                return
+            batch.append((i, result))
+            size += len(result) if isinstance(result, (bytes, str)) else 1024
+            if len(batch) >= BATCH_ITEMS or size >= BATCH_BYTES:
                 _send(fd, batch)
-            _send(fd, Failure(i, _portable(e)))
-            return
-        batch.append((i, result))
-        size += len(result) if isinstance(result, (bytes, str)) else 1024
-        if len(batch) >= BATCH_ITEMS or size >= BATCH_BYTES:
-            _send(fd, batch)
-            batch, size = [], 0
+                batch, size = [], 0
     if batch:
         _send(fd, batch)
+
+
+class _Tickets:
+    """The write end of the ticket pipe, fed as the workers drain it."""
+
+    def __init__(self, fd: int, tickets: list[bytes]):
+        self.fd = fd
+        self.data = b"".join(tickets)
+        os.set_blocking(fd, False)
+
+    def feed(self) -> bool:
+        """Write what the pipe takes; True when every ticket is written."""
+        try:  # at most PIPE_BUF bytes: written whole or not at all, so tickets stay whole
+            n = os.write(self.fd, self.data[:select.PIPE_BUF])
+        except BlockingIOError:
+            return False
+        self.data = self.data[n:]
+        return not self.data
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class _Reader:
@@ -164,9 +194,9 @@ class _Reader:
 
 def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[tuple[int, Any]]:
     """Yield (i, fn(i)) for i in range(count), in order, computed by up to `workers`
-    forked processes. A worker's first exception is yielded as (i, Failure) and ends what
-    that worker yields (its later inputs are skipped); the others go on. Closing the
-    iterator early ends the workers."""
+    forked processes, until the first input (in order) whose fn raised: that one is
+    yielded as (i, Failure) and ends the iteration. Closing the iterator early ends the
+    workers."""
     workers = max(1, min(workers, count))
     if workers == 1 or not can_fork():
         for i in range(count):
@@ -177,11 +207,15 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
                 return
             yield i, result
         return
+    run = max(1, min(8, count // (workers * 32)))  # inputs per ticket: enough tickets to balance
+    tickets = [_TICKET.pack(first) for first in range(0, count, run)]
     readers: list[_Reader] = []
     sys.stdout.flush()
     sys.stderr.flush()
+    ticket_r, ticket_w = os.pipe()
+    feeder = None
     try:
-        for w in range(workers):
+        for _ in range(workers):
             r, wfd = os.pipe()
             pid = os.fork()
             if pid == 0:  # the worker: never returns into the caller
@@ -189,28 +223,38 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
                 try:
                     signal.signal(signal.SIGINT, signal.SIG_IGN)
                     os.close(r)
+                    os.close(ticket_w)
                     for other in readers:
                         os.close(other.fd)
-                    _worker(fn, range(w, count, workers), wfd)
+                    _worker(fn, count, run, ticket_r, wfd)
                 except BaseException:
                     code = 1
                 finally:
                     os._exit(code)
             os.close(wfd)
             readers.append(_Reader(pid, r))
-        yield from _collect(readers, count, workers)
+        os.close(ticket_r)
+        ticket_r = -1
+        feeder = _Tickets(ticket_w, tickets)
+        yield from _collect(readers, count, feeder)
     finally:
+        if feeder is not None:
+            feeder.close()
+        else:
+            os.close(ticket_w)
+        if ticket_r >= 0:
+            os.close(ticket_r)
         for rd in readers:
             rd.close()
             rd.reap(kill=True)
 
 
-def _collect(readers: list[_Reader], count: int, workers: int) -> Iterator[tuple[int, Any]]:
+def _collect(readers: list[_Reader], count: int, feeder: _Tickets) -> Iterator[tuple[int, Any]]:
     pending: dict[int, Any] = {}
-    stopped: set[int] = set()  # workers that reported a failure
     sel = selectors.DefaultSelector()
-    for w, rd in enumerate(readers):
-        sel.register(rd.fd, selectors.EVENT_READ, w)
+    for rd in readers:
+        sel.register(rd.fd, selectors.EVENT_READ, rd)
+    sel.register(feeder.fd, selectors.EVENT_WRITE, None)
     nxt = 0
     try:
         while True:
@@ -218,26 +262,30 @@ def _collect(readers: list[_Reader], count: int, workers: int) -> Iterator[tuple
                 item = pending.pop(nxt)
                 yield nxt, item
                 if isinstance(item, Failure):
-                    stopped.add(nxt % workers)
+                    return
                 nxt += 1
-                while nxt < count and nxt % workers in stopped:
-                    nxt += 1  # a stopped worker's later inputs are skipped
             if nxt >= count:
                 return
-            rd = readers[nxt % workers]
-            if not rd.open:
+            if not any(rd.open for rd in readers):
+                rd = next((r for r in readers if r.status != 0), readers[0])
                 raise WorkerDied(f"a meshrender worker process (pid {rd.pid}) {rd.describe()} "
                                  "before finishing its work")
             for key, _ in sel.select():
-                r = readers[key.data]
-                for msg in r.read():
+                rd = key.data
+                if rd is None:  # room in the ticket pipe
+                    if feeder.feed():
+                        sel.unregister(feeder.fd)
+                        feeder.close()  # workers read what is left, then see the end
+                    continue
+                for msg in rd.read():
                     if isinstance(msg, Failure):
                         if isinstance(msg.error, _Unpicklable):
                             msg.error = msg.error.rebuild()
                         pending[msg.index] = msg
                     else:
                         pending.update(msg)
-                if not r.open:
+                if not rd.open:
                     sel.unregister(key.fd)
+                    rd.reap()
     finally:
         sel.close()
