@@ -122,7 +122,11 @@ def read_text(display: str, path: Path | None) -> str:
     else:
         try:
             with open(path, "rb") as f:
-                raw = f.read(yamlio.MAX_FILE_BYTES + 1)
+                # Read what the file holds: asking for the limit allocates it every time.
+                size = os.fstat(f.fileno()).st_size
+                raw = f.read(min(size, yamlio.MAX_FILE_BYTES) + 1)
+                if len(raw) > size:  # more than its size said (a pipe, /proc, a growing file)
+                    raw += f.read(yamlio.MAX_FILE_BYTES + 1 - len(raw))
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", Location(display, 1, 1)) from None
     return yamlio.decode(raw, display)
