@@ -93,21 +93,32 @@ def _merge_map(original: dict, patch: dict, path: tuple[str, ...], take: Callabl
 
 def _shared(value: Any) -> Any:
     """`value` itself when it holds no patch directives, else a copy without them."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is dict:
-            for k, x in v.items():
-                if (k if type(k) is str else str(k)).startswith("$"):
-                    return _strip_directives(value)
-                if type(x) is dict or type(x) is list:
-                    stack.append(x)
-        elif t is list:
-            stack.extend(x for x in v if type(x) is dict or type(x) is list)
-        elif isinstance(v, (dict, list)):
-            return _strip_directives(value)
-    return value
+    t = type(value)
+    if t is str or t is int or t is bool or value is None or t is float:
+        return value
+    if (t is dict or t is list) and not _has_directives(value):
+        return value
+    return _strip_directives(value)
+
+
+def _has_directives(value: Any) -> bool:
+    """Whether plain data holds a `$` key anywhere (anything else than plain data: yes)."""
+    t = type(value)
+    if t is dict:
+        for k, x in value.items():
+            if (k if type(k) is str else str(k)).startswith("$"):
+                return True
+            tx = type(x)
+            if (tx is dict or tx is list) and _has_directives(x):
+                return True
+        return False
+    if t is list:
+        for x in value:
+            tx = type(x)
+            if (tx is dict or tx is list) and _has_directives(x):
+                return True
+        return False
+    return True
 
 
 def _strip_directives(value: Any) -> Any:
