@@ -242,7 +242,7 @@ def summarize(data: dict, previous: dict | None) -> str:
     n = data["repo"]["workloads"]
     res = data["results"]
     floor = res["floor"]["seconds"]
-    lines = [f"{'step':<24} {'seconds':>8} {'workloads/s':>12} {'x floor':>8} {'peak MB':>8} {'procs':>6}"
+    lines = [f"{'step':<24} {'seconds':>8} {'workloads/s':>12} {'x floor':>8} {'cpu s':>7} {'peak MB':>8} {'procs':>6}"
              + ("   previous" if previous else "")]
     for name in ("floor", "floor_tree", "pyyaml_c", "render", "render_1_worker", "render_reference_yaml", "lint"):
         r = res.get(name)
@@ -256,7 +256,9 @@ def summarize(data: dict, previous: dict | None) -> str:
             p = previous["results"][name]
             prev = f"   {p['seconds']:.2f} s, {p['seconds'] / previous['results']['floor']['seconds']:.2f}x"
         lines.append(f"{name:<24} {r['seconds']:>8.2f} {n / r['seconds']:>12.0f} {r['seconds'] / floor:>8.2f} "
-                     f"{r['peak_mb']:>8.0f} {r['processes']:>6}{prev}")
+                     f"{r['cpu_seconds']:>7.2f} {r['peak_mb']:>8.0f} {r['processes']:>6}{prev}")
+    lines.append(f"load average before the run: {data['meta']['load_average_before'][0]:.2f} on "
+                 f"{data['meta']['cpus']} cores (other work on the machine slows the parallel steps first)")
     r = res["render"]
     lines.append(f"render output identical with 1 worker: {r['identical_to_1_worker']}, "
                  f"with the reference YAML parser: {r['identical_to_reference_yaml']}")
@@ -279,6 +281,7 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--keep", action="store_true", help="keep the generated repo and outputs")
     args = ap.parse_args()
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="meshrender-bench-"))
     try:
         data = measure(args.workloads, args.repeat, work)
@@ -293,7 +296,7 @@ def main() -> None:
         "commit": git.stdout.strip(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
+        "load_average_before": load_before,
         "repeat": args.repeat,
     }
     for r in data["results"].values():
