@@ -218,17 +218,12 @@ class FileDone:
 
 
 @dataclass
-class StreamResult:
-    """Totals of a render_stream run (each file's output went to the caller's on_file)."""
+class StreamResult(RenderResult):
+    """Totals of a render_stream run: `workloads` are WorkloadSummary records, and
+    `outputs` stays empty (each file's output went to the caller's on_file) unless
+    render_paths collected it."""
 
-    workloads: list[WorkloadSummary] = field(default_factory=list)
-    documents: int = 0
-    consumed: int = 0
-    warnings: list[str] = field(default_factory=list)
-    settings: Settings | None = None
-    resolver: Resolver | None = None
     files: int = 0
-    outputs: list[tuple[SourceFile, list[str]]] = field(default_factory=list)  # render_paths only
 
 
 def workers_for(count: int) -> int:

@@ -149,6 +149,8 @@ def _mapping(d: dict, ind: str, out: list[str], sort: bool, lead: str) -> None:
         if key is None or key is _LITERAL:
             key = _key_text(k)
         t = type(v)
+        if t is not str and t is not dict and t is not list and t is not int:  # subclasses, scalars
+            t = dict if isinstance(v, dict) else list if isinstance(v, list) else str if isinstance(v, str) else None
         if t is str:
             s = cache.get(v) or format_scalar_string(v)
             if s is _LITERAL:
@@ -171,26 +173,6 @@ def _mapping(d: dict, ind: str, out: list[str], sort: bool, lead: str) -> None:
                 append(f"{lead}{key}: []")
         elif t is int:
             append(f"{lead}{key}: {v}")
-        elif isinstance(v, dict):
-            if v:
-                append(f"{lead}{key}:")
-                _mapping(v, ind + "  ", out, sort, ind + "  ")
-            else:
-                append(f"{lead}{key}: {{}}")
-        elif isinstance(v, list):
-            if v:
-                append(f"{lead}{key}:")
-                _sequence(v, ind, out, sort, ind)
-            else:
-                append(f"{lead}{key}: []")
-        elif isinstance(v, str):
-            s = format_scalar_string(v)
-            if s is _LITERAL:
-                header, lines = _literal_lines(v, ind + "  ")
-                append(f"{lead}{key}: {header}")
-                out.extend(lines)
-            else:
-                append(f"{lead}{key}: {s}")
         else:
             append(f"{lead}{key}: {_scalar(v)}")
         lead = ind
@@ -204,6 +186,9 @@ def _sequence(lst: list, ind: str, out: list[str], sort: bool, lead: str) -> Non
     for item in lst:
         dash = lead + "- "
         t = type(item)
+        if t is not str and t is not dict and t is not list:  # subclasses, scalars
+            t = dict if isinstance(item, dict) else list if isinstance(item, list) else (
+                str if isinstance(item, str) else None)
         if t is dict and item:
             _mapping(item, child, out, sort, dash)
         elif t is str:
@@ -214,22 +199,12 @@ def _sequence(lst: list, ind: str, out: list[str], sort: bool, lead: str) -> Non
                 out.extend(lines)
             else:
                 append(dash + s)
-        elif isinstance(item, dict) and item:
-            _mapping(item, child, out, sort, dash)
-        elif isinstance(item, list) and item:
+        elif t is list and item:
             _sequence(item, child, out, sort, dash)
-        elif isinstance(item, dict):
+        elif t is dict:
             append(dash + "{}")
-        elif isinstance(item, list):
+        elif t is list:
             append(dash + "[]")
-        elif isinstance(item, str):
-            s = format_scalar_string(item)
-            if s is _LITERAL:
-                header, lines = _literal_lines(item, child)
-                append(dash + header)
-                out.extend(lines)
-            else:
-                append(dash + s)
         else:
             append(dash + _scalar(item))
         lead = ind
