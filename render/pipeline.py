@@ -198,8 +198,10 @@ def render(files: list[SourceFile], options: Options,
 
 # -- reading and rendering PATHs in worker processes ---------------------------------------
 
-# Below this many input files one process does it all: forking costs more than it saves.
-PARALLEL_MIN_FILES = 24
+# Workers pay off from about this much work: reading settings is light (files), rendering
+# is not (bytes of YAML); below, one process does it all, as forking costs more.
+PARALLEL_MIN_FILES = 256
+PARALLEL_MIN_BYTES = 256 * 1024
 
 
 @dataclass
@@ -226,8 +228,9 @@ class StreamResult(RenderResult):
     files: int = 0
 
 
-def workers_for(count: int) -> int:
-    """How many processes render `count` files: MESHRENDER_JOBS, else every core."""
+def workers_for(count: int, total_bytes: int | None = None) -> int:
+    """How many processes work on `count` files (of `total_bytes`, when known):
+    MESHRENDER_JOBS, else every core when there is enough to do."""
     env = os.environ.get("MESHRENDER_JOBS", "").strip()
     if env:
         try:
@@ -235,7 +238,7 @@ def workers_for(count: int) -> int:
         except ValueError:
             raise UsageError(f"MESHRENDER_JOBS={env!r} is not a number of processes") from None
         return max(1, min(jobs, count))
-    if count < PARALLEL_MIN_FILES:
+    if count < 2 or (count < PARALLEL_MIN_FILES if total_bytes is None else total_bytes < PARALLEL_MIN_BYTES):
         return 1
     return max(1, min(parallel.cpu_count(), count))
 
@@ -300,7 +303,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
     """
     inputs = _Inputs(paths)
     n = len(inputs)
-    jobs = workers or workers_for(n)
+    jobs = workers or workers_for(n)  # for reading settings; rendering decides below
     result = StreamResult(files=n)
 
     # 1. Settings documents, from every file, before any workload is rendered.
@@ -336,6 +339,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
     yamlio.expect(total_bytes)  # load the fast YAML reader once, before the workers fork
 
     # 2. Every file, rendered where it is read.
+    jobs = workers or workers_for(n, total_bytes)
     sidecar_index = {id(s): k for k, s in enumerate(resolver.settings.sidecar)}
 
     def render_one(i: int) -> FileDone:
