@@ -294,10 +294,22 @@ def _restore(saved: int) -> None:
 
 def load(text: str) -> Any:
     """The data of one YAML document, or UNSURE when the reference reader must decide."""
+    return load_all([text])[0]
+
+
+def load_all(texts: list[str]) -> list[Any]:
+    """load() of each document (of a file), rapidyaml's error printing silenced once."""
+    saved = _quiet()
+    try:
+        return [_load(t) for t in texts]
+    finally:
+        _restore(saved)
+
+
+def _load(text: str) -> Any:
     raw = text.encode()
     if _refused(text, raw):
         return UNSURE
-    saved = _quiet()
     try:
         tree = ryml.parse_in_arena(raw)
         if tree.size() > MAX_NODES:
@@ -311,8 +323,6 @@ def load(text: str) -> Any:
         out = ryml.emit_json_malloc(tree, node)
     except Exception:  # rapidyaml refuses: the reference reader says where and why
         return UNSURE
-    finally:
-        _restore(saved)
     if out is None:
         return UNSURE
     try:

@@ -307,10 +307,12 @@ def _reader(text: str) -> Any:
     return fast
 
 
-def _load(chunk: str, source: str, first_line: int, fast: Any) -> Any:
-    """One document's data (None for an empty one), or InputError with its location."""
+def _load(chunk: str, source: str, first_line: int, fast: Any, data: Any = None) -> Any:
+    """One document's data (None for an empty one), or InputError with its location;
+    `data` is the fast reader's answer when it was asked already."""
     if fast:
-        data = fast.load(chunk)
+        if data is None:
+            data = fast.load(chunk)
         if data is not fast.UNSURE:
             return data
     try:
@@ -329,9 +331,11 @@ def _load(chunk: str, source: str, first_line: int, fast: Any) -> Any:
 def parse(text: str, source: str) -> list[Document]:
     """All non-empty documents of a stream, as data, in order."""
     fast = _reader(text)
+    chunks = split_documents(text)
+    answers = fast.load_all([chunk for _, chunk in chunks]) if fast else [None] * len(chunks)
     docs: list[Document] = []
-    for first_line, chunk in split_documents(text):
-        data = _load(chunk, source, first_line, fast)
+    for (first_line, chunk), answer in zip(chunks, answers, strict=True):
+        data = _load(chunk, source, first_line, fast, answer)
         if data is not None:
             docs.append(Document(source, len(docs), first_line, chunk, data))
     return docs
