@@ -159,3 +159,18 @@ def test_an_unpicklable_error_crosses_with_its_type_name_and_message():
     ((_, r),) = list(parallel.ordered_map(fail, 4, 2))[:1]
     assert type(r.error).__name__ == "Odd" and str(r.error) == "1-2"
     assert "Traceback" in str(r.error.__cause__)
+
+
+def test_small_runs_stay_in_one_process_and_jobs_can_be_set(monkeypatch):
+    from render import pipeline
+    from render.errors import UsageError
+
+    monkeypatch.delenv("MESHRENDER_JOBS", raising=False)
+    assert pipeline.workers_for(1, 10 * 1024 * 1024) == 1  # one file: nothing to share
+    assert pipeline.workers_for(500, 20 * 1024) == 1  # little to do: forking costs more
+    assert pipeline.workers_for(500, 10 * 1024 * 1024) == min(parallel.cpu_count(), 500)
+    monkeypatch.setenv("MESHRENDER_JOBS", "3")
+    assert pipeline.workers_for(2, 10) == 2 and pipeline.workers_for(50) == 3
+    monkeypatch.setenv("MESHRENDER_JOBS", "many")
+    with pytest.raises(UsageError, match="MESHRENDER_JOBS"):
+        pipeline.workers_for(50)
