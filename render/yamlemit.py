@@ -122,17 +122,6 @@ def _literal_lines(s: str, indent: str) -> tuple[str, list[str]]:
     return header, lines
 
 
-def _sorted_keys(d: dict) -> list:
-    """Keys in the order of their string form (all-string keys compare natively)."""
-    try:
-        keys = sorted(d)
-    except TypeError:  # mixed key types
-        return sorted(d, key=str)
-    if keys and type(keys[0]) is not str:  # numbers or booleans: order as text
-        return sorted(d, key=str)
-    return keys
-
-
 def _key_text(k: Any) -> str:
     key = format_scalar_string(k) if isinstance(k, str) else _scalar(k)
     return _double(k) if key is _LITERAL else key
@@ -143,7 +132,16 @@ def _mapping(d: dict, ind: str, out: list[str], sort: bool, lead: str) -> None:
     with `lead` instead (a sequence item's `- `)."""
     cache = _CACHE
     append = out.append
-    for k in (_sorted_keys(d) if sort else d):
+    keys: Any = d
+    if sort:  # (inline: this runs for every map of every document)
+        try:
+            keys = sorted(d)
+        except TypeError:  # mixed key types
+            keys = sorted(d, key=str)
+        else:
+            if keys and type(keys[0]) is not str:  # numbers or booleans: order as text
+                keys = sorted(d, key=str)
+    for k in keys:
         v = d[k]
         key = cache.get(k) if type(k) is str else None
         if key is None or key is _LITERAL:
