@@ -18,6 +18,7 @@ available, or for one worker, the inputs are run in this process, the same way.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import select
@@ -212,6 +213,7 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
     readers: list[_Reader] = []
     sys.stdout.flush()
     sys.stderr.flush()
+    gc.freeze()  # what the workers inherit is never scanned by their collector (nor copied for it)
     ticket_r, ticket_w = os.pipe()
     feeder = None
     try:
@@ -247,6 +249,7 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
         for rd in readers:
             rd.close()
             rd.reap(kill=True)
+        gc.unfreeze()
 
 
 def _collect(readers: list[_Reader], count: int, feeder: _Tickets) -> Iterator[tuple[int, Any]]:
