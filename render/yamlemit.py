@@ -80,7 +80,7 @@ def format_scalar_string(s: str) -> str:
         out = '"' + s + '"' if '"' not in s and "\\" not in s else _double(s)
     else:
         out = "'" + s.replace("'", "''") + "'"
-    if len(_CACHE) > 200_000:
+    if len(_CACHE) > 20_000:
         _CACHE.clear()
     _CACHE[s] = out
     return out

@@ -101,6 +101,7 @@ _NUMBER_TOKEN = re.compile(r"(?:^|(?<=[\s\[{,]))(?!" + _SAME + _END + ")" + _TYP
 _CACHE: dict[str, int] = {}
 _KEYS_OK: set[str] = set()
 _DEVNULL: int | None = None
+_JSON_BUF = bytearray(64 * 1024)
 VALUE, KEY = 1, 2  # suspect as a value and as a key / only as a key
 
 
@@ -124,7 +125,7 @@ def _suspect(s: str) -> int:
             got = KEY if _SAME_RE.match(s) else VALUE
         else:
             got = 0
-        if len(_CACHE) > 100_000:
+        if len(_CACHE) > 20_000:
             _CACHE.clear()
         _CACHE[s] = got
     return got
@@ -250,7 +251,7 @@ def _flows_ok(text: str, spans: list[tuple[int, int]]) -> bool:
             while n:
                 seg, n = _FLOW_INNER.subn("x", seg)
             ok = bool(_FLOW_DONE.match(seg))
-            if len(_FLOWS_SEEN) > 50_000:
+            if len(_FLOWS_SEEN) > 10_000:
                 _FLOWS_SEEN.clear()
             _FLOWS_SEEN[line] = ok
         if not ok:
@@ -274,6 +275,19 @@ def _refused(text: str, raw: bytes) -> bool:
         if spans is None:
             return True
     return ("[" in text or "{" in text) and not _flows_ok(text, spans)
+
+
+def _emit_json(tree: Any, node: int) -> memoryview | None:
+    """The JSON of `node`, in a buffer reused from call to call. (emit_json_malloc leaks
+    its buffer: 5 KB a document, 100 MB over 10,000 workloads.)"""
+    global _JSON_BUF
+    failed, size = ryml.emit_json_to_substr(tree, node, _JSON_BUF)
+    if failed:
+        _JSON_BUF = bytearray(max(size, 2 * len(_JSON_BUF)))
+        failed, size = ryml.emit_json_to_substr(tree, node, _JSON_BUF)
+    if failed or not size:
+        return None
+    return memoryview(_JSON_BUF)[:size]
 
 
 def _quiet() -> int:
@@ -320,7 +334,7 @@ def _load(text: str) -> Any:
             if tree.num_children(root) != 1:
                 return UNSURE
             node, extra = tree.first_child(root), 2
-        out = ryml.emit_json_malloc(tree, node)
+        out = _emit_json(tree, node)
     except Exception:  # rapidyaml refuses: the reference reader says where and why
         return UNSURE
     if out is None:
