@@ -31,6 +31,19 @@ def _files(root: Path) -> list[Path]:
     return out
 
 
+_BUF = bytearray(1 << 16)
+
+
+def _json(ryml, tree, node) -> memoryview:
+    """JSON of a node into a reused buffer (emit_json_malloc leaks its buffer)."""
+    global _BUF
+    failed, size = ryml.emit_json_to_substr(tree, node, _BUF)
+    if failed:
+        _BUF = bytearray(size * 2)
+        failed, size = ryml.emit_json_to_substr(tree, node, _BUF)
+    return memoryview(_BUF)[:size]
+
+
 def _ryml(text: bytes) -> tuple[int, bytes]:
     import orjson
     import ryml
@@ -40,7 +53,7 @@ def _ryml(text: bytes) -> tuple[int, bytes]:
     docs = list(ryml.children(tree, root)) if tree.is_stream(root) else [root]
     parts = []
     for d in docs:
-        data = orjson.loads(ryml.emit_json_malloc(tree, d))
+        data = orjson.loads(_json(ryml, tree, d))
         back = ryml.parse_in_arena(orjson.dumps(data))
         for node in range(back.size()):  # JSON parses as flow style; Kubernetes YAML is block
             if back.is_container(node):
