@@ -93,6 +93,7 @@ def make_options(**kw: Any) -> Any:
 # Subcommands, imported only when run: "name" -> "module:attribute".
 COMMANDS = {
     "render": "render.commands.render:render",
+    "lint": "render.commands.lint:lint",
     "diff": "render.commands.diff:diff",
     "explain": "render.commands.explain:explain",
     "render-check": "render.commands.render_check:render_check",  # the pre-commit hook

@@ -22,6 +22,7 @@ from typing import Any
 from render import fieldpath, yamlio
 from render.errors import InputError, Location
 from render.inject import proxyconfig
+from render.inject.context import PINNED_PROXY
 from render.inject.gotext import truthy
 from render.inject.injector import proxy_image
 from render.inject.template import RES_ANNOTATIONS
@@ -296,6 +297,8 @@ class Attributor:
             value = _get(self.config_annotation, inner)
             if value is MISSING:
                 return None
+            if base == CONFIG_ANNOTATION and _get(self.tree.get("extras", PINNED_PROXY) or {}, inner) is not MISSING:
+                return None  # a workload-selected ProxyConfig sets it: the annotation does not win
         elif base in self.annotations:
             value = self.annotations[base]
         else:
@@ -347,7 +350,7 @@ class Attributor:
             return Source("config", origin.layer, Location(origin.source) if origin.source else None)
         kind = str(doc.data.get("kind") or "") if isinstance(doc.data, dict) else ""
         if origin.layer in ("--values", "--mesh-config"):
-            if kind == "IstioOperator":
+            if kind == "IstioOperator" and fld[:1] != ("spec",):
                 fld = ("spec", "values" if origin.layer == "--values" else "meshConfig", *fld)
             src_kind = "values-file" if origin.layer == "--values" else "mesh-config-file"
             return Source(src_kind, f"{origin.layer} file", locate(doc, fld), fieldpath.format_path(fld))

@@ -21,7 +21,7 @@ from typing import Any
 from render import gozero, kinds, parallel, sources, yamlio
 from render.errors import InputError, MeshrenderError, UsageError
 from render.inject.injector import InjectionError, inject, skip_reason
-from render.inject.templates import TemplateError
+from render.inject.templates import ANNOTATION, TemplateError
 from render.settings.collect import Collector, Settings, is_consumed, may_be_settings
 from render.settings.resolve import Options, Resolved, Resolver
 from render.sources import SourceFile
@@ -117,10 +117,21 @@ def iter_workloads(doc: Document, namespace: str) -> list[kinds.Workload]:
     return out
 
 
+def _template_error(e: TemplateError, w: kinds.Workload, doc: Document, resolved: Resolved) -> InputError:
+    """Point at the pod's template annotation, and say where the template is defined."""
+    path = (*w.meta_path, "annotations", ANNOTATION)
+    has_annotation = ANNOTATION in w.pod.annotations
+    where = locate(doc, path) if has_annotation else doc.location
+    origin = resolved.tree.origin("values", "sidecarInjectorWebhook", "templates", e.template)
+    defined = f" (defined in {origin.describe()})" if origin is not None and origin.doc is not None else ""
+    return InputError(f"{w.display}: {e}{defined}", where,
+                      field=".".join(map(str, path)) if has_annotation else None)
+
+
 def inject_workload(w: kinds.Workload, doc: Document, resolver: Resolver) -> WorkloadResult:
     """Resolve and inject one workload in place (render does every one; explain just one)."""
-    reason = skip_reason(w.pod)
     resolved = resolver.resolve(w)
+    reason = skip_reason(w.pod, resolved.config)
     if reason:
         return WorkloadResult(w, doc, resolved, False, reason)
     try:
@@ -133,7 +144,7 @@ def inject_workload(w: kinds.Workload, doc: Document, resolver: Resolver) -> Wor
             field = ".".join(map(str, (*w.meta_path, "annotations", e.annotation)))
         raise InputError(f"{w.display}: {e}", where, field=field) from None
     except TemplateError as e:
-        raise InputError(f"{w.display}: {e}", doc.location) from None
+        raise _template_error(e, w, doc, resolved) from None
     return WorkloadResult(w, doc, resolved, True)
 
 

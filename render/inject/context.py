@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The `extras` key holding the fields a workload-selected ProxyConfig resource sets: they
+# win over the proxy.istio.io/config annotation (Istio's EffectiveProxyConfig).
+PINNED_PROXY = "workloadProxyConfig"
+
 
 @dataclass(frozen=True)
 class InjectConfig:

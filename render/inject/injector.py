@@ -12,13 +12,13 @@ import json
 import re
 from typing import Any
 
-from render import plain, yamlio
+from render import plain, selectors, yamlio
 from render.errors import InputError
 from render.inject import probes, proxyconfig, smp
-from render.inject.context import InjectConfig, PodRef
+from render.inject.context import PINNED_PROXY, InjectConfig, PodRef
 from render.inject.gotext import lookup, truthy
 from render.inject.template import TemplateData
-from render.inject.templates import render_template
+from render.inject.templates import render_template, selected
 from render.inject.validate import AnnotationError, check
 from render.quantity import canonical_resources
 
@@ -40,8 +40,14 @@ class InjectionError(ValueError):
         self.annotation = annotation
 
 
-def skip_reason(pod: PodRef) -> str | None:
-    """Why Istio would leave this pod alone, or None when it injects."""
+def skip_reason(pod: PodRef, cfg: InjectConfig | None = None) -> str | None:
+    """Why Istio would leave this pod alone, or None when it injects (injectRequired).
+
+    With `cfg`, the injector config counts too, as the webhook applies it: the policy
+    (`global.proxy.autoInject`: `enabled` injects unless a pod opts out, `disabled` only
+    pods that opt in) and, for pods that say nothing, `neverInjectSelector` then
+    `alwaysInjectSelector`.
+    """
     if pod.spec.get("hostNetwork") is True:
         return "host networking is enabled"
     if pod.namespace in IGNORED_NAMESPACES:
@@ -49,15 +55,32 @@ def skip_reason(pod: PodRef) -> str | None:
     selector = pod.annotations.get("sidecar.istio.io/inject")
     if "sidecar.istio.io/inject" in pod.labels:
         selector = pod.labels["sidecar.istio.io/inject"]
-    if selector is None:
+    value = "" if selector is None else str(selector).lower()
+    if value not in ("y", "yes", "true", "on", ""):
+        return "sidecar injection is disabled (sidecar.istio.io/inject)"
+    if cfg is None or value:
         return None
-    if str(selector).lower() in ("y", "yes", "true", "on", ""):
+    hook = lookup(cfg.values, "sidecarInjectorWebhook") or {}
+    for sel in hook.get("neverInjectSelector") or []:
+        if selectors.matches(sel, pod.labels, empty=False):
+            return "the pod's labels match the injector's neverInjectSelector"
+    for sel in hook.get("alwaysInjectSelector") or []:
+        if selectors.matches(sel, pod.labels, empty=False):
+            return None
+    policy = lookup(cfg.values, "global.proxy.autoInject", "enabled")
+    if policy == "enabled":
         return None
-    return "sidecar injection is disabled (sidecar.istio.io/inject)"
+    if policy == "disabled":
+        return "the injection policy is disabled and the pod does not ask for injection (sidecar.istio.io/inject)"
+    return f"the injection policy {policy!r} is neither enabled nor disabled, which turns injection off"
 
 
-def pod_proxy_config(pod: PodRef, base: dict[str, Any]) -> dict[str, Any]:
-    """The ProxyConfig for this pod: `base` with `proxy.istio.io/config` applied."""
+def pod_proxy_config(pod: PodRef, base: dict[str, Any], pinned: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ProxyConfig for this pod: `base` with `proxy.istio.io/config` applied.
+
+    Fields set by a workload-selected ProxyConfig resource (`pinned`) keep their value:
+    Istio merges the annotation with lower priority than those (EffectiveProxyConfig).
+    """
     raw = pod.annotations.get("proxy.istio.io/config")
     if raw is None:
         return base
@@ -74,6 +97,11 @@ def pod_proxy_config(pod: PodRef, base: dict[str, Any]) -> dict[str, Any]:
         override = proxyconfig.normalize(override, "proxy.istio.io/config")
     except InputError as e:
         raise InjectionError(e.message, "proxy.istio.io/config") from None
+    for key, value in (pinned or {}).items():
+        if key == "proxyMetadata" and isinstance(override.get(key), dict):
+            override[key] = {k: v for k, v in override[key].items() if k not in value}
+        else:
+            override.pop(key, None)
     return proxyconfig.merge(base, override)
 
 
@@ -204,9 +232,14 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
     for key, init in (("containers", False), ("initContainers", True)):
         for c in template["spec"].get(key) or []:
             name = c.get("name")
-            if name in _names(status, key):
-                continue
             match = _find(existing.get(key), name)
+            if name in _names(status, key) and match is None:
+                # Injected last time, and not a user override: the new template wins.
+                continue
+            # A user override recorded in proxy.istio.io/overrides is re-applied even on
+            # re-injection. (Istio skips every container named in the status annotation,
+            # which silently drops the user's override the second time a pod is injected;
+            # re-applying it keeps rendering idempotent.)
             if match is None:
                 if init:
                     match = _find(ospec.get("containers"), name) or _find(ospec.get("initContainers"), name)
@@ -217,6 +250,8 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
             overlay = plain.deepcopy(match)
             if overlay.get("image") == "auto":
                 overlay.pop("image")
+            if overlay.get("resources") == {}:
+                overlay.pop("resources")  # Go's zero value in the recorded override
             applied[key].append(overlay)
             final = _overlay_container(final, overlay, init)
     if not already and (applied["containers"] or applied["initContainers"]):
@@ -226,13 +261,19 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
                 out[key] = [_go_container(c) for c in applied[key]]
         final["metadata"].setdefault("annotations", {})[OVERRIDES] = json.dumps(
             out, separators=(",", ":"), ensure_ascii=False)
-    _adjust_init_user(final, original, proxy)
+    _adjust_init_user(final, original, existing, proxy)
     return final
 
 
-def _adjust_init_user(final: dict, original: dict, proxy: dict) -> None:
+def _adjust_init_user(final: dict, original: dict, existing: dict[str, list], proxy: dict) -> None:
+    """The user's own istio-proxy securityContext decides the iptables/validation user.
+
+    On re-injection the user's container is the one recorded in proxy.istio.io/overrides,
+    not the injected one in the pod (whose runAsUser the first injection may have changed).
+    """
     spec = original["spec"]
-    user = _find(spec.get("containers"), PROXY) or _find(spec.get("initContainers"), PROXY)
+    user = (_find(existing.get("containers"), PROXY) or _find(existing.get("initContainers"), PROXY)
+            or _find(spec.get("containers"), PROXY) or _find(spec.get("initContainers"), PROXY))
     if user is None:
         return
     sc = user.get("securityContext") or {}
@@ -359,9 +400,22 @@ def _status_annotation(template_spec: dict, revision: str) -> str:
     return json.dumps(status, separators=(",", ":"), ensure_ascii=False)
 
 
+# Env vars that post-processing appends after the cluster envs.
+_POST_ENVS = ("ISTIO_PROMETHEUS_ANNOTATIONS", "ISTIO_KUBE_APP_PROBERS")
+
+
 def _update_cluster_envs(sidecar: dict, envs: dict[str, str]) -> None:
+    """Istio's updateClusterEnvs: drop the cluster envs, append them sorted by name.
+
+    On re-injection the proxy still carries the envs later steps appended last time; the
+    cluster envs go before those, so that rendering an injected pod again gives the same
+    order as the first injection (Istio appends them after, which reorders the env list).
+    """
     kept = [e for e in sidecar.get("env") or [] if e.get("name") not in envs]
-    kept += [{"name": k, "value": envs[k]} for k in sorted(envs)]
+    at = len(kept)
+    while at and kept[at - 1].get("name") in _POST_ENVS:
+        at -= 1
+    kept[at:at] = [{"name": k, "value": envs[k]} for k in sorted(envs)]
     sidecar["env"] = kept
 
 
@@ -421,7 +475,7 @@ def inject(pod: PodRef, cfg: InjectConfig) -> None:
     if errors:
         first: AnnotationError = errors[0]
         raise InjectionError(str(first), first.name)
-    proxy = pod_proxy_config(pod, cfg.proxy)
+    proxy = pod_proxy_config(pod, cfg.proxy, cfg.extras.get(PINNED_PROXY))
     status_port = proxyconfig.status_port(proxy)
     values = cfg.values
     cluster = lookup(values, "global.multiCluster.clusterName", "") or ""
@@ -455,9 +509,7 @@ def inject(pod: PodRef, cfg: InjectConfig) -> None:
     )
     merged = plain.deepcopy(original)
     template_pod: dict = {"metadata": {}, "spec": {}}
-    selected = original_annotations.get("inject.istio.io/templates")
-    names = [n.strip() for n in selected.split(",")] if selected is not None else None
-    for rendered in render_template(names, data, cfg):
+    for rendered in render_template(selected(original_annotations, cfg), data, cfg):
         template_pod = smp.merge_pod(template_pod, rendered, share=True)  # read only
         tspec = template_pod["spec"]
         if _find(tspec.get("initContainers"), PROXY) and _find(merged["spec"].get("containers"), PROXY):

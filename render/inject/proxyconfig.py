@@ -43,9 +43,10 @@ _ORDER = [
     "statusPort", "extraStatTags", "gatewayTopology", "terminationDrainDuration", "meshId",
     "readinessProbe", "proxyStatsMatcher", "holdApplicationUntilProxyStarts",
     "caCertificatesPem", "image", "privateKeyProvider", "proxyHeaders", "fileFlushInterval",
-    "fileFlushMinSizeKb",
+    "fileFlushMinSizeKb", "tracingServiceName",
 ]
 _RANK = {k: i for i, k in enumerate(_ORDER)}
+_MAP_FIELDS = ("proxyMetadata", "runtimeValues")
 INTERCEPTION_MODES = ("REDIRECT", "TPROXY", "NONE")
 
 
@@ -104,12 +105,16 @@ def to_json(pc: dict[str, Any]) -> str:
     """The `PROXY_CONFIG` value: fields that differ from the defaults, as proto JSON."""
     cleaned = {}
     for key, value in pc.items():
+        if key not in _RANK:
+            continue  # not a ProxyConfig field: Istio reads it leniently and drops it
         if key in DEFAULTS and value == DEFAULTS[key]:
             continue
         if key == "proxyMetadata" and not value:
             continue
+        if key in _MAP_FIELDS and isinstance(value, dict):
+            value = dict(sorted(value.items()))  # proto JSON prints map entries by key
         cleaned[key] = value
-    ordered = dict(sorted(cleaned.items(), key=lambda kv: _RANK.get(kv[0], len(_RANK))))
+    ordered = dict(sorted(cleaned.items(), key=lambda kv: _RANK[kv[0]]))
     return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -133,6 +133,37 @@ def _drop_nulls(v: Any) -> Any:
     return v
 
 
+def canonical_labels(d: TemplateData) -> dict[str, str]:
+    """`service.istio.io/canonical-name` and `-revision`, as every template derives them."""
+    labels = d.labels
+    name = (
+        labels.get("service.istio.io/canonical-name")
+        or labels.get("app.kubernetes.io/name")
+        or labels.get("app")
+        or d.deploy_name
+    )
+    return {
+        "service.istio.io/canonical-name": name[:63].removesuffix("-"),
+        "service.istio.io/canonical-revision": (
+            labels.get("service.istio.io/canonical-revision")
+            or labels.get("app.kubernetes.io/version")
+            or labels.get("version")
+            or "latest"
+        ),
+    }
+
+
+def default_container_annotations(d: TemplateData) -> dict[str, str]:
+    """kubectl's default container: the first app container, unless the user chose one."""
+    apps = app_containers(d.spec)
+    out: dict[str, str] = {}
+    if apps:
+        for key in ("kubectl.kubernetes.io/default-logs-container", "kubectl.kubernetes.io/default-container"):
+            if key not in d.annotations:
+                out[key] = apps[0]
+    return out
+
+
 def metadata(d: TemplateData) -> dict:
     labels = d.labels
     meta_labels = {
@@ -140,26 +171,9 @@ def metadata(d: TemplateData) -> dict:
     }
     if (d.proxy.get("proxyMetadata") or {}).get("ISTIO_META_ENABLE_HBONE") == "true":
         meta_labels["networking.istio.io/tunnel"] = labels.get("networking.istio.io/tunnel") or "http"
-    name = (
-        labels.get("service.istio.io/canonical-name")
-        or labels.get("app.kubernetes.io/name")
-        or labels.get("app")
-        or d.deploy_name
-    )
-    meta_labels["service.istio.io/canonical-name"] = name[:63].removesuffix("-")
-    meta_labels["service.istio.io/canonical-revision"] = (
-        labels.get("service.istio.io/canonical-revision")
-        or labels.get("app.kubernetes.io/version")
-        or labels.get("version")
-        or "latest"
-    )
+    meta_labels.update(canonical_labels(d))
     anns: dict[str, str] = {"istio.io/rev": d.revision or "default"}
-    apps = app_containers(d.spec)
-    if apps:
-        if "kubectl.kubernetes.io/default-logs-container" not in d.annotations:
-            anns["kubectl.kubernetes.io/default-logs-container"] = apps[0]
-        if "kubectl.kubernetes.io/default-container" not in d.annotations:
-            anns["kubectl.kubernetes.io/default-container"] = apps[0]
+    anns.update(default_container_annotations(d))
     if d.cni:
         if d.value("pilot.cni.provider") == "multus":
             anns["k8s.v1.cni.cncf.io/networks"] = append_multus_network(
@@ -195,7 +209,7 @@ def metadata(d: TemplateData) -> dict:
     return {"labels": meta_labels, "annotations": anns}
 
 
-def _image(d: TemplateData, values_key: str) -> str:
+def image_for(d: TemplateData, values_key: str) -> str:
     chosen = d.anno("sidecar.istio.io/proxyImage", d.value(values_key))
     if "/" in chosen:
         return chosen
@@ -249,9 +263,9 @@ def iptables_args(d: TemplateData) -> list[str]:
     return args
 
 
-def _metadata_env(d: TemplateData) -> list[dict]:
+def metadata_env(d: TemplateData) -> list[dict]:
     meta = d.proxy.get("proxyMetadata") or {}
-    return [_env(k, sprint(meta[k])) for k in sorted(meta)]
+    return [env_var(k, sprint(meta[k])) for k in sorted(meta)]
 
 
 def init_container(d: TemplateData) -> dict:
@@ -259,13 +273,13 @@ def init_container(d: TemplateData) -> dict:
     privileged = bool(truthy(d.value("global.proxy.privileged")))
     c: dict[str, Any] = {
         "name": "istio-validation" if d.cni else "istio-init",
-        "image": _image(d, "global.proxy_init.image"),
+        "image": image_for(d, "global.proxy_init.image"),
         "args": iptables_args(d),
     }
     pull = d.value("global.imagePullPolicy")
     if truthy(pull):
         c["imagePullPolicy"] = pull
-    env = _metadata_env(d)
+    env = metadata_env(d)
     if env:
         c["env"] = env
     res = resources(d)
@@ -293,15 +307,15 @@ def init_container(d: TemplateData) -> dict:
     return c
 
 
-def _field_env(name: str, path: str) -> dict:
+def field_env(name: str, path: str) -> dict:
     return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
 
-def _resource_env(name: str, resource: str) -> dict:
+def resource_env(name: str, resource: str) -> dict:
     return {"name": name, "valueFrom": {"resourceFieldRef": {"divisor": "1", "resource": resource}}}
 
 
-def _pod_ports(spec: dict) -> str:
+def pod_ports(spec: dict) -> str:
     out = "["
     first = True
     for c in spec.get("containers") or []:
@@ -325,40 +339,31 @@ def _port_json(p: dict) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def proxy_env(d: TemplateData) -> list[dict]:
-    env: list[dict] = []
-    if (d.mesh.get("inboundTrafficPolicy") or {}).get("mode") == "LOCALHOST":
-        env.append({"name": "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "value": "true"})
-    revision = d.value("revision") or ""
+def ca_address(d: TemplateData) -> str:
+    """`CA_ADDR`: values.global.caAddress, else the revision's istiod."""
     ca_addr = d.value("global.caAddress")
-    if not truthy(ca_addr):
-        ca_addr = "istiod" + (f"-{revision}" if revision else "") + f".{d.value('global.istioNamespace')}.svc:15012"
-    env += [
+    if truthy(ca_addr):
+        return sprint(ca_addr)
+    revision = d.value("revision") or ""
+    return "istiod" + (f"-{revision}" if revision else "") + f".{sprint(d.value('global.istioNamespace'))}.svc:15012"
+
+
+def control_plane_env(d: TemplateData) -> list[dict]:
+    """The env block every proxy template starts with: CA, pod identity, node addresses."""
+    return [
         {"name": "PILOT_CERT_PROVIDER", "value": sprint(d.value("global.pilotCertProvider"))},
-        {"name": "CA_ADDR", "value": sprint(ca_addr)},
-        _field_env("POD_NAME", "metadata.name"),
-        _field_env("POD_NAMESPACE", "metadata.namespace"),
-        _field_env("INSTANCE_IP", "status.podIP"),
-        _field_env("SERVICE_ACCOUNT", "spec.serviceAccountName"),
-        _field_env("HOST_IP", "status.hostIP"),
-        _resource_env("ISTIO_CPU_LIMIT", "limits.cpu"),
-        {"name": "PROXY_CONFIG", "value": proxyconfig.to_json(d.proxy) + "\n"},
-        {"name": "ISTIO_META_POD_PORTS", "value": _pod_ports(d.spec)},
-        _env("ISTIO_META_APP_CONTAINERS", ",".join(app_containers(d.spec))),
-        _resource_env("GOMEMLIMIT", "limits.memory"),
+        {"name": "CA_ADDR", "value": ca_address(d)},
+        field_env("POD_NAME", "metadata.name"),
+        field_env("POD_NAMESPACE", "metadata.namespace"),
+        field_env("INSTANCE_IP", "status.podIP"),
+        field_env("SERVICE_ACCOUNT", "spec.serviceAccountName"),
+        field_env("HOST_IP", "status.hostIP"),
     ]
-    if d.compliance_policy:
-        env.append({"name": "COMPLIANCE_POLICY", "value": d.compliance_policy})
-        if d.compliance_policy == "fips-140-3":
-            env.append({"name": "GODEBUG", "value": "fips140=only"})
-    env += [
-        {"name": "ISTIO_META_CLUSTER_ID",
-         "value": sprint(value_or_default(d.value("global.multiCluster.clusterName"), "Kubernetes"))},
-        _field_env("ISTIO_META_NODE_NAME", "spec.nodeName"),
-        {"name": "ISTIO_META_INTERCEPTION_MODE",
-         "value": d.annotations.get("sidecar.istio.io/interceptionMode") or proxyconfig.interception_mode(d.proxy)},
-    ]
-    workload = d.labels.get("service.istio.io/workload-name") or d.deploy_name
+
+
+def owner_env(d: TemplateData, workload: str) -> list[dict]:
+    """`ISTIO_META_WORKLOAD_NAME` and `ISTIO_META_OWNER` (the owning controller)."""
+    env = []
     if workload:
         env.append({"name": "ISTIO_META_WORKLOAD_NAME", "value": workload})
     if d.api_version and d.deploy_name:
@@ -367,8 +372,12 @@ def proxy_env(d: TemplateData) -> list[dict]:
             "value": f"kubernetes://apis/{d.api_version}/namespaces/{d.deploy_namespace or 'default'}/"
                      f"{d.kind.lower()}s/{d.deploy_name}",
         })
-    if "sidecar.istio.io/bootstrapOverride" in d.annotations:
-        env.append({"name": "ISTIO_BOOTSTRAP_OVERRIDE", "value": "/etc/istio/custom-bootstrap/custom_bootstrap.json"})
+    return env
+
+
+def identity_env(d: TemplateData) -> list[dict]:
+    """`ISTIO_META_MESH_ID` (mesh ID, else trust domain) and `TRUST_DOMAIN`."""
+    env = []
     trust_domain = value_or_default(d.mesh.get("trustDomain"), d.value("global.trustDomain"))
     mesh_id = d.value("global.meshID")
     if truthy(mesh_id):
@@ -377,6 +386,36 @@ def proxy_env(d: TemplateData) -> list[dict]:
         env.append({"name": "ISTIO_META_MESH_ID", "value": sprint(trust_domain)})
     if truthy(trust_domain):
         env.append({"name": "TRUST_DOMAIN", "value": sprint(trust_domain)})
+    return env
+
+
+def proxy_env(d: TemplateData) -> list[dict]:
+    env: list[dict] = []
+    if (d.mesh.get("inboundTrafficPolicy") or {}).get("mode") == "LOCALHOST":
+        env.append({"name": "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "value": "true"})
+    env += control_plane_env(d)
+    env += [
+        resource_env("ISTIO_CPU_LIMIT", "limits.cpu"),
+        {"name": "PROXY_CONFIG", "value": proxyconfig.to_json(d.proxy) + "\n"},
+        {"name": "ISTIO_META_POD_PORTS", "value": pod_ports(d.spec)},
+        env_var("ISTIO_META_APP_CONTAINERS", ",".join(app_containers(d.spec))),
+        resource_env("GOMEMLIMIT", "limits.memory"),
+    ]
+    if d.compliance_policy:
+        env.append({"name": "COMPLIANCE_POLICY", "value": d.compliance_policy})
+        if d.compliance_policy == "fips-140-3":
+            env.append({"name": "GODEBUG", "value": "fips140=only"})
+    env += [
+        {"name": "ISTIO_META_CLUSTER_ID",
+         "value": sprint(value_or_default(d.value("global.multiCluster.clusterName"), "Kubernetes"))},
+        field_env("ISTIO_META_NODE_NAME", "spec.nodeName"),
+        {"name": "ISTIO_META_INTERCEPTION_MODE",
+         "value": d.annotations.get("sidecar.istio.io/interceptionMode") or proxyconfig.interception_mode(d.proxy)},
+    ]
+    env += owner_env(d, d.labels.get("service.istio.io/workload-name") or d.deploy_name)
+    if "sidecar.istio.io/bootstrapOverride" in d.annotations:
+        env.append({"name": "ISTIO_BOOTSTRAP_OVERRIDE", "value": "/etc/istio/custom-bootstrap/custom_bootstrap.json"})
+    env += identity_env(d)
     otel = _otel_resource_attributes(d)
     if otel:
         env.append({"name": "OTEL_RESOURCE_ATTRIBUTES", "value": otel})
@@ -387,11 +426,11 @@ def proxy_env(d: TemplateData) -> list[dict]:
             dd = {}
         if isinstance(dd, dict):
             env += [{"name": k, "value": sprint(dd[k])} for k in sorted(dd)]
-    env += _metadata_env(d)
+    env += metadata_env(d)
     return env
 
 
-def _env(name: str, value: str) -> dict:
+def env_var(name: str, value: str) -> dict:
     """An EnvVar as Go writes it: an empty value is omitted."""
     return {"name": name, "value": value} if value != "" else {"name": name}
 
@@ -437,13 +476,30 @@ def _int_or_str(s: str) -> Any:
         return s
 
 
-def proxy_container(d: TemplateData, hold: bool) -> dict:
-    c: dict[str, Any] = {"name": PROXY, "image": _image(d, "global.proxy.image")}
-    if d.native:
-        c["restartPolicy"] = "Always"
-    c["ports"] = [{"containerPort": 15090, "protocol": "TCP", "name": "http-envoy-prom"}]
+def readiness_probe(d: TemplateData, port: int, annotations: bool = True) -> dict:
+    """The proxy's readiness probe; the `readiness.status.sidecar.istio.io/*` annotations
+    override the values when `annotations` (the gateway template reads values only)."""
+
+    def setting(name: str, key: str) -> Any:
+        value = d.value(f"global.proxy.{key}")
+        if annotations:
+            return _int_or_str(d.anno(f"readiness.status.sidecar.istio.io/{name}", value))
+        return _int_or_str(sprint(value))
+
+    probe = {
+        "httpGet": {"path": "/healthz/ready", "port": port},
+        "initialDelaySeconds": setting("initialDelaySeconds", "readinessInitialDelaySeconds"),
+        "periodSeconds": setting("periodSeconds", "readinessPeriodSeconds"),
+        "timeoutSeconds": 3,
+        "failureThreshold": setting("failureThreshold", "readinessFailureThreshold"),
+    }
+    return {k: v for k, v in probe.items() if v not in (0, "0")}
+
+
+def proxy_args(d: TemplateData, role: str) -> list[str]:
+    """`pilot-agent proxy <role>` and the log settings every proxy template passes."""
     args = [
-        "proxy", "sidecar", "--domain",
+        "proxy", role, "--domain",
         f"$(POD_NAMESPACE).svc.{sprint(d.value('global.proxy.clusterDomain'))}",
         "--proxyLogLevel=" + d.anno("sidecar.istio.io/logLevel", d.value("global.proxy.logLevel")),
         "--proxyComponentLogLevel="
@@ -454,6 +510,15 @@ def proxy_container(d: TemplateData, hold: bool) -> dict:
         args.append(f"--stsPort={sprint(d.value('global.sts.servicePort'))}")
     if truthy(d.value("global.logAsJson")):
         args.append("--log_as_json")
+    return args
+
+
+def proxy_container(d: TemplateData, hold: bool) -> dict:
+    c: dict[str, Any] = {"name": PROXY, "image": image_for(d, "global.proxy.image")}
+    if d.native:
+        c["restartPolicy"] = "Always"
+    c["ports"] = [{"containerPort": 15090, "protocol": "TCP", "name": "http-envoy-prom"}]
+    args = proxy_args(d, "sidecar")
     if truthy(d.value("global.proxy.outlierLogPath")):
         args.append(f"--outlierLogPath={d.value('global.proxy.outlierLogPath')}")
     c["args"] = args
@@ -465,19 +530,7 @@ def proxy_container(d: TemplateData, hold: bool) -> dict:
     if truthy(pull):
         c["imagePullPolicy"] = pull
     if d.status_port != "0":
-        probe = {
-            "httpGet": {"path": "/healthz/ready", "port": 15021},
-            "initialDelaySeconds": _int_or_str(d.anno(
-                "readiness.status.sidecar.istio.io/initialDelaySeconds",
-                d.value("global.proxy.readinessInitialDelaySeconds"))),
-            "periodSeconds": _int_or_str(d.anno(
-                "readiness.status.sidecar.istio.io/periodSeconds", d.value("global.proxy.readinessPeriodSeconds"))),
-            "timeoutSeconds": 3,
-            "failureThreshold": _int_or_str(d.anno(
-                "readiness.status.sidecar.istio.io/failureThreshold",
-                d.value("global.proxy.readinessFailureThreshold"))),
-        }
-        c["readinessProbe"] = {k: v for k, v in probe.items() if v not in (0, "0")}
+        c["readinessProbe"] = readiness_probe(d, 15021)
         if truthy(d.value("global.proxy.startupProbe.enabled")):
             c["startupProbe"] = {
                 "httpGet": {"path": "/healthz/ready", "port": 15021},
@@ -534,7 +587,7 @@ def _proxy_security_context(d: TemplateData) -> dict:
     return sc
 
 
-def _user_volumes(d: TemplateData, annotation_name: str) -> list[dict]:
+def user_volumes(d: TemplateData, annotation_name: str) -> list[dict]:
     raw = d.annotations.get(annotation_name)
     if raw is None:
         return []
@@ -551,16 +604,40 @@ def _user_volumes(d: TemplateData, annotation_name: str) -> list[dict]:
     return out
 
 
+def certs_mount(d: TemplateData) -> dict:
+    """Where the workload certificates are mounted (GKE's CSI driver, else an emptyDir)."""
+    if d.value("global.caName") == "GkeWorkloadCertificate":
+        return {"name": "gke-workload-certificate",
+                "mountPath": "/var/run/secrets/workload-spiffe-credentials", "readOnly": True}
+    return {"name": "workload-certs", "mountPath": "/var/run/secrets/workload-spiffe-credentials"}
+
+
+def certs_volume(d: TemplateData, empty_dir: bool = False) -> dict:
+    """The workload certificates volume; `empty_dir` spells out `emptyDir: {}` (the
+    gateway template does, the others leave the volume source empty)."""
+    if d.value("global.caName") == "GkeWorkloadCertificate":
+        return {"name": "gke-workload-certificate",
+                "csi": {"driver": "workloadcertificates.security.cloud.google.com"}}
+    return {"emptyDir": {}, "name": "workload-certs"} if empty_dir else {"name": "workload-certs"}
+
+
+def identity_mounts(d: TemplateData) -> list[dict]:
+    """The istiod token, legacy mTLS certs and pod info mounts every proxy template ends with."""
+    mounts = []
+    if d.value("global.jwtPolicy") == "third-party-jwt":
+        mounts.append({"mountPath": "/var/run/secrets/tokens", "name": "istio-token"})
+    if truthy(d.value("global.mountMtlsCerts")):
+        mounts.append({"mountPath": "/etc/certs/", "name": "istio-certs", "readOnly": True})
+    mounts.append({"name": "istio-podinfo", "mountPath": "/etc/istio/pod"})
+    return mounts
+
+
 def _volume_mounts(d: TemplateData) -> list[dict]:
     mounts = [
         {"name": "workload-socket", "mountPath": "/var/run/secrets/workload-spiffe-uds"},
         {"name": "credential-socket", "mountPath": "/var/run/secrets/credential-uds"},
+        certs_mount(d),
     ]
-    if d.value("global.caName") == "GkeWorkloadCertificate":
-        mounts.append({"name": "gke-workload-certificate",
-                       "mountPath": "/var/run/secrets/workload-spiffe-credentials", "readOnly": True})
-    else:
-        mounts.append({"name": "workload-certs", "mountPath": "/var/run/secrets/workload-spiffe-credentials"})
     if d.value("global.pilotCertProvider") == "istiod":
         mounts.append({"mountPath": "/var/run/secrets/istio", "name": "istiod-ca-cert"})
         mounts.append({"mountPath": "/var/run/secrets/istio/crl", "name": "istio-ca-crl"})
@@ -568,34 +645,33 @@ def _volume_mounts(d: TemplateData) -> list[dict]:
     if "sidecar.istio.io/bootstrapOverride" in d.annotations:
         mounts.append({"mountPath": "/etc/istio/custom-bootstrap", "name": "custom-bootstrap-volume"})
     mounts.append({"mountPath": "/etc/istio/proxy", "name": "istio-envoy"})
-    if d.value("global.jwtPolicy") == "third-party-jwt":
-        mounts.append({"mountPath": "/var/run/secrets/tokens", "name": "istio-token"})
-    if truthy(d.value("global.mountMtlsCerts")):
-        mounts.append({"mountPath": "/etc/certs/", "name": "istio-certs", "readOnly": True})
-    mounts.append({"name": "istio-podinfo", "mountPath": "/etc/istio/pod"})
-    mounts += _user_volumes(d, "sidecar.istio.io/userVolumeMount")
+    mounts += identity_mounts(d)
+    mounts += user_volumes(d, "sidecar.istio.io/userVolumeMount")
     return mounts
 
 
 def volumes(d: TemplateData) -> list[dict]:
-    vols: list[dict] = [{"name": "workload-socket"}, {"name": "credential-socket"}]
-    if d.value("global.caName") == "GkeWorkloadCertificate":
-        vols.append({"name": "gke-workload-certificate",
-                     "csi": {"driver": "workloadcertificates.security.cloud.google.com"}})
-    else:
-        vols.append({"name": "workload-certs"})
+    vols: list[dict] = [{"name": "workload-socket"}, {"name": "credential-socket"}, certs_volume(d)]
     if "sidecar.istio.io/bootstrapOverride" in d.annotations:
         vols.append({"name": "custom-bootstrap-volume",
                      "configMap": {"name": d.annotations["sidecar.istio.io/bootstrapOverride"]}})
     vols.append({"emptyDir": {"medium": "Memory"}, "name": "istio-envoy"})
     vols.append({"name": "istio-data", "emptyDir": {}})
-    vols.append({
+    vols += identity_volumes(d, crl=True)
+    vols += user_volumes(d, "sidecar.istio.io/userVolume")
+    return vols
+
+
+def identity_volumes(d: TemplateData, crl: bool) -> list[dict]:
+    """Pod info, the istiod token, the CA root (and CRL) and legacy mTLS certs: the
+    volumes every proxy template ends with, in the templates' order."""
+    vols: list[dict] = [{
         "name": "istio-podinfo",
         "downwardAPI": {"items": [
             {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
             {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
         ]},
-    })
+    }]
     if d.value("global.jwtPolicy") == "third-party-jwt":
         vols.append({"name": "istio-token", "projected": {"sources": [{"serviceAccountToken": {
             "path": "istio-token", "expirationSeconds": 43200,
@@ -603,13 +679,21 @@ def volumes(d: TemplateData) -> list[dict]:
         }}]}})
     if d.value("global.pilotCertProvider") == "istiod":
         vols.append({"name": "istiod-ca-cert", "configMap": {"name": "istio-ca-root-cert"}})
-        vols.append({"name": "istio-ca-crl", "configMap": {"name": "istio-ca-crl", "optional": True}})
+        if crl:
+            vols.append({"name": "istio-ca-crl", "configMap": {"name": "istio-ca-crl", "optional": True}})
     if truthy(d.value("global.mountMtlsCerts")):
         sa = d.spec.get("serviceAccountName") or ""
         vols.append({"name": "istio-certs", "secret": {
             "optional": True, "secretName": f"istio.{sa}" if sa else "istio.default"}})
-    vols += _user_volumes(d, "sidecar.istio.io/userVolume")
     return vols
+
+
+def image_pull_secrets(d: TemplateData) -> list[dict] | None:
+    """values.global.imagePullSecrets as the pod's `imagePullSecrets` (names or objects)."""
+    secrets = d.value("global.imagePullSecrets")
+    if not truthy(secrets) or not isinstance(secrets, list):
+        return None
+    return [s if isinstance(s, dict) else {"name": sprint(s)} for s in secrets]
 
 
 def render_sidecar(d: TemplateData) -> dict:
@@ -633,9 +717,7 @@ def render_sidecar(d: TemplateData) -> dict:
     else:
         spec["containers"] = [proxy]
     spec["volumes"] = volumes(d)
-    secrets = d.value("global.imagePullSecrets")
-    if truthy(secrets):
-        spec["imagePullSecrets"] = [
-            s if isinstance(s, dict) else {"name": s} for s in secrets
-        ]
+    secrets = image_pull_secrets(d)
+    if secrets:
+        spec["imagePullSecrets"] = secrets
     return {"metadata": metadata(d), "spec": spec}

@@ -1,14 +1,18 @@
 """Which injection templates run for a pod, and what each one produces.
 
-Istio selects templates with the `inject.istio.io/templates` annotation (default
-`sidecar`); users can add templates in the injector values. Built-in templates are
-Python functions; user templates that are plain YAML are used as overlays, and those
-that need Go-template logic are refused with a clear message rather than guessed at.
+Istio selects templates with the `inject.istio.io/templates` annotation (a comma-separated
+list, applied in order; default `sidecar`, or the injector config's `defaultTemplates`);
+users can add templates, or replace built-in ones, in the injector values
+(`sidecarInjectorWebhook.templates`). Built-in templates are Python (this module's
+registry); user templates that are plain YAML are laid over the pod like any other
+template, and those that need Go-template logic are refused with a clear message rather
+than guessed at.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 from render import yamlio
@@ -18,6 +22,7 @@ from render.inject.gotext import lookup
 from render.inject.template import TemplateData, render_sidecar
 
 TemplateFn = Callable[[TemplateData, InjectConfig], dict]
+ANNOTATION = "inject.istio.io/templates"
 
 
 def _sidecar(d: TemplateData, cfg: InjectConfig) -> dict:
@@ -36,55 +41,99 @@ def _sidecar(d: TemplateData, cfg: InjectConfig) -> dict:
     return pod
 
 
-BUILTIN: dict[str, TemplateFn] = {"sidecar": _sidecar}
+# Built-in templates by name: a function, or "module:function" imported on first use
+# (so rendering plain sidecars never imports the gateway or gRPC templates).
+BUILTIN: dict[str, TemplateFn | str] = {
+    "sidecar": _sidecar,
+    "gateway": "render.inject.builtin.gateway:render",
+    "grpc-simple": "render.inject.builtin.grpc_simple:render",
+    "grpc-agent": "render.inject.builtin.grpc_agent:render",
+}
 
 
 class TemplateError(ValueError):
-    """A template that cannot be rendered here."""
+    """A template that cannot be rendered here; `template` names it."""
+
+    def __init__(self, message: str, template: str):
+        super().__init__(message)
+        self.template = template
 
 
 def register(name: str, fn: TemplateFn) -> None:
-    """Add a built-in template (gateway, grpc-agent, ... live in their own modules)."""
+    """Add or replace a built-in template."""
     BUILTIN[name] = fn
 
 
-def _custom(name: str, cfg: InjectConfig) -> dict | None:
+def builtin(name: str) -> TemplateFn | None:
+    """The built-in template `name`, imported if need be; None if there is none."""
+    entry = BUILTIN.get(name)
+    if entry is None or callable(entry):
+        return entry
+    module, _, attr = entry.partition(":")
+    render = getattr(import_module(module), attr)
+
+    def fn(d: TemplateData, cfg: InjectConfig) -> dict:
+        return render(d)
+
+    BUILTIN[name] = fn
+    return fn
+
+
+def custom_templates(cfg: InjectConfig) -> dict[str, Any]:
+    """User templates from the injector values, by name."""
     templates = lookup(cfg.values, "sidecarInjectorWebhook.templates") or {}
-    if not isinstance(templates, dict) or name not in templates:
-        return None
-    text = templates[name]
+    return templates if isinstance(templates, dict) else {}
+
+
+def _custom(name: str, text: Any) -> dict:
     if not isinstance(text, str):
-        raise TemplateError(f"injection template {name!r} in values must be a string")
+        raise TemplateError(f"injection template {name!r} in the injector values must be a string "
+                            "(a YAML block holding a partial Pod)", name)
     if "{{" in text:
         raise TemplateError(
-            f"injection template {name!r} uses Go template logic ({{{{ ... }}}}), which "
-            "meshrender does not evaluate; write it as plain YAML or use a built-in template"
-        )
+            f"unsupported injection template {name!r}: it uses Go template logic ({{{{ ... }}}}), "
+            "which meshrender does not evaluate; write it as plain YAML (a partial Pod laid over "
+            "the pod) or use a built-in template (sidecar, gateway, grpc-simple, grpc-agent)", name)
     try:
         data = yamlio.load_plain(text, f"template {name}")
     except InputError as e:
-        raise TemplateError(f"injection template {name!r} is not valid YAML: {e.message}") from None
+        raise TemplateError(f"injection template {name!r} is not valid YAML: {e.message}", name) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise TemplateError(f"injection template {name!r} must be a partial Pod (a YAML map)")
+        raise TemplateError(f"injection template {name!r} must be a partial Pod (a YAML map)", name)
     return data
 
 
-def render_template(names: list[str] | None, d: TemplateData, cfg: InjectConfig) -> list[dict[str, Any]]:
-    """The rendered overlays, in the order they apply."""
-    if names is None:
+def selected(annotations: dict[str, str], cfg: InjectConfig) -> list[str]:
+    """The template names for a pod, in the order they apply (Istio's selectTemplates):
+    the annotation's list, else the configured default; an alias from the injector config
+    (`aliases`) stands for its list of templates."""
+    chosen = annotations.get(ANNOTATION)
+    if chosen is not None:
+        names = [n.strip() for n in chosen.split(",")]
+    else:
         configured = lookup(cfg.values, "sidecarInjectorWebhook.defaultTemplates") or []
-        names = list(configured) if configured else ["sidecar"]
+        names = [str(n) for n in configured] if configured else ["sidecar"]
+    aliases = cfg.extras.get("templateAliases") or {}
+    out: list[str] = []
+    for name in names:
+        alias = aliases.get(name) if isinstance(aliases, dict) else None
+        out += [str(a) for a in alias] if isinstance(alias, list) else [name]
+    return out
+
+
+def render_template(names: list[str], d: TemplateData, cfg: InjectConfig) -> list[dict[str, Any]]:
+    """The rendered overlays, in the order they apply."""
+    custom = custom_templates(cfg)
     out = []
     for name in names:
-        custom = _custom(name, cfg)
-        if custom is not None:
-            out.append(custom)
+        if name in custom:
+            out.append(_custom(name, custom[name]))
             continue
-        fn = BUILTIN.get(name)
+        fn = builtin(name)
         if fn is None:
-            known = sorted(set(BUILTIN) | set(lookup(cfg.values, "sidecarInjectorWebhook.templates") or {}))
-            raise TemplateError(f"requested template {name!r} not found; have {', '.join(known)}")
+            known = sorted(set(BUILTIN) | set(custom))
+            raise TemplateError(f"requested template {name!r} not found; have {', '.join(known)}", name)
         out.append(fn(d, cfg))
     return out

@@ -7,11 +7,18 @@ must fail the same way, naming the annotation, so the problem shows up at commit
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 from collections.abc import Callable
 
+from render import yamlio
+from render.errors import InputError
+from render.inject import proxyconfig, proxyconfig_check
 from render.inject.probes import parse_go_bool
 from render.quantity import QuantityError
 from render.quantity import parse as parse_quantity
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class AnnotationError(ValueError):
@@ -26,7 +33,7 @@ class AnnotationError(ValueError):
 
 def _port(s: str) -> int:
     t = s.strip()
-    if not t.isdigit() or int(t) > 65535:
+    if not _DIGITS.fullmatch(t) or int(t) > 65535:
         raise ValueError(f"failed parsing port {s!r}")
     return int(t)
 
@@ -47,7 +54,8 @@ def _cidrs(s: str) -> None:
         return
     for cidr in s.split(","):
         addr, slash, bits = cidr.partition("/")
-        ok = bool(slash) and bits.isdigit() and (bits == "0" or not bits.startswith("0"))
+        ok = "%" not in addr and bool(slash) and bool(_DIGITS.fullmatch(bits))
+        ok = ok and (bits == "0" or not bits.startswith("0"))
         if ok:
             try:
                 ip = ipaddress.ip_address(addr)
@@ -91,7 +99,7 @@ def _status_port(v: str) -> None:
 
 
 def _uint32(v: str) -> None:
-    if not v.isdigit() or int(v) > 2**32 - 1:
+    if not _DIGITS.fullmatch(v) or int(v) > 2**32 - 1:
         raise ValueError(f"{v!r} is not an unsigned 32-bit integer")
 
 
@@ -107,6 +115,37 @@ def _quantity(v: str) -> None:
         parse_quantity(v)
     except QuantityError as e:
         raise ValueError(str(e)) from None
+
+
+def _proxy_config(v: str) -> None:
+    """Istio's validateProxyConfig: the annotation over the built-in proxy defaults."""
+    try:
+        override = yamlio.load_plain(v, "proxy.istio.io/config")
+    except InputError as e:
+        raise ValueError(f"failed to convert to apply proxy config: {e.message}") from None
+    if override is None:
+        return
+    if not isinstance(override, dict):
+        raise ValueError("failed to convert to apply proxy config: not a ProxyConfig map")
+    problems = proxyconfig_check.errors(proxyconfig.merge(proxyconfig.DEFAULTS, override))
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _json_volumes(v: str) -> None:
+    """userVolume / userVolumeMount: a JSON object of name -> volume (mount) spec.
+
+    Istio does not check these up front, but its template fails on anything else, so the
+    pod is refused either way; saying so here names the annotation."""
+    try:
+        parsed = json.loads(v)
+    except ValueError as e:
+        raise ValueError(f"not valid JSON: {e}") from None
+    if not isinstance(parsed, dict):
+        raise ValueError('must be a JSON object of name to spec, e.g. {"certs": {"secret": {"secretName": "x"}}}')
+    for name, spec in parsed.items():
+        if not isinstance(spec, dict):
+            raise ValueError(f"the entry for {name!r} must be a JSON object")
 
 
 VALIDATORS: dict[str, Callable[[str], None]] = {
@@ -126,6 +165,9 @@ VALIDATORS: dict[str, Callable[[str], None]] = {
     "sidecar.istio.io/proxyMemory": _quantity,
     "sidecar.istio.io/proxyCPULimit": _quantity,
     "sidecar.istio.io/proxyMemoryLimit": _quantity,
+    "proxy.istio.io/config": _proxy_config,
+    "sidecar.istio.io/userVolume": _json_volumes,
+    "sidecar.istio.io/userVolumeMount": _json_volumes,
 }
 
 

@@ -14,14 +14,14 @@ from typing import Any
 
 from render import yamlio
 from render.errors import InputError
-from render.settings import schema
+from render.inject.context import PINNED_PROXY
+from render.settings import istioconfig, schema
 from render.settings.layers import Layer
 from render.settings.translate import sidecar_settings_layer, upstream_layer
 from render.yamlio import Document, locate
 
 OWN_GROUP = "meshrender.dev/"
 CONSUMED_KINDS = frozenset({"SidecarProxySettings", "ClusterProfile"})
-ISTIO_CONFIGMAPS = ("istio", "istio-sidecar-injector")
 
 
 @dataclass
@@ -43,6 +43,9 @@ class SidecarSettings:
 
 @dataclass
 class ProxyConfigResource:
+    """An Istio ProxyConfig: mesh-wide in the root namespace, namespace-wide without a
+    selector, for the selected workloads of its namespace with `spec.selector.matchLabels`."""
+
     doc: Document
     namespace: str | None
     selector: dict | None
@@ -56,10 +59,19 @@ class Settings:
     profile: Document | None = None
     asm_mesh_config: Document | None = None
     upstream: list[Layer] = field(default_factory=list)
+    upstream_ranks: list[int] = field(default_factory=list)
+    configmaps: dict[str, Document] = field(default_factory=dict)
     sidecar: list[SidecarSettings] = field(default_factory=list)
     proxy_configs: list[ProxyConfigResource] = field(default_factory=list)
     namespaces: dict[str, Document] = field(default_factory=dict)
     webhooks: list[Document] = field(default_factory=list)
+
+    def add_upstream(self, kind: str, layer: Layer) -> None:
+        """Keep upstream layers in Istio's order (istioconfig.RANK), input order within a kind."""
+        rank = istioconfig.RANK[kind]
+        at = sum(1 for r in self.upstream_ranks if r <= rank)
+        self.upstream.insert(at, layer)
+        self.upstream_ranks.insert(at, rank)
 
     @property
     def profile_spec(self) -> dict[str, Any]:
@@ -82,8 +94,7 @@ def settings_kind(data: Any) -> str | None:
         return kind
     if kind == "ConfigMap" and api == "v1":
         name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
-        if name in ISTIO_CONFIGMAPS:
-            return "ConfigMap/" + name
+        return istioconfig.configmap_kind(name, data.get("data"))
     return None
 
 
@@ -104,16 +115,6 @@ def may_be_settings(text: str) -> bool:
 def is_consumed(data: Any) -> bool:
     """Settings that exist only for meshrender, and so are not written to the output."""
     return settings_kind(data) in CONSUMED_KINDS
-
-
-def _embedded(doc: Document, key: str, what: str) -> Any:
-    """A YAML or JSON payload inside a ConfigMap's data, parsed, with errors pointing at it."""
-    text = doc.data["data"][key]
-    try:
-        return yamlio.load_plain(text, f"{doc.source} (data.{key})")
-    except InputError as e:
-        raise InputError(f"{what}: data.{key} is not valid YAML: {e.message}",
-                         locate(doc, ("data", key)), field=f"data.{key}") from None
 
 
 def _namespace_of(doc: Document, kind: str) -> str | None:
@@ -185,65 +186,34 @@ class Collector:
 
     def _IstioOperator(self, doc: Document) -> None:
         schema.validate(doc, "istiooperator.json", f"IstioOperator {_name(doc)}")
-        spec = doc.data.get("spec") or {}
-        values = dict(spec.get("values") or {})
-        for key in ("hub", "tag"):
-            if key in spec:
-                values.setdefault("global", {})
-                values["global"] = {**values["global"], key: spec[key]}
-        if spec.get("revision"):
-            values["revision"] = spec["revision"]
-        layer = upstream_layer(
-            f"IstioOperator {_name(doc)}", values, spec.get("meshConfig"), doc=doc,
-            values_field=("spec", "values"), mesh_field=("spec", "meshConfig"))
-        for key in ("hub", "tag"):  # spec.hub / spec.tag are read as values.global.*
-            if key in spec:
-                layer.fields[("values", "global", key)] = ("spec", key)
-        if spec.get("revision"):
-            layer.fields[("values", "revision")] = ("spec", "revision")
-        self.settings.upstream.append(layer)
+        self.settings.add_upstream("IstioOperator", istioconfig.istio_operator_layer(doc))
+
+    def _one_configmap(self, kind: str, doc: Document) -> None:
+        """One ConfigMap of each kind: two (say, two revisions') would each silently
+        override the other, and meshrender renders for one control plane."""
+        first = self.settings.configmaps.get(kind)
+        if first is not None:
+            raise InputError(
+                f"a second {kind.split('/')[1]} ConfigMap ({_name(doc)}); the first, {_name(first)}, is at "
+                f"{first.location}. Keep the one of the control plane the workloads use",
+                doc.location, field="metadata.name")
+        self.settings.configmaps[kind] = doc
 
     def _ConfigMap_istio(self, doc: Document) -> None:
-        schema.validate(doc, "configmap-istio.json", "ConfigMap istio")
-        data = doc.data.get("data") or {}
-        if "mesh" not in data:
+        schema.validate(doc, "configmap-istio.json", f"ConfigMap {_name(doc)}")
+        self._one_configmap("ConfigMap/istio", doc)
+        layer, mesh = istioconfig.mesh_configmap_layer(doc)
+        if layer is None:
             return
-        mesh = _embedded(doc, "mesh", "ConfigMap istio")
-        if mesh is not None and not isinstance(mesh, dict):
-            raise InputError("ConfigMap istio: data.mesh must be a mesh config map",
-                             locate(doc, ("data", "mesh")), field="data.mesh")
-        self._check_mesh(doc, mesh or {}, ("data", "mesh"))
-        self.settings.upstream.append(upstream_layer(
-            "ConfigMap istio (data.mesh)", None, mesh, doc=doc, mesh_field=("data", "mesh")))
+        check_mesh(doc, mesh, ("data", "mesh"))
+        self.settings.add_upstream("ConfigMap/istio", layer)
 
     def _ConfigMap_istio_sidecar_injector(self, doc: Document) -> None:
-        schema.validate(doc, "configmap-istio.json", "ConfigMap istio-sidecar-injector")
-        data = doc.data.get("data") or {}
-        values: dict[str, Any] = {}
-        if "values" in data:
-            parsed = _embedded(doc, "values", "ConfigMap istio-sidecar-injector")
-            if parsed is not None and not isinstance(parsed, dict):
-                raise InputError("ConfigMap istio-sidecar-injector: data.values must be a map",
-                                 locate(doc, ("data", "values")), field="data.values")
-            values = parsed or {}
-        if "config" in data:
-            config = _embedded(doc, "config", "ConfigMap istio-sidecar-injector") or {}
-            if isinstance(config, dict):
-                hook = dict(values.get("sidecarInjectorWebhook") or {})
-                templates = {k: v for k, v in (config.get("templates") or {}).items()
-                             if k not in ("sidecar", "gateway", "grpc-simple", "grpc-agent")}
-                if templates:
-                    hook["templates"] = {**(hook.get("templates") or {}), **templates}
-                if config.get("defaultTemplates"):
-                    hook["defaultTemplates"] = config["defaultTemplates"]
-                if config.get("injectedAnnotations"):
-                    hook["injectedAnnotations"] = config["injectedAnnotations"]
-                if hook:
-                    values = {**values, "sidecarInjectorWebhook": hook}
-        if values:
-            self.settings.upstream.append(upstream_layer(
-                "ConfigMap istio-sidecar-injector (data.values)", values, None, doc=doc,
-                values_field=("data", "values")))
+        schema.validate(doc, "configmap-istio.json", f"ConfigMap {_name(doc)}")
+        self._one_configmap("ConfigMap/istio-sidecar-injector", doc)
+        layer = istioconfig.injector_configmap_layer(doc)
+        if layer is not None:
+            self.settings.add_upstream("ConfigMap/istio-sidecar-injector", layer)
 
     def _ProxyConfig(self, doc: Document) -> None:
         schema.validate(doc, "proxyconfig.json", f"ProxyConfig {_name(doc)}")
@@ -263,43 +233,83 @@ class Collector:
             fields[("proxy", "image")] = ("spec", "image")
         ns = _namespace_of(doc, "ProxyConfig")
         selector = spec.get("selector")
-        label = f"ProxyConfig {ns + '/' if ns else ''}{_name(doc)}"
-        self.settings.proxy_configs.append(ProxyConfigResource(
-            doc, ns, selector, Layer(label, {"proxy": overlay}, doc=doc, fields=fields)))
-
-    def _check_mesh(self, doc: Document, mesh: dict, at: tuple) -> None:
-        if schema.surely_valid("meshconfig.json", mesh):
+        if selector is not None and not (selector.get("matchLabels") or {}):
+            # Istio: a selector without matchLabels selects no workload (and is not
+            # namespace-wide either).
             return
-        errors = sorted(
-            schema._validator("meshconfig.json").iter_errors(mesh), key=lambda e: list(map(str, e.path)))
-        if errors:
-            e = errors[0]
-            path = ".".join(map(str, e.absolute_path))
-            raise InputError(f"mesh config: {path or '(root)'}: {e.message}", locate(doc, at),
-                             field=".".join(map(str, at)))
+        label = f"ProxyConfig {ns + '/' if ns else ''}{_name(doc)}"
+        full: dict[str, Any] = {"proxy": overlay}
+        if selector is not None:
+            full["extras"] = {PINNED_PROXY: overlay}
+        self.settings.proxy_configs.append(ProxyConfigResource(
+            doc, ns, selector, Layer(label, full, doc=doc, fields=fields)))
 
 
-def load_values_file(path: str, what: str) -> tuple[Document | None, dict]:
-    """A `--values` / `--mesh-config` file: one YAML (or JSON) map."""
+
+def check_mesh(doc: Document, mesh: dict, at: tuple) -> None:
+    """A mesh config map against schemas/meshconfig.json; errors point at `at` in `doc`."""
+    if schema.surely_valid("meshconfig.json", mesh):
+        return
+    errors = sorted(
+        schema._validator("meshconfig.json").iter_errors(mesh), key=lambda e: list(map(str, e.path)))
+    if errors:
+        e = errors[0]
+        path = ".".join(map(str, e.absolute_path))
+        raise InputError(f"mesh config: {path or '(root)'}: {e.message}", locate(doc, at),
+                         field=".".join(map(str, at)) or None)
+
+
+def _read_one(path: str, what: str) -> Document | None:
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise InputError(f"cannot read {what}: {e.strerror}", None) from None
-    text = yamlio.decode(raw, path)
-    docs = yamlio.parse(text, path)
+        raise InputError(f"cannot read {what} {path}: {e.strerror}", None) from None
+    docs = yamlio.parse(yamlio.decode(raw, path), path)
     if not docs:
-        return None, {}
+        return None
     if len(docs) > 1:
         raise InputError(f"{what} must hold one YAML document", docs[1].location)
-    data = docs[0].data
-    if isinstance(data, dict) and data.get("kind") == "IstioOperator":
-        spec = data.get("spec") or {}
-        key = "values" if what.startswith("values") else "meshConfig"
-        return docs[0], spec.get(key) or {}
-    if not isinstance(data, dict):
-        raise InputError(f"{what} must be a YAML map, not {type(data).__name__}", docs[0].location)
-    return docs[0], data
+    if not isinstance(docs[0].data, dict):
+        raise InputError(f"{what} must be a YAML map, not {type(docs[0].data).__name__}", docs[0].location)
+    return docs[0]
+
+
+def values_file_layer(path: str, mesh: bool) -> Layer:
+    """The layer of a `--values` (mesh=False) or `--mesh-config` (mesh=True) file.
+
+    Besides the plain maps istioctl kube-inject takes (`--valuesFile`, `--meshConfigFile`),
+    the file may be an IstioOperator (its values, hub, tag and revision, or its
+    meshConfig) or the ConfigMap as `kubectl get cm -o yaml` prints it (the
+    istio-sidecar-injector ConfigMap for values, the istio ConfigMap for mesh config).
+    """
+    flag = "--mesh-config" if mesh else "--values"
+    what = "mesh config file" if mesh else "values file"
+    doc = _read_one(path, what)
+    if doc is None:
+        return Layer(flag, {}, source=path)
+    data = doc.data
+    kind = settings_kind(data)
+    if kind == "IstioOperator":
+        schema.validate(doc, "istiooperator.json", f"{flag} IstioOperator")
+        layer = istioconfig.istio_operator_layer(doc)
+        layer.overlay.pop("values" if mesh else "mesh", None)
+        if not mesh:
+            layer.overlay.pop("proxy", None)
+    elif kind == "ConfigMap/istio" and mesh:
+        cm_layer, cm_mesh = istioconfig.mesh_configmap_layer(doc)
+        check_mesh(doc, cm_mesh, ("data", "mesh"))
+        layer = cm_layer or Layer(flag, {}, doc=doc)
+    elif kind == "ConfigMap/istio-sidecar-injector" and not mesh:
+        layer = istioconfig.injector_configmap_layer(doc) or Layer(flag, {}, doc=doc)
+    elif mesh:
+        check_mesh(doc, data, ())
+        layer = upstream_layer(flag, None, data, doc=doc)
+    else:
+        layer = upstream_layer(flag, data, None, doc=doc)
+    layer.label = flag  # the file is in the layer's origins; explain keys on the flag
+    layer.source = path
+    return layer
 
 
 def json_compact(value: Any) -> str:

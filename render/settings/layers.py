@@ -106,6 +106,8 @@ class Tree:
             if len(prefix) == 1 and prefix[0] == "mesh":
                 merge_maps = False
             if merge_maps:
+                if value:  # an empty map that gets keys is no longer a leaf of its own
+                    self.origins.pop(path, None)
                 self._merge(tree[key], value, path, layer)
             else:
                 self._forget(path)

@@ -15,13 +15,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from render import yamlio
+from render import selectors, yamlio
 from render.errors import InputError
 from render.inject import proxyconfig
 from render.inject.context import InjectConfig
 from render.kinds import Workload
 from render.mode import Cluster, ModeDecision, decide, parse_version
-from render.settings.collect import Settings, SidecarSettings, load_values_file
+from render.settings.collect import ProxyConfigResource, Settings, SidecarSettings, values_file_layer
 from render.settings.layers import Layer, Origin, Tree, leaf_paths
 from render.settings.translate import upstream_layer
 from render.yamlio import locate
@@ -59,23 +59,7 @@ class Resolved:
 
 
 def _selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
-    if not selector:
-        return True
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, vals = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if op == "In" and (not present or labels[key] not in vals):
-            return False
-        if op == "NotIn" and present and labels[key] in vals:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return True
+    return selectors.matches(selector, labels)
 
 
 def _value_at(tree: dict, path: tuple) -> Any:
@@ -130,6 +114,10 @@ class Resolver:
 
     # -- layers -------------------------------------------------------------------------
 
+    def _ns(self, pc: ProxyConfigResource) -> str:
+        """A ProxyConfig without metadata.namespace lands in the render's namespace."""
+        return pc.namespace or self.options.namespace
+
     def _base_tree(self) -> Tree:
         tree = Tree()
         flavors = ["istio"] if self.cluster.flavor == "istio" else ["istio", "asm"]
@@ -140,14 +128,12 @@ class Resolver:
         for layer in self.settings.upstream:
             tree.apply(layer)
         for path in self.options.values_files:
-            doc, values = load_values_file(path, "values file")
-            tree.apply(upstream_layer("--values", values, None, doc=doc, source=path))
+            tree.apply(values_file_layer(path, mesh=False))
         for path in self.options.mesh_config_files:
-            doc, mesh = load_values_file(path, "mesh config file")
-            tree.apply(upstream_layer("--mesh-config", None, mesh, doc=doc, source=path))
+            tree.apply(values_file_layer(path, mesh=True))
         root = tree.get("mesh", "rootNamespace") or "istio-system"
         mesh_wide = [pc.layer for pc in self.settings.proxy_configs
-                     if pc.namespace == root and not pc.selector]
+                     if self._ns(pc) == root and not pc.selector]
         _apply_scope(tree, mesh_wide, "mesh-wide ProxyConfig")
         globals_ = [s for s in self.settings.sidecar if s.scope == "global"]
         self.used_settings.update(id(s) for s in globals_)
@@ -162,7 +148,7 @@ class Resolver:
         root = self.base.get("mesh", "rootNamespace") or "istio-system"
         if ns != root:
             _apply_scope(tree, [pc.layer for pc in self.settings.proxy_configs
-                                if pc.namespace == ns and not pc.selector], f"namespace {ns} ProxyConfig")
+                                if self._ns(pc) == ns and not pc.selector], f"namespace {ns} ProxyConfig")
         nss = [s for s in self.settings.sidecar if s.scope == "namespace" and s.namespace == ns]
         self.used_settings.update(id(s) for s in nss)
         _apply_scope(tree, [s.layer for s in nss], f"namespace {ns}")
@@ -175,7 +161,7 @@ class Resolver:
         sps = [s for s in self.settings.sidecar if s.scope == "workload"
                and (s.namespace is None or s.namespace == ns) and _selector_matches(s.selector, labels)]
         pcs = [pc.layer for pc in self.settings.proxy_configs
-               if pc.selector and pc.namespace == ns and _selector_matches(pc.selector, labels)]
+               if pc.selector and self._ns(pc) == ns and _selector_matches(pc.selector, labels)]
         return sps, pcs
 
     # -- per workload -------------------------------------------------------------------

@@ -20,6 +20,10 @@ from render.yamlio import Document, locate
 BASE = "https://meshrender.dev/schemas/"
 
 
+class SchemaError(InputError):
+    """A settings document that does not match its kind's schema (lint reports it as a finding)."""
+
+
 def _schema_files() -> dict[str, Any]:
     out = {}
     for entry in resources.files("render.schemas").iterdir():
@@ -106,4 +110,4 @@ def validate(doc: Document, schema_name: str, what: str) -> None:
         field = _path_text([*path, missing]) if missing else _path_text(path)
     else:
         field = _path_text(path)
-    raise InputError(f"{what}: {_describe(error)}", locate(doc, path), field=field)
+    raise SchemaError(f"{what}: {_describe(error)}", locate(doc, path), field=field)

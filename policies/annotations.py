@@ -1,0 +1,259 @@
+"""Mesh annotations: values the mesh refuses or misreads, unknown names, the wrong object.
+
+The known annotations, their types and the object they belong on are data
+(`mesh-annotations.yaml`); Istio's own checks (`render.inject.validate`) decide what the
+injector refuses, and the types add what it silently misreads.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+from render import durations
+from render.inject.injector import InjectionError, pod_proxy_config
+from render.inject.probes import parse_go_bool
+from render.inject.validate import VALIDATORS, AnnotationError, check
+from render.lint.finding import Anchor, Hit, Subject
+from render.lint.model import LintModel, WorkloadView, doc_subject
+from render.lint.rules import catalog, rule_ids, run_rule, workload_rule
+from render.lint.suppress import IGNORE, parse
+from render.quantity import QuantityError
+from render.quantity import parse as parse_quantity
+from render.settings.layers import Origin
+
+INJECT_WORDS = ("y", "yes", "true", "on", "n", "no", "false", "off", "")
+# Settings-tree leaves that hold values the mesh parses, and the annotation whose check applies.
+TREE_CHECKS: dict[tuple, str] = {
+    ("values", "global", "proxy", "includeIPRanges"): "traffic.sidecar.istio.io/includeOutboundIPRanges",
+    ("values", "global", "proxy", "excludeIPRanges"): "traffic.sidecar.istio.io/excludeOutboundIPRanges",
+    ("values", "global", "proxy", "includeInboundPorts"): "traffic.sidecar.istio.io/includeInboundPorts",
+    ("values", "global", "proxy", "excludeInboundPorts"): "traffic.sidecar.istio.io/excludeInboundPorts",
+    ("values", "global", "proxy", "includeOutboundPorts"): "traffic.sidecar.istio.io/includeOutboundPorts",
+    ("values", "global", "proxy", "excludeOutboundPorts"): "traffic.sidecar.istio.io/excludeOutboundPorts",
+    ("values", "global", "proxy", "statusPort"): "status.sidecar.istio.io/port",
+    ("proxy", "interceptionMode"): "sidecar.istio.io/interceptionMode",
+}
+QUANTITY_TREES = (("values", "global", "proxy", "resources"), ("values", "global", "proxy_init", "resources"),
+                  ("extras", "initResources"))
+
+
+@cache
+def known() -> dict[str, dict[str, Any]]:
+    return {a["name"]: a for a in catalog("mesh-annotations.yaml")["annotations"]}
+
+
+def in_mesh_domain(key: str) -> bool:
+    domain, slash, _ = key.partition("/")
+    if not slash:
+        return False
+    return any(domain == d or domain.endswith("." + d) for d in catalog("mesh-annotations.yaml")["domains"])
+
+
+@cache
+def suggest(word: str, candidates: tuple[str, ...]) -> str | None:
+    """The near miss a user most likely meant: same letters in another case, else a close spelling."""
+    lowered = {c.lower(): c for c in candidates}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+# -- values ------------------------------------------------------------------------------
+
+def _type_problem(entry: dict[str, Any], value: str) -> str | None:
+    kind = entry.get("type")
+    if kind == "bool" and parse_go_bool(value) is None:
+        return f"{value!r} is not a boolean; use \"true\" or \"false\" (the mesh ignores this value)"
+    if kind == "strict-bool" and value not in ("true", "false"):
+        default = "true" if entry["name"].endswith("/nativeSidecar") else "false"
+        return (f"{value!r} is not \"true\" or \"false\"; every other value counts as \"{default}\", "
+                "which is probably not what you meant")
+    if kind == "inject" and value.strip().lower() not in INJECT_WORDS:
+        return (f"{value!r} is not a yes/no value; it counts as \"false\" and the pod is not injected; "
+                "use \"true\" or \"false\"")
+    if kind == "enum" and value not in entry["values"]:
+        return f"{value!r} is not one of {', '.join(entry['values'])}"
+    if kind == "quantity":
+        try:
+            parse_quantity(value)
+        except QuantityError as e:
+            return str(e)
+    if kind == "duration":
+        try:
+            durations.parse(value)
+        except durations.DurationError as e:
+            return str(e)
+    if kind == "json":
+        try:
+            json.loads(value)
+        except ValueError as e:
+            return f"is not valid JSON ({e})"
+    if kind == "ports":
+        for p in value.split(","):
+            if p.strip() and (not p.strip().isdigit() or int(p.strip()) > 65535):
+                return f"{p.strip()!r} is not a port (0-65535)"
+    if kind == "proxyconfig":
+        try:
+            pod_proxy_config(SimpleNamespace(annotations={entry["name"]: value}), {})
+        except InjectionError as e:
+            return f"{e}; Istio's injector refuses the pod"
+    return None
+
+
+def value_problem(name: str, value: Any) -> str | None:
+    """What is wrong with an annotation's value, or None; Istio's own checks first."""
+    if not isinstance(value, str):
+        return "annotation values must be strings"
+    errors: list[AnnotationError] = check({name: value})
+    if errors:
+        return f"{errors[0].reason}; Istio's injector refuses the pod"
+    entry = known().get(name)
+    return _type_problem(entry, value) if entry else None
+
+
+def _annotation_hits(view: WorkloadView) -> Iterator[Hit]:
+    reported = set()
+    for name in sorted(view.annotations):
+        problem = value_problem(name, view.annotations[name])
+        if problem:
+            reported.add(name)
+            yield Hit(f"annotation {name}: {problem}", view.at_annotation(name), view.subject)
+    for name, why in sorted(view.dropped.items()):
+        if name not in reported:
+            yield Hit(f"annotation {name}: {why}", view.at_annotation(name), view.subject)
+
+
+def _tree_value_problem(path: tuple, value: Any) -> str | None:
+    if path in TREE_CHECKS:
+        try:
+            VALIDATORS[TREE_CHECKS[path]](str(value) if not isinstance(value, str) else value)
+        except ValueError as e:
+            return str(e)
+        return None
+    try:
+        parse_quantity(value)
+    except QuantityError as e:
+        return str(e)
+    return None
+
+
+def _tree_hits(model: LintModel) -> Iterator[Hit]:
+    """Values in settings files that schemas accept but the mesh cannot parse (ports, CIDRs, ...).
+
+    Reported once per field, with the number of workloads whose configuration includes it.
+    """
+    uses = Counter(id(v.tree) for v in model.workloads if v.tree is not None)
+    found: dict[tuple, tuple[str, Origin]] = {}
+    affected: Counter[tuple] = Counter()
+    for tree in model.effective_trees():
+        for path, origin in tree.origins.items():
+            if origin.doc is None or not (path in TREE_CHECKS or any(
+                    path[:len(q)] == q and len(path) == len(q) + 2 for q in QUANTITY_TREES)):
+                continue
+            key = (id(origin.doc), tuple(origin.field))
+            if key not in found:
+                found[key] = (_tree_value_problem(path, tree.get(*path)) or "", origin)
+            affected[key] += uses[id(tree)]
+    for key, (problem, origin) in found.items():
+        if problem:
+            n = affected[key]
+            yield Hit(f"{_field_name(origin)}: {problem} (in the configuration of {n} workload{'s' if n != 1 else ''})",
+                      Anchor(origin.doc, tuple(origin.field)), doc_subject(origin.doc, model.namespaces))
+
+
+def _field_name(origin: Origin) -> str:
+    return f"{origin.layer}: {'.'.join(map(str, origin.field))}" if origin.field else origin.layer
+
+
+@run_rule(
+    "invalid-mesh-annotation", "error",
+    title="A mesh annotation or setting has an invalid value",
+    rationale="""A mesh annotation or setting has a value the mesh refuses (Istio's injector rejects
+    the pod: bad CIDRs, ports, quantities) or silently misreads (a boolean that is not true/false,
+    a nativeSidecar other than "true"/"false", a duration or JSON value that does not parse).""",
+    fix="Correct the value; the message says what the field accepts.",
+)
+def invalid_mesh_annotation(model: LintModel) -> Iterator[Hit]:
+    for p in model.problems:
+        if p.kind == "invalid-setting":
+            yield Hit(p.message, p.anchor, p.subject)
+    yield from _tree_hits(model)
+    for view in model.workloads:
+        yield from _annotation_hits(view)
+
+
+# -- names -------------------------------------------------------------------------------
+
+def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | None) -> Iterator[Hit]:
+    names = tuple(known())
+    for key in sorted(annotations):
+        if not in_mesh_domain(key) or key in known():
+            continue
+        hint = suggest(key, names)
+        message = f"unknown annotation {key}" + (f"; did you mean {hint}?" if hint else
+                                                 "; the mesh ignores it (check the spelling)")
+        yield Hit(message, at(key), subject)
+    ids = tuple(sorted(rule_ids()))
+    for rule in parse(annotations.get(IGNORE)):
+        if rule == "*" or rule in ids:
+            continue
+        hint = suggest(rule, ids)
+        message = f"{IGNORE} names unknown rule {rule!r}" + (f"; did you mean {hint}?" if hint else
+                                                            "; see meshrender lint --list-rules")
+        yield Hit(message, Anchor(at(IGNORE).doc, at(IGNORE).path, needle=rule), subject)
+
+
+@run_rule(
+    "unknown-mesh-annotation", "warning",
+    title="Unknown mesh annotation",
+    rationale="""An annotation in a mesh domain (*.istio.io, meshrender.dev) that the mesh does not
+    know does nothing: a misspelt sidecar.istio.io/proxyCpu leaves the proxy with its default CPU, a
+    misspelt rule id in meshrender.dev/ignore silences nothing.""",
+    fix="Use the name the message suggests, or remove the annotation.",
+)
+def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
+    for view in model.workloads:
+        yield from _unknown_key_hits(view.annotations, view.at_annotation, view.subject)
+        if view.kind != "Pod":
+            yield from _unknown_key_hits(view.own_meta.get("annotations") or {},
+                                         lambda k, v=view: v.at("metadata", "annotations", k), view.subject)
+    for name in sorted(model.namespaces):
+        doc = model.namespaces[name]
+        anns = (doc.data.get("metadata") or {}).get("annotations") or {}
+        if isinstance(anns, dict):
+            yield from _unknown_key_hits(anns, lambda k, d=doc: Anchor(d, ("metadata", "annotations", k)),
+                                         doc_subject(doc, model.namespaces))
+
+
+@workload_rule(
+    "mesh-annotation-on-workload-metadata", "warning",
+    title="A pod annotation sits on the workload's own metadata",
+    rationale="""The injector reads pod annotations from the pod template only. A pod-level mesh
+    annotation on the Deployment's (StatefulSet's, Job's, ...) own metadata has no effect.""",
+    fix="Move the annotation to the pod template's metadata.annotations.",
+)
+def annotation_on_workload_metadata(view: WorkloadView) -> Iterator[Hit]:
+    if view.kind == "Pod":
+        return
+    own = view.own_meta.get("annotations") or {}
+    if not isinstance(own, dict):
+        return
+    target = ".".join(map(str, (*view.workload.meta_path[len(view.workload.path):], "annotations")))
+    for key in sorted(own):
+        entry = known().get(key)
+        if entry is None or entry["scope"] != "pod":
+            continue
+        if view.annotations.get(key) == own[key]:
+            advice = f"remove it here: {target} already sets it"
+        else:
+            advice = f"move it to {target}"
+        yield Hit(f"{key} on the {view.kind}'s own metadata has no effect, the injector reads the pod "
+                  f"template; {advice}", view.at("metadata", "annotations", key))
+

@@ -1,0 +1,32 @@
+"""What `meshrender render` would refuse: lint reports it instead of stopping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from render.lint.finding import Anchor, Hit
+from render.lint.model import LintModel
+from render.lint.rules import run_rule
+
+
+@run_rule(
+    "render-error", "error",
+    title="meshrender render refuses this input",
+    rationale="""meshrender render stops on this input (exit status 2): a settings conflict within one
+    scope, a workload whose structure holds no pod, an injection template that cannot be rendered.
+    lint reports it and goes on checking everything else.""",
+    fix="Fix the field the message names; `meshrender render` shows the same error.",
+)
+def render_error(model: LintModel) -> Iterator[Hit]:
+    for p in model.problems:
+        if p.kind == "render":
+            yield Hit(f"meshrender render refuses this: {p.message}", p.anchor, p.subject)
+    for view in model.workloads:
+        if view.resolve_error is not None:
+            e = view.resolve_error
+            where = Anchor(location=e.location) if e.location else view.at_meta()
+            yield Hit(f"meshrender render refuses this: {e.message}", where, view.subject)
+        if view.render_error is not None:
+            anchor = (view.at_annotation("inject.istio.io/templates")
+                      if "inject.istio.io/templates" in view.annotations else view.at_meta())
+            yield Hit(f"meshrender render refuses this: {view.render_error}", anchor, view.subject)

@@ -1,0 +1,168 @@
+"""Other admission webhooks in the cluster that undo what meshrender rendered."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from render.lint.finding import Anchor, Hit
+from render.lint.model import WorkloadView
+from render.lint.rules import catalog, workload_rule
+from render.settings.resolve import _selector_matches as selector_matches
+from render.yamlio import Document
+
+
+@dataclass(frozen=True)
+class Offender:
+    id: str
+    product: str
+    webhooks: tuple[str, ...]
+    namespace_labels: tuple[tuple[str, str], ...]
+    fixed_in: str | None
+
+
+@dataclass(frozen=True)
+class Match:
+    offender: Offender
+    anchor: Anchor
+    how: str
+    by_namespace_label: bool
+
+
+@cache
+def offenders() -> tuple[Offender, ...]:
+    return tuple(
+        Offender(o["id"], o["product"], tuple(o.get("webhooks") or ()),
+                 tuple((str(k), str(v)) for k, v in (o.get("namespace_labels") or {}).items()),
+                 str(o["fixed_in"]) if o.get("fixed_in") else None)
+        for o in catalog("native-sidecar-webhooks.yaml")["offenders"])
+
+
+def _version(text: object) -> tuple[int, ...] | None:
+    m = re.match(r"^\s*v?(\d+(?:\.\d+)*)", str(text or ""))
+    return tuple(int(p) for p in m.group(1).split(".")) if m else None
+
+
+def _fixed(offender: Offender, doc: Document) -> bool:
+    labels = (doc.data.get("metadata") or {}).get("labels") or {}
+    have = _version(labels.get("app.kubernetes.io/version")) if isinstance(labels, dict) else None
+    need = _version(offender.fixed_in)
+    return bool(have and need and have >= need)
+
+
+def _intercepts_pod_creation(hook: dict[str, Any]) -> bool:
+    for rule in hook.get("rules") or []:
+        if not isinstance(rule, dict):
+            continue
+        groups = rule.get("apiGroups") or []
+        resources = rule.get("resources") or []
+        operations = rule.get("operations") or []
+        if (("" in groups or "*" in groups) and any(r in ("pods", "*", "*/*") for r in resources)
+                and ("CREATE" in operations or "*" in operations)):
+            return True
+    return False
+
+
+def stripping_webhooks(view: WorkloadView) -> list[Match]:
+    """Known offenders that will see this workload's pods, from the inputs' webhooks and namespaces."""
+    model = view.model
+    ns_labels = model.namespace_labels(view.namespace)
+    by_name = {name: o for o in offenders() for name in o.webhooks}
+    found: list[Match] = []
+    for doc in model.settings.webhooks:
+        hooks = doc.data.get("webhooks")
+        config = (doc.data.get("metadata") or {}).get("name") or "(unnamed)"
+        for i, hook in enumerate(hooks if isinstance(hooks, list) else []):
+            offender = by_name.get(hook.get("name")) if isinstance(hook, dict) else None
+            if offender is None or not _intercepts_pod_creation(hook) or _fixed(offender, doc):
+                continue
+            if not (selector_matches(hook.get("namespaceSelector"), ns_labels)
+                    and selector_matches(hook.get("objectSelector"), view.workload.labels)):
+                continue
+            found.append(Match(offender, Anchor(doc, ("webhooks", i, "name")),
+                               f"webhook {hook['name']} of MutatingWebhookConfiguration {config}", False))
+    ns_doc = model.namespaces.get(view.namespace)
+    if ns_doc is not None:
+        seen = {m.offender.id for m in found}
+        for offender in offenders():
+            wanted = offender.namespace_labels
+            if offender.id in seen or not wanted or any(ns_labels.get(k) != v for k, v in wanted):
+                continue
+            key, value = wanted[0]
+            found.append(Match(offender, Anchor(ns_doc, ("metadata", "labels", key)),
+                               f"selected by the namespace label {key}: {value}", True))
+    return found
+
+
+@workload_rule(
+    "webhook-strips-native-sidecar", "error",
+    title="A webhook strips the native sidecar's restartPolicy",
+    rationale="""Some mutating webhooks decode pods with Kubernetes API types older than 1.28 and write
+    them back without the init containers' restartPolicy: Always (KubeSphere's logsidecar-injector,
+    older k8s-image-swapper and EKS pod identity webhooks, ...). A native istio-proxy then becomes a
+    plain init container: the pod is rejected or hangs in PodInitializing.""",
+    fix="""Run the affected workloads traditional (sidecar.istio.io/nativeSidecar: "false", or
+    ASMMeshConfig enableNativeSidecar: false), upgrade the webhook to a fixed release, or keep the
+    namespace out of the webhook's selector.""",
+)
+def webhook_strips_native(view: WorkloadView) -> Iterator[Hit]:
+    if not view.injected or not view.native:
+        return
+    for m in stripping_webhooks(view):
+        o = m.offender
+        remedies = []
+        if o.fixed_in:
+            remedies.append(f"upgrade {o.product} to {o.fixed_in} or later")
+        if m.by_namespace_label:
+            remedies.append("remove this label from the namespace")
+        remedies.append("run the workload traditional (sidecar.istio.io/nativeSidecar: \"false\")")
+        yield Hit(
+            f"runs istio-proxy as a native sidecar, but {o.product} ({m.how}) drops restartPolicy: Always "
+            f"from init containers, so the pod is rejected or hangs in PodInitializing; {', or '.join(remedies)}",
+            m.anchor)
+
+
+def _label_anchor(view: WorkloadView, key: str) -> Anchor:
+    if key in view.workload.pod.labels:
+        return view.at_meta("labels", key)
+    return view.at("spec", "jobTemplate", "spec", "template", "metadata", "labels", key)
+
+
+@workload_rule(
+    "reinjected-by-cluster-webhook", "warning",
+    title="The cluster's injection webhook re-injects a rendered workload",
+    rationale="""meshrender's output already carries the proxy. If the target namespace is labelled
+    for automatic injection (istio-injection=enabled, istio.io/rev) or the pod asks for it
+    (sidecar.istio.io/inject: "true" label), the cluster's injector strips that proxy and injects its
+    own on every pod creation, with the cluster's settings instead of the ones kept in Git.""",
+    fix="""Take rendered namespaces out of webhook injection (remove istio-injection / istio.io/rev from
+    the Namespace, or set istio-injection: disabled) and drop sidecar.istio.io/inject pod labels.""",
+)
+def reinjected(view: WorkloadView) -> Iterator[Hit]:
+    if not view.injected:
+        return
+    ns_doc = view.model.namespaces.get(view.namespace)
+    ns_labels = view.model.namespace_labels(view.namespace)
+    pod_labels = view.workload.labels
+    why = anchor = None
+    if ns_doc is not None and ns_labels.get("istio-injection") == "enabled":
+        why, anchor = "its namespace is labelled istio-injection=enabled", Anchor(
+            ns_doc, ("metadata", "labels", "istio-injection"))
+    elif ns_doc is not None and "istio-injection" not in ns_labels and "istio.io/rev" in ns_labels:
+        why, anchor = (f"its namespace is labelled istio.io/rev={ns_labels['istio.io/rev']}",
+                       Anchor(ns_doc, ("metadata", "labels", "istio.io/rev")))
+    elif "istio-injection" not in ns_labels and "istio.io/rev" not in ns_labels:
+        if pod_labels.get("sidecar.istio.io/inject") == "true":
+            why, anchor = ("its pods carry the label sidecar.istio.io/inject: \"true\"",
+                           _label_anchor(view, "sidecar.istio.io/inject"))
+        elif "istio.io/rev" in pod_labels:
+            why, anchor = (f"its pods carry the label istio.io/rev: {pod_labels['istio.io/rev']}",
+                           _label_anchor(view, "istio.io/rev"))
+    if anchor is None:
+        return
+    yield Hit(f"is rendered with the proxy already injected, but {why}: the cluster's injector will strip "
+              "it and inject its own, with the cluster's settings instead of this repository's; take rendered "
+              "workloads out of webhook injection", anchor)

@@ -1,0 +1,21 @@
+"""One JSON document: findings, suppressed findings and the summary."""
+
+from __future__ import annotations
+
+import json
+
+from render import __version__
+from render.lint.engine import Report
+from render.lint.finding import Severity
+
+
+def render(report: Report, fail_on: Severity) -> str:
+    doc = {
+        "tool": {"name": "meshrender", "version": __version__},
+        "findings": [f.to_dict() for f in report.findings],
+        "suppressed": [{**f.to_dict(), "suppressedBy": f.suppressed_by} for f in report.suppressed],
+        "summary": report.summary(),
+        "failOn": fail_on.label,
+        "failed": report.failed(fail_on),
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

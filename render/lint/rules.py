@@ -1,0 +1,97 @@
+"""Rules and how they are found: every module of `policies/` is a rule family.
+
+A rule is a check function wrapped by `workload_rule` (called once per workload, with a
+`WorkloadView`) or `run_rule` (called once per lint run, with the `LintModel`), carrying
+its id, severity, rationale and fix hint. Adding a rule is adding a module to
+`policies/` (with its data files beside it, read through `catalog`); nothing else needs
+to know about it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from render.lint.finding import Hit, Severity
+
+POLICIES = "render.policies"
+Check = Callable[[Any], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    rationale: str
+    fix: str
+    check: Check
+    scope: str  # "workload" or "run"
+    family: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "severity": self.severity.label, "family": self.family, "title": self.title,
+                "rationale": self.rationale, "fix": self.fix}
+
+
+def _rule(scope: str, id: str, severity: str, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
+    def wrap(fn: Check) -> Rule:
+        family = fn.__module__.rpartition(".")[2]
+        return Rule(id, Severity.parse(severity), title, " ".join(rationale.split()), " ".join(fix.split()),
+                    fn, scope, family)
+
+    return wrap
+
+
+def workload_rule(id: str, severity: str, *, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
+    """Declare a rule checked once per workload: `check(view: WorkloadView) -> Iterable[Hit]`."""
+    return _rule("workload", id, severity, title, rationale, fix)
+
+
+def run_rule(id: str, severity: str, *, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
+    """Declare a rule checked once per run: `check(model: LintModel) -> Iterable[Hit]`."""
+    return _rule("run", id, severity, title, rationale, fix)
+
+
+@cache
+def all_rules() -> tuple[Rule, ...]:
+    """Every rule of every module in policies/, sorted by id; ids must be unique."""
+    package = importlib.import_module(POLICIES)
+    found: dict[str, Rule] = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{POLICIES}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Rule) and value.family == info.name:
+                if value.id in found and found[value.id] is not value:
+                    raise RuntimeError(f"lint rule id {value.id!r} is declared twice "
+                                       f"({found[value.id].family} and {value.family})")
+                found[value.id] = value
+    return tuple(sorted(found.values(), key=lambda r: r.id))
+
+
+@cache
+def rule_ids() -> frozenset[str]:
+    return frozenset(r.id for r in all_rules())
+
+
+@cache
+def catalog(name: str) -> Any:
+    """A data file of policies/ (YAML or JSON), parsed once: known webhooks, known annotations, ..."""
+    for folder in importlib.import_module(POLICIES).__path__:
+        path = Path(folder) / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            if name.endswith(".json"):
+                return json.loads(text)
+            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    raise FileNotFoundError(f"policies/{name}: no such lint rule data file")
