@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from render import plain, selectors, yamlio
@@ -130,9 +131,13 @@ def _find(containers: list | None, name: str) -> dict | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _sanitized(key: str) -> str:
+    return _PROM_SANITIZE.sub("_", key)
+
+
 def _prometheus_key(pod: dict, wanted: str) -> list[str]:
-    return [k for k in (pod["metadata"].get("annotations") or {})
-            if _PROM_SANITIZE.sub("_", k) == wanted]
+    return [k for k in (pod["metadata"].get("annotations") or {}) if _sanitized(k) == wanted]
 
 
 def _prometheus_port(pod: dict) -> str | None:
