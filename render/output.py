@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from render.errors import UsageError
@@ -74,31 +74,69 @@ MARKER_TEXT = "This folder is written by `meshrender render -o`; it is replaced 
 
 def write_tree(out: Path, files: dict[str, str], marker: str = MARKER_TEXT) -> None:
     """Replace folder `out` with exactly `files` (relative path -> text), atomically."""
-    out = out.absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with Staging(out) as staging:
         for rel, text in sorted(files.items()):
-            dest = staging / rel
-            if not _inside(dest.resolve(), staging.resolve()):
-                raise UsageError(f"refusing to write {rel} outside the output folder")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with open(dest, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-        (staging / MARKER).write_text(marker, encoding="utf-8")
+            staging.write(rel, text)
+        staging.commit(marker)
+
+
+class Staging:
+    """A new output folder, built next to `out` and swapped in whole by commit().
+
+    write() may be called from forked worker processes (render writes each file where it
+    was rendered); leaving the `with` block without commit() removes everything, and the
+    folders made to hold it.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out.absolute()
+        self._made = [p for p in (self.out.parent, *self.out.parent.parents) if not p.exists()]
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        self._dirs: set[str] = set()
+        self.committed = False
+
+    def write(self, rel: str, text: str) -> None:
+        parts = PurePosixPath(rel).parts
+        if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
+            raise UsageError(f"refusing to write {rel} outside the output folder")
+        dest = os.path.join(self.path, *parts)
+        folder = os.path.dirname(dest)
+        if folder not in self._dirs:
+            os.makedirs(folder, exist_ok=True)
+            self._dirs.add(folder)
+        with open(dest, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+
+    def commit(self, marker: str = MARKER_TEXT) -> None:
+        (self.path / MARKER).write_text(marker, encoding="utf-8")
         old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        if self.out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
             os.rmdir(old)
-            os.replace(out, old)
+            os.replace(self.out, old)
         try:
-            os.replace(staging, out)
+            os.replace(self.path, self.out)
         except OSError:
             if old is not None:
-                os.replace(old, out)
+                os.replace(old, self.out)
             raise
+        self.committed = True
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    def discard(self) -> None:
+        if self.committed:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        for folder in self._made:  # innermost first; only the empty ones this run made
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()

@@ -41,36 +41,56 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
-def _walk(root: Path) -> list[Path]:
-    real_root = root.resolve()
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        here = Path(dirpath)
-        for d in list(dirnames):
-            p = here / d
-            if p.is_symlink() and not _inside(p.resolve(), real_root):
-                dirnames.remove(d)
-        for name in sorted(filenames):
-            if not name.endswith(SUFFIXES) or name.startswith("."):
+def _walk(root: Path) -> list[tuple[Path, str]]:
+    """(path, real path) of every YAML file under `root`, sorted by path.
+
+    One pass with os.scandir, which knows each entry's type without another system call:
+    the hidden and tool folders of SKIP_DIRS are skipped, and so are symlinks leading
+    outside the folder they were found in (a symlinked folder inside it is walked, once).
+    """
+    out: list[tuple[Path, str]] = []
+    walked: set[str] = set()
+
+    def walk(here: Path, real_here: str, real_top: str) -> None:
+        if real_here in walked:
+            return
+        walked.add(real_here)
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError:
+            return
+        top = real_top.rstrip("/") + "/"
+        for e in entries:
+            name = e.name
+            try:
+                link = e.is_symlink()
+                is_dir = e.is_dir(follow_symlinks=False)
+            except OSError:
                 continue
-            p = here / name
-            if p.is_symlink() and not _inside(p.resolve(), real_root):
-                continue
-            out.append(p)
-    # Symlinked folders inside the root: walk them too (os.walk does not follow them).
-    for dirpath, dirnames, _ in os.walk(root, followlinks=False):
-        for d in dirnames:
-            p = Path(dirpath) / d
-            if p.is_symlink() and p.is_dir() and _inside(p.resolve(), real_root):
-                out.extend(_walk(p))
-    return sorted(set(out))
+            if is_dir or (link and os.path.isdir(e.path)):
+                if name in SKIP_DIRS or name.startswith("."):
+                    continue
+                if not link:
+                    walk(here / name, f"{real_here.rstrip('/')}/{name}", real_top)
+                else:
+                    target = os.path.realpath(e.path)
+                    if target == real_top or target.startswith(top):
+                        walk(here / name, target, target)
+            elif name.endswith(SUFFIXES) and not name.startswith("."):
+                real = os.path.realpath(e.path) if link else f"{real_here.rstrip('/')}/{name}"
+                if not link or real == real_top or real.startswith(top):
+                    out.append((here / name, real))
+
+    real_root = os.path.realpath(root)
+    walk(root, real_root, real_root)
+    out.sort(key=lambda f: f[0].parts)
+    return out
 
 
 def discover(paths: list[str]) -> list[tuple[str, str, Path | None]]:
     """(display path, output-relative path, file path or None for stdin) for every input."""
     found: list[tuple[str, str, Path | None]] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for arg in paths:
         if arg == "-":
             found.append(("-", "stdin.yaml", None))
@@ -79,14 +99,13 @@ def discover(paths: list[str]) -> list[tuple[str, str, Path | None]]:
         if not p.exists():
             raise InputError("no such file or folder", Location(arg, 1, 1))
         if p.is_dir():
-            for f in _walk(p):
-                key = f.resolve()
+            for f, key in _walk(p):
                 if key in seen:
                     continue
                 seen.add(key)
                 found.append((str(f), f.relative_to(p).as_posix(), f))
         else:
-            key = p.resolve()
+            key = str(p.resolve())
             if key in seen:
                 continue
             seen.add(key)
@@ -103,7 +122,11 @@ def read_text(display: str, path: Path | None) -> str:
     else:
         try:
             with open(path, "rb") as f:
-                raw = f.read(yamlio.MAX_FILE_BYTES + 1)
+                # Read what the file holds: asking for the limit allocates it every time.
+                size = os.fstat(f.fileno()).st_size
+                raw = f.read(min(size, yamlio.MAX_FILE_BYTES) + 1)
+                if len(raw) > size:  # more than its size said (a pipe, /proc, a growing file)
+                    raw += f.read(yamlio.MAX_FILE_BYTES + 1 - len(raw))
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", Location(display, 1, 1)) from None
     return yamlio.decode(raw, display)

@@ -1,8 +1,10 @@
 """JSON Schema validation of settings documents, with errors that point into the file.
 
 Schemas live in the repository's `schemas/` folder (installed as `render.schemas`).
-jsonschema is imported only when a settings document is actually checked, so runs
-without settings (most pre-commit invocations) do not pay for it.
+A document is first checked with jsonschema-rs, which only has to say "valid" (it
+imports in a third of jsonschema's time, and most settings are valid); when it does not,
+jsonschema decides and explains, so messages never depend on which library is there.
+Neither is imported in a run without settings documents.
 """
 
 from __future__ import annotations
@@ -42,6 +44,32 @@ def _validator(name: str) -> Any:
     return Draft202012Validator(files[name], registry=registry)
 
 
+@cache
+def _quick_validator(name: str) -> Any:
+    """jsonschema-rs's validator for schema `name`, or None without the library."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    files = _schema_files()
+    try:
+        registry = jsonschema_rs.Registry([(BASE + fname, schema) for fname, schema in files.items()])
+        return jsonschema_rs.Draft202012Validator(files[name], registry=registry)
+    except Exception:  # a schema jsonschema-rs cannot build: jsonschema decides alone
+        return None
+
+
+def surely_valid(name: str, instance: Any) -> bool:
+    """True when `instance` is valid against schema `name`; False means: ask jsonschema."""
+    quick = _quick_validator(name)
+    if quick is None:
+        return False
+    try:
+        return bool(quick.is_valid(instance))
+    except Exception:  # data it cannot take (non-string keys...): jsonschema decides
+        return False
+
+
 def _path_text(path: list[Any]) -> str:
     out = ""
     for p in path:
@@ -67,6 +95,8 @@ def _describe(error: Any) -> str:
 
 def validate(doc: Document, schema_name: str, what: str) -> None:
     """Raise InputError naming the file, line and field of the first schema violation."""
+    if surely_valid(schema_name, doc.data):
+        return
     validator = _validator(schema_name)
     errors = sorted(validator.iter_errors(doc.data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if not errors:
