@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
-from render import kube_schema
+from render import kube_schema, plain
 from render.lint.finding import Anchor, Hit
 from render.lint.model import WorkloadView
 from render.lint.rules import workload_rule
@@ -49,7 +48,7 @@ def _rendered_object(view: WorkloadView) -> dict[str, Any] | None:
     if not view.injected or view.rendered is None:
         return None
     w = view.workload
-    obj = copy.deepcopy(w.doc)
+    obj = plain.deepcopy(w.doc)
     for path, value in ((w.meta_path, view.rendered["metadata"]), (w.spec_path, view.rendered["spec"])):
         *parents, last = path[len(w.path):]
         node = obj

@@ -20,8 +20,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from render.errors import Location, MeshrenderError, UsageError
@@ -146,64 +145,120 @@ def _swap_in(staging: Path, out: Path) -> Path | None:
     return old
 
 
-@contextlib.contextmanager
-def _signals_unwind() -> Iterator[None]:
-    """While writing, SIGTERM and SIGHUP unwind the stack (cleaning up) like Ctrl-C does;
-    the default action would kill the process and leave the staging folder behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _SignalsUnwind:
+    """While output is being staged, SIGTERM and SIGHUP unwind the stack (so the staging
+    folder is removed) like Ctrl-C does; their default action would kill the process and
+    leave the staging folder behind. Forked render workers inherit the handler and report
+    the interruption like any other error."""
 
-    def handler(signum: int, frame: Any) -> None:
+    def __init__(self) -> None:
+        self.saved: dict[int, Any] = {}
+
+    @staticmethod
+    def _raise(signum: int, frame: Any) -> None:
         raise Interrupted(signal.Signals(signum).name)
 
-    saved = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(ValueError, OSError):
-            saved[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in saved.items():
-            signal.signal(sig, old)
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(ValueError, OSError):
+                self.saved[sig] = signal.signal(sig, self._raise)
+
+    def restore(self) -> None:
+        for sig, old in self.saved.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, old)
+        self.saved.clear()
 
 
 def _write_file(dest: Path, text: str) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """A new file (mode "x": two outputs on one path, as on a case-insensitive file system,
+    fail instead of one silently replacing the other)."""
     with open(dest, "x", encoding="utf-8", newline="\n") as f:
         f.write(text)
 
 
 def write_tree(out: Path, files: dict[str, str], marker: str = MARKER_TEXT) -> None:
     """Replace folder `out` with exactly `files` (relative path -> text), atomically."""
-    out = out.absolute()
-    if out.is_symlink():
-        out = out.resolve()
-    with _signals_unwind():
+    with Staging(out) as staging:
+        for rel, text in sorted(files.items()):
+            staging.write(rel, text)
+        staging.commit(marker)
+
+
+class Staging:
+    """A new output folder, built next to `out` and swapped in whole by commit().
+
+    write() may be called from forked worker processes (render writes each file where it
+    was rendered); leaving the `with` block without commit() removes everything, and the
+    folders made to hold it. A write or swap that fails (disk full, permissions) is an
+    OutputError naming the file, and the previous output stays as it was.
+    """
+
+    def __init__(self, out: Path):
+        out = out.absolute()
+        self.out = out.resolve() if out.is_symlink() else out
+        self._made = [p for p in (self.out.parent, *self.out.parent.parents) if not p.exists()]
+        self._signals = _SignalsUnwind()
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
         except OSError as e:
-            raise OutputError(f"cannot create the output folder: {e.strerror}", Location(str(out))) from None
-        current = staging
+            self._remove_made()
+            raise OutputError(f"cannot create the output folder: {e.strerror}", Location(str(self.out))) from None
+        self._signals.install()
+        self._dirs: set[str] = set()
+        self.committed = False
+
+    def _failed(self, e: OSError, where: Path) -> OutputError:
+        kept = "the previous output is unchanged" if self.out.exists() else "nothing was written"
+        return OutputError(f"cannot write output: {e.strerror or e}; {kept}", Location(str(where)))
+
+    def write(self, rel: str, text: str) -> None:
+        parts = PurePosixPath(rel).parts
+        if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
+            raise UsageError(f"refusing to write {rel} outside the output folder")
+        dest = os.path.join(self.path, *parts)
+        folder = os.path.dirname(dest)
         try:
-            for rel, text in sorted(files.items()):
-                dest = staging / rel
-                current = dest
-                if not _inside(dest.resolve(), staging.resolve()):
-                    raise UsageError(f"refusing to write {rel} outside the output folder")
-                _write_file(dest, text)
-            current = staging / MARKER
-            _write_file(current, marker)
-            current = out
-            old = _swap_in(staging, out)
+            if folder not in self._dirs:
+                os.makedirs(folder, exist_ok=True)
+                self._dirs.add(folder)
+            _write_file(Path(dest), text)
         except OSError as e:
-            shutil.rmtree(staging, ignore_errors=True)
-            shown = out / current.relative_to(staging) if _inside(current, staging) else current
-            kept = "the previous output is unchanged" if out.exists() else "nothing was written"
-            raise OutputError(f"cannot write output: {e.strerror or e}; {kept}", Location(str(shown))) from None
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+            raise self._failed(e, self.out.joinpath(*parts)) from None
+
+    def commit(self, marker: str = MARKER_TEXT) -> None:
+        try:
+            _write_file(self.path / MARKER, marker)
+        except OSError as e:
+            raise self._failed(e, self.out / MARKER) from None
+        try:
+            old = _swap_in(self.path, self.out)
+        except OSError as e:
+            raise self._failed(e, self.out) from None
+        self.committed = True
+        self._signals.restore()
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _remove_made(self) -> None:
+        for folder in self._made:  # innermost first; only the empty ones this run made
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+    def discard(self) -> None:
+        self._signals.restore()
+        if self.committed:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._remove_made()
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()

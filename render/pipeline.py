@@ -3,19 +3,25 @@
 Settings are gathered from every input first (they apply across files), then each
 workload is injected with its own effective configuration. Nothing is written here;
 the caller decides between stdout and an output folder.
+
+Two ways to run it, with the same output: `render()` on files already loaded (explain,
+diff, tests), and `render_stream()`, which reads and renders the files of PATHs in
+worker processes (render/parallel.py) and hands each file's result to the caller in
+input order, holding none of them: memory stays flat however many files there are.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from render import gozero, kinds, objects, yamlio
-from render.errors import InputError, unexpected
+from render import gozero, kinds, objects, parallel, sources, yamlio
+from render.errors import InputError, MeshrenderError, UsageError, unexpected
 from render.inject.injector import InjectionError, inject, skip_reason
 from render.inject.templates import ANNOTATION, TemplateError
-from render.settings.collect import Collector, Settings, is_consumed
+from render.settings.collect import Collector, Settings, is_consumed, may_be_settings
 from render.settings.resolve import Options, Resolved, Resolver
 from render.sources import SourceFile
 from render.yamlio import Document, locate
@@ -30,6 +36,32 @@ class WorkloadResult:
     resolved: Resolved | None
     injected: bool
     skipped: str | None = None
+
+    @property
+    def display(self) -> str:
+        return self.workload.display
+
+    @property
+    def mode(self) -> str | None:
+        return self.resolved.mode.mode if self.resolved else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.resolved.mode.reason if self.resolved else None
+
+    def summary(self) -> WorkloadSummary:
+        return WorkloadSummary(self.display, self.injected, self.skipped, self.mode, self.reason)
+
+
+@dataclass(frozen=True)
+class WorkloadSummary:
+    """What the render summary says about a workload (small enough to pass between processes)."""
+
+    display: str
+    injected: bool
+    skipped: str | None
+    mode: str | None
+    reason: str | None
 
 
 @dataclass
@@ -116,6 +148,47 @@ def inject_workload(w: kinds.Workload, doc: Document, resolver: Resolver) -> Wor
     return WorkloadResult(w, doc, resolved, True)
 
 
+@dataclass
+class FileRender:
+    """One input file rendered: its output documents and what happened on the way."""
+
+    texts: list[str]
+    workloads: list[WorkloadResult]
+    documents: int
+    consumed: int
+    warnings: list[str]
+
+
+def render_file(f: SourceFile, resolver: Resolver, progress: Callable[[int], Any] | None = None) -> FileRender:
+    """Inject every workload of one loaded file (the docs' data is changed in place)."""
+    out = FileRender([], [], 0, 0, [])
+    namespace = resolver.options.namespace
+    for doc in f.docs:
+        out.documents += 1
+        if is_consumed(doc.data):
+            out.consumed += 1
+            continue
+        workloads = iter_workloads(doc, namespace)
+        changed = False
+        for w in workloads:
+            r = inject_workload(w, doc, resolver)
+            out.workloads.append(r)
+            if r.injected:
+                gozero.apply(w.doc)
+            changed = changed or r.injected
+            if r.skipped:
+                out.warnings.append(f"{doc.location}: skipping injection of {w.display}: {r.skipped}")
+        out.texts.append(yamlio.dump(doc.data) if changed else doc.passthrough_text())
+        if progress:
+            progress(1)
+    return out
+
+
+def unused_selector_warnings(resolver: Resolver) -> list[str]:
+    return [f"{locate(s.doc, ('spec', 'selector'))}: warning: SidecarProxySettings {s.name}: "
+            "selector matches no workload" for s in resolver.unused_selectors()]
+
+
 def render(files: list[SourceFile], options: Options,
            progress: Callable[[int], Any] | None = None) -> RenderResult:
     """Inject every workload of `files`; returns the text of each file's output documents."""
@@ -124,28 +197,208 @@ def render(files: list[SourceFile], options: Options,
     resolver = Resolver(settings, options)
     result.settings, result.resolver = settings, resolver
     for f in files:
-        texts: list[str] = []
-        for doc in f.docs:
-            result.documents += 1
-            if is_consumed(doc.data):
-                result.consumed += 1
-                continue
-            workloads = iter_workloads(doc, options.namespace)
-            changed = False
-            for w in workloads:
-                r = inject_workload(w, doc, resolver)
-                result.workloads.append(r)
-                if r.injected:
-                    gozero.apply(w.doc)
-                changed = changed or r.injected
-                if r.skipped:
-                    result.warnings.append(f"{doc.location}: skipping injection of {w.display}: {r.skipped}")
-            texts.append(yamlio.dump(doc.data) if changed else doc.passthrough_text())
-            if progress:
-                progress(1)
-        result.outputs.append((f, texts))
-    for s in resolver.unused_selectors():
-        result.warnings.append(
-            f"{locate(s.doc, ('spec', 'selector'))}: warning: SidecarProxySettings {s.name}: "
-            "selector matches no workload")
+        r = render_file(f, resolver, progress)
+        result.documents += r.documents
+        result.consumed += r.consumed
+        result.workloads += r.workloads
+        result.warnings += r.warnings
+        result.outputs.append((f, r.texts))
+    result.warnings += unused_selector_warnings(resolver)
+    return result
+
+
+# -- reading and rendering PATHs in worker processes ---------------------------------------
+
+# Workers pay off from about this much work: reading settings is light (files), rendering
+# is not (bytes of YAML); below, one process does it all, as forking costs more.
+PARALLEL_MIN_FILES = 256
+PARALLEL_MIN_BYTES = 256 * 1024
+
+
+@dataclass
+class FileDone:
+    """One file's result as the caller of render_stream gets it, in input order."""
+
+    file: SourceFile  # without its documents
+    texts: list[str] | None  # None when `write` wrote them in the worker
+    has_output: bool
+    workloads: list[WorkloadSummary]
+    documents: int
+    consumed: int
+    warnings: list[str]
+    extra: Any = None  # what the per_file hook returned
+    used_selectors: frozenset[int] = frozenset()  # indices into settings.sidecar
+
+
+@dataclass
+class StreamResult(RenderResult):
+    """Totals of a render_stream run: `workloads` are WorkloadSummary records, and
+    `outputs` stays empty (each file's output went to the caller's on_file) unless
+    render_paths collected it."""
+
+    files: int = 0
+
+
+def workers_for(count: int, total_bytes: int | None = None) -> int:
+    """How many processes work on `count` files (of `total_bytes`, when known):
+    MESHRENDER_JOBS, else every core when there is enough to do."""
+    env = os.environ.get("MESHRENDER_JOBS", "").strip()
+    if env:
+        try:
+            jobs = int(env)
+        except ValueError:
+            raise UsageError(f"MESHRENDER_JOBS={env!r} is not a number of processes") from None
+        return max(1, min(jobs, count))
+    if count < 2 or (count < PARALLEL_MIN_FILES if total_bytes is None else total_bytes < PARALLEL_MIN_BYTES):
+        return 1
+    return max(1, min(parallel.cpu_count(), count))
+
+
+class _Inputs:
+    """The files of a run, read again by whichever process needs them (stdin once)."""
+
+    def __init__(self, paths: list[str], warn: Callable[[str], None] | None = None):
+        self.found = sources.discover(paths, warn)
+        self.stdin = b""
+        self.first_stdin = next((i for i, (_, _, p) in enumerate(self.found) if p is None), -1)
+        if self.first_stdin >= 0:
+            self.stdin = sources.read_bytes("-", None)  # bounded: stdin may be endless
+        sources.check_total_size(self.found, len(self.stdin))
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def source(self, i: int) -> SourceFile:
+        display, rel, path = self.found[i]
+        return SourceFile(display, rel, path)
+
+    def text(self, i: int) -> str:
+        display, _, path = self.found[i]
+        if path is None:  # a second `-` reads an empty stdin
+            return yamlio.decode(self.stdin, display) if i == self.first_stdin else ""
+        return sources.read_text(display, path)
+
+    def load(self, i: int) -> SourceFile:
+        f = self.source(i)
+        f.docs = yamlio.parse(self.text(i), f.display)
+        sources.check_objects(f.docs)
+        return f
+
+
+def _raise(failure: parallel.Failure) -> None:
+    raise failure.error
+
+
+def _first_load_error(inputs: _Inputs, indices: list[int], workers: int) -> parallel.Failure | None:
+    """The first file, in input order, that cannot be read or parsed, if any."""
+    for _, r in parallel.ordered_map(lambda k: inputs.load(indices[k]) and None, len(indices), workers):
+        if isinstance(r, parallel.Failure):
+            if isinstance(r.error, MeshrenderError):
+                return parallel.Failure(indices[r.index], r.error)
+            continue  # a bug in reading, not an input error: report the original error
+    return None
+
+
+def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDone], Any], *,
+                  write: Callable[[SourceFile, list[str]], None] | None = None,
+                  per_file: Callable[[Resolver], Callable[[SourceFile, FileRender], Any]] | None = None,
+                  progress: Any = None, workers: int | None = None,
+                  warn: Callable[[str], None] | None = None) -> StreamResult:
+    """Read and render the files of `paths`, calling `on_file` with each file's result in
+    input order; memory does not grow with the number of files.
+
+    `write(file, texts)`, if given, is called in the worker with each file's output
+    documents instead of sending them to `on_file`. `per_file(resolver)`, if given, is
+    called once (before the workers start) and returns a function run in the worker on
+    each rendered file, whose result arrives as `FileDone.extra`. `progress` is a
+    render.progress.Progress. Errors are the ones `render()` on the loaded files would
+    raise, first in input order: reading and parsing errors before settings errors
+    before rendering errors, whichever worker met them first.
+    """
+    inputs = _Inputs(paths, warn)
+    n = len(inputs)
+    jobs = workers or workers_for(n)  # for reading settings; rendering decides below
+    result = StreamResult(files=n)
+
+    # 1. Settings documents, from every file, before any workload is rendered.
+    settings_docs: list[Document] = []
+    total_bytes = documents = 0
+    counts: list[int] = []
+
+    def scan(i: int) -> tuple[int, list[Document], int]:
+        text = inputs.text(i)
+        return (len(text), *yamlio.parse_some(text, inputs.found[i][0], may_be_settings))
+
+    failure = None
+    for i, r in parallel.ordered_map(scan, n, jobs):
+        if isinstance(r, parallel.Failure):
+            failure = r
+            break
+        total_bytes += r[0]
+        settings_docs += r[1]
+        documents += r[2]
+        counts.append(r[2])
+        if progress is not None:
+            progress.update("reading", i + 1, n, "files")
+    if failure:  # the first error of render(): maybe a parse error before it in the same file
+        _raise(_first_load_error(inputs, list(range(failure.index + 1)), jobs) or failure)
+    sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
+    try:
+        collector = Collector()
+        for doc in settings_docs:
+            collector.add(doc)
+        resolver = Resolver(collector.settings, options)
+        hook = per_file(resolver) if per_file else None
+    except MeshrenderError as e:
+        _raise(_first_load_error(inputs, list(range(n)), jobs) or parallel.Failure(-1, e))
+    result.settings, result.resolver = collector.settings, resolver
+    del settings_docs
+    yamlio.expect(total_bytes)  # load the fast YAML reader once, before the workers fork
+
+    # 2. Every file, rendered where it is read.
+    jobs = workers or workers_for(n, total_bytes)
+    sidecar_index = {id(s): k for k, s in enumerate(resolver.settings.sidecar)}
+
+    def render_one(i: int) -> FileDone:
+        f = inputs.load(i)
+        r = render_file(f, resolver)
+        extra = hook(f, r) if hook else None
+        f.docs = []
+        texts: list[str] | None = r.texts
+        if write is not None:
+            if r.texts:
+                write(f, r.texts)
+            texts = None
+        used = frozenset(sidecar_index[u] for u in resolver.used_settings if u in sidecar_index)
+        return FileDone(f, texts, bool(r.texts), [w.summary() for w in r.workloads], r.documents,
+                        r.consumed, r.warnings, extra, used)
+
+    stage = progress.stage("rendering", documents, "documents") if progress is not None else None
+    done = 0
+    for i, r in parallel.ordered_map(render_one, n, jobs):
+        if isinstance(r, parallel.Failure):
+            failure = r
+            break
+        done = i + 1
+        result.documents += r.documents
+        result.consumed += r.consumed
+        result.workloads += r.workloads
+        result.warnings += r.warnings
+        for k in r.used_selectors:
+            resolver.used_settings.add(id(resolver.settings.sidecar[k]))
+        on_file(r)
+        if stage:
+            stage(r.documents)
+    if failure:  # a parse error in any file not rendered yet comes first (render() loads all first)
+        _raise(_first_load_error(inputs, list(range(done, n)), jobs) or failure)
+    result.warnings += unused_selector_warnings(resolver)
+    return result
+
+
+def render_paths(paths: list[str], options: Options, progress: Any = None) -> StreamResult:
+    """render_stream, keeping every file's output documents in `outputs` (for callers that
+    compare whole trees: render-check, diff)."""
+    outputs: list[tuple[SourceFile, list[str]]] = []
+    result = render_stream(paths, options, lambda d: outputs.append((d.file, d.texts or [])), progress=progress)
+    result.outputs = outputs
     return result

@@ -80,8 +80,30 @@ def _decimal_string(v: Fraction, exponent_style: bool) -> str:
     return f"{sign}{mantissa}{_DECIMAL_SUFFIX[exponent]}"
 
 
+_CANONICAL: dict[tuple[type, object], str | QuantityError] = {}
+
+
 def canonical(value: object) -> str:
     """The API server's spelling of a quantity: `canonical("2000m") == "2"`."""
+    try:
+        key = (type(value), value)
+        got = _CANONICAL.get(key)
+    except TypeError:  # unhashable: not a quantity, and parse says why
+        return _canonical(value)
+    if got is None:
+        try:
+            got = _canonical(value)
+        except QuantityError as e:
+            got = e
+        if len(_CANONICAL) > 10_000:
+            _CANONICAL.clear()
+        _CANONICAL[key] = got
+    if isinstance(got, QuantityError):
+        raise QuantityError(str(got))
+    return got
+
+
+def _canonical(value: object) -> str:
     v, fmt = parse(value)
     v = _round_up_nano(v)
     if v == 0:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,64 +63,68 @@ def repository_root(folder: Path) -> Path:
     return real
 
 
-def _walk(root: Path, warn: Warn) -> list[Path]:
-    """Every YAML file under `root`, sorted, with symlinks followed only inside the repository."""
-    boundary = repository_root(root)
-    visited: set[Path] = set()
-    out: list[Path] = []
-    stack = [root]
-    while stack:
-        here = stack.pop()
-        real = here.resolve()
-        if real in visited:
-            continue
-        visited.add(real)
+def _walk(root: Path, warn: Warn) -> list[tuple[Path, str]]:
+    """(path, real path) of every YAML file under `root`, sorted by path.
+
+    One pass with os.scandir, which knows each entry's type without another system call:
+    the hidden and tool folders of SKIP_DIRS are skipped, symlinks are followed only when
+    they stay inside the repository (a warning says which are not), every folder is walked
+    once (symlink loops), a folder that cannot be read is an error rather than a silent
+    gap, and so is a FIFO or device named like a manifest (reading it would block).
+    """
+    out: list[tuple[Path, str]] = []
+    walked: set[str] = set()
+    boundary = str(repository_root(root))
+    inside = boundary.rstrip("/") + "/"
+
+    def contained(real: str) -> bool:
+        return real == boundary or real.startswith(inside)
+
+    def walk(here: Path, real_here: str) -> None:
+        if real_here in walked:
+            return
+        walked.add(real_here)
         try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
-        except OSError as e:
-            raise InputError(f"cannot read folder: {e.strerror}", Location(str(here))) from None
-        subdirs = []
-        for entry in entries:
-            p = Path(here) / entry.name
-            if entry.name.startswith("."):
+        except OSError as err:
+            raise InputError(f"cannot read folder: {err.strerror}", Location(str(here))) from None
+        for e in entries:
+            name = e.name
+            if name.startswith("."):
                 continue
-            link = entry.is_symlink()
-            if link:
-                target = p.resolve()
-                if not _inside(target, boundary):
-                    warn(f"{p}:1:1: warning: not following symlink to {target}: it leads outside the "
+            try:
+                link = e.is_symlink()
+                real = os.path.realpath(e.path) if link else f"{real_here.rstrip('/')}/{name}"
+                if link and not contained(real):
+                    warn(f"{e.path}:1:1: warning: not following symlink to {real}: it leads outside the "
                          f"repository {boundary}")
                     continue
-                if not target.exists():
-                    warn(f"{p}:1:1: warning: skipping broken symlink to {target}")
+                if link and not os.path.exists(real):
+                    warn(f"{e.path}:1:1: warning: skipping broken symlink to {real}")
                     continue
-            try:
-                is_dir = entry.is_dir(follow_symlinks=True)
+                is_dir = e.is_dir()
+                is_file = not is_dir and e.is_file()
             except OSError:
-                is_dir = False
+                continue
             if is_dir:
-                if entry.name not in SKIP_DIRS:
-                    subdirs.append(p)
-                continue
-            if not entry.name.endswith(SUFFIXES):
-                continue
-            try:
-                mode = entry.stat(follow_symlinks=True).st_mode
-            except OSError as e:
-                raise InputError(f"cannot read: {e.strerror}", Location(str(p))) from None
-            if not stat.S_ISREG(mode):
-                raise InputError("not a regular file (a FIFO, socket or device); meshrender reads only "
-                                 "regular files from folders", Location(str(p)))
-            out.append(p)
-        stack.extend(reversed(subdirs))
-    return sorted(out)
+                if name not in SKIP_DIRS:
+                    walk(here / name, real)
+            elif name.endswith(SUFFIXES):
+                if not is_file:
+                    raise InputError("not a regular file (a FIFO, socket or device); meshrender reads only "
+                                     "regular files from folders", Location(e.path))
+                out.append((here / name, real))
+
+    walk(root, os.path.realpath(root))
+    out.sort(key=lambda f: f[0].parts)
+    return out
 
 
 def discover(paths: list[str], warn: Warn | None = None) -> list[tuple[str, str, Path | None]]:
     """(display path, output-relative path, file path or None for stdin) for every input."""
     warn = warn or _stderr
     found: list[tuple[str, str, Path | None]] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for arg in paths:
         if arg == "-":
             found.append(("-", "stdin.yaml", None))
@@ -130,14 +133,13 @@ def discover(paths: list[str], warn: Warn | None = None) -> list[tuple[str, str,
         if not p.exists():
             raise InputError("no such file or folder", Location(arg))
         if p.is_dir():
-            for f in _walk(p, warn):
-                key = f.resolve()
+            for f, key in _walk(p, warn):
                 if key in seen:
                     continue
                 seen.add(key)
                 found.append((str(f), f.relative_to(p).as_posix(), f))
         else:
-            key = p.resolve()
+            key = str(p.resolve())
             if key in seen:
                 continue
             seen.add(key)
@@ -165,7 +167,11 @@ def read_bytes(display: str, path: Path | None, budget: int = MAX_TOTAL_BYTES) -
     else:
         try:
             with open(path, "rb") as f:
-                raw = _read_bounded(f, limit)
+                # Read what the file holds: asking for the limit allocates it every time.
+                size = os.fstat(f.fileno()).st_size
+                raw = f.read(min(size, limit) + 1)
+                if len(raw) > size:  # more than its size said (a pipe, /proc, a growing file)
+                    raw += f.read(max(0, limit + 1 - len(raw)))
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", Location(display)) from None
     if len(raw) > limit:
@@ -182,11 +188,51 @@ def read_text(display: str, path: Path | None, budget: int = MAX_TOTAL_BYTES) ->
     return yamlio.decode(read_bytes(display, path, budget), display)
 
 
+def check_total_size(found: list[tuple[str, str, Path | None]], stdin_bytes: int = 0) -> None:
+    """Refuse a run whose inputs together exceed MAX_TOTAL_BYTES, before reading them
+    (their sizes from the file system), naming the file that crosses the limit."""
+    total = stdin_bytes
+    for display, _, path in found:
+        if path is None:
+            continue
+        with contextlib.suppress(OSError):
+            total += os.stat(path).st_size
+        if total > MAX_TOTAL_BYTES:
+            raise InputError(f"the inputs together are larger than {_size(MAX_TOTAL_BYTES)}, the most "
+                             "meshrender reads in one run (see docs/bad-input.md, Limits); render fewer "
+                             "files at a time", Location(display))
+
+
+def check_objects(docs: list[Document]) -> None:
+    """Every document must be a Kubernetes object (render/objects.py)."""
+    for doc in docs:
+        objects.check(doc)
+
+
+def check_counts(found: list[tuple[str, str, Path | None]], counts: list[int], paths: list[str],
+                 warn: Warn | None = None) -> None:
+    """An input without documents: a warning for a file, an error for stdin (the command
+    feeding meshrender probably failed), and an error when no input has any: rendering
+    nothing would make Argo CD prune every object of the application."""
+    warn = warn or _stderr
+    for (display, _, path), count in zip(found, counts, strict=True):
+        if count:
+            continue
+        if path is None:
+            raise InputError("stdin holds no YAML documents; did the command feeding meshrender fail? "
+                             "An empty render would make Argo CD prune every object of the application",
+                             Location(display))
+        warn(f"{display}:1:1: warning: file holds no YAML documents; nothing to render from it")
+    if not any(counts):
+        raise InputError("no YAML documents in the inputs; an empty render would make Argo CD (or any "
+                         "GitOps sync) prune every object of the application. Check the paths",
+                         Location(paths[0] if paths else "."))
+
+
 def load(paths: list[str], progress: Callable[[int, int], Any] | None = None,
          warn: Warn | None = None) -> list[SourceFile]:
     """Read and parse every input; each document is checked to be a Kubernetes object.
     `progress(done, total)` is called after each file, `warn(message)` for skipped paths."""
-    warn = warn or _stderr
     files: list[SourceFile] = []
     budget = MAX_TOTAL_BYTES
     found = discover(paths, warn)
@@ -195,20 +241,10 @@ def load(paths: list[str], progress: Callable[[int, int], Any] | None = None,
         budget -= len(raw)
         docs = yamlio.parse(yamlio.decode(raw, display), display)
         if not docs and path is None:
-            # `kustomize build | meshrender render -` whose producer failed: rendering
-            # nothing would make Argo CD prune every object of the application.
-            raise InputError("stdin holds no YAML documents; did the command feeding meshrender fail? "
-                             "An empty render would make Argo CD prune every object of the application",
-                             Location(display))
-        if not docs:
-            warn(f"{display}:1:1: warning: file holds no YAML documents; nothing to render from it")
-        for doc in docs:
-            objects.check(doc)
+            check_counts([(display, rel, path)], [0], paths, warn)
+        check_objects(docs)
         files.append(SourceFile(display, rel, path, docs))
         if progress:
             progress(len(files), len(found))
-    if not any(f.docs for f in files):
-        where = paths[0] if paths else "."
-        raise InputError("no YAML documents in the inputs; an empty render would make Argo CD (or any "
-                         "GitOps sync) prune every object of the application. Check the paths", Location(where))
+    check_counts(found, [len(f.docs) for f in files], paths, warn)
     return files

@@ -14,13 +14,12 @@ def summarize(result: Any, output: str | None) -> str:
         f"{len(result.workloads)} workloads"
         + (f" into {output}" if output else ""),
     ]
-    width = max((len(w.workload.display) for w in result.workloads), default=0)
+    width = max((len(w.display) for w in result.workloads), default=0)
     for w in result.workloads:
         if w.injected:
-            mode = w.resolved.mode
-            lines.append(f"  {w.workload.display:<{width}}  {mode.mode:<11}  {mode.reason}")
+            lines.append(f"  {w.display:<{width}}  {w.mode:<11}  {w.reason}")
         else:
-            lines.append(f"  {w.workload.display:<{width}}  {'skipped':<11}  {w.skipped}")
+            lines.append(f"  {w.display:<{width}}  {'skipped':<11}  {w.skipped}")
     if skipped and not injected:
         lines.append("  (no workload was injected)")
     return "\n".join(lines)

@@ -80,7 +80,7 @@ def format_scalar_string(s: str) -> str:
         out = '"' + s + '"' if '"' not in s and "\\" not in s else _double(s)
     else:
         out = "'" + s.replace("'", "''") + "'"
-    if len(_CACHE) > 200_000:
+    if len(_CACHE) > 20_000:
         _CACHE.clear()
     _CACHE[s] = out
     return out
@@ -122,87 +122,108 @@ def _literal_lines(s: str, indent: str) -> tuple[str, list[str]]:
     return header, lines
 
 
-class _Emitter:
-    __slots__ = ("out", "sort")
+def _key_text(k: Any) -> str:
+    key = format_scalar_string(k) if isinstance(k, str) else _scalar(k)
+    return _double(k) if key is _LITERAL else key
 
-    def __init__(self, sort: bool):
-        self.out: list[str] = []
-        self.sort = sort
 
-    def mapping(self, d: dict, ind: str) -> None:
-        out = self.out
-        items = sorted(d.items(), key=lambda kv: str(kv[0])) if self.sort else d.items()
-        for k, v in items:
-            key = format_scalar_string(k) if isinstance(k, str) else _scalar(k)
-            if key is _LITERAL:
-                key = _double(k)
-            if isinstance(v, dict):
-                if v:
-                    out.append(f"{ind}{key}:")
-                    self.mapping(v, ind + "  ")
-                else:
-                    out.append(f"{ind}{key}: {{}}")
-            elif isinstance(v, list):
-                if v:
-                    out.append(f"{ind}{key}:")
-                    self.sequence(v, ind)
-                else:
-                    out.append(f"{ind}{key}: []")
-            elif isinstance(v, str):
-                s = format_scalar_string(v)
-                if s is _LITERAL:
-                    header, lines = _literal_lines(v, ind + "  ")
-                    out.append(f"{ind}{key}: {header}")
-                    out.extend(lines)
-                else:
-                    out.append(f"{ind}{key}: {s}")
+def _mapping(d: dict, ind: str, out: list[str], sort: bool, lead: str) -> None:
+    """Append the lines of non-empty map `d` at indentation `ind`; the first line starts
+    with `lead` instead (a sequence item's `- `)."""
+    cache = _CACHE
+    append = out.append
+    keys: Any = d
+    if sort:  # (inline: this runs for every map of every document)
+        try:
+            keys = sorted(d)
+        except TypeError:  # mixed key types
+            keys = sorted(d, key=str)
+        else:
+            if keys and type(keys[0]) is not str:  # numbers or booleans: order as text
+                keys = sorted(d, key=str)
+    for k in keys:
+        v = d[k]
+        key = cache.get(k) if type(k) is str else None
+        if key is None or key is _LITERAL:
+            key = _key_text(k)
+        t = type(v)
+        if t is not str and t is not dict and t is not list and t is not int:  # subclasses, scalars
+            t = dict if isinstance(v, dict) else list if isinstance(v, list) else str if isinstance(v, str) else None
+        if t is str:
+            s = cache.get(v) or format_scalar_string(v)
+            if s is _LITERAL:
+                header, lines = _literal_lines(v, ind + "  ")
+                append(f"{lead}{key}: {header}")
+                out.extend(lines)
             else:
-                out.append(f"{ind}{key}: {_scalar(v)}")
-
-    def sequence(self, lst: list, ind: str) -> None:
-        out = self.out
-        child = ind + "  "
-        cut = len(child)
-        for item in lst:
-            if isinstance(item, dict) and item:
-                start = len(out)
-                self.mapping(item, child)
-                out[start] = ind + "- " + out[start][cut:]
-            elif isinstance(item, list) and item:
-                start = len(out)
-                self.sequence(item, child)
-                out[start] = ind + "- " + out[start][cut:]
-            elif isinstance(item, dict):
-                out.append(f"{ind}- {{}}")
-            elif isinstance(item, list):
-                out.append(f"{ind}- []")
-            elif isinstance(item, str):
-                s = format_scalar_string(item)
-                if s is _LITERAL:
-                    header, lines = _literal_lines(item, child)
-                    out.append(f"{ind}- {header}")
-                    out.extend(lines)
-                else:
-                    out.append(f"{ind}- {s}")
+                append(f"{lead}{key}: {s}")
+        elif t is dict:
+            if v:
+                append(f"{lead}{key}:")
+                _mapping(v, ind + "  ", out, sort, ind + "  ")
             else:
-                out.append(f"{ind}- {_scalar(item)}")
+                append(f"{lead}{key}: {{}}")
+        elif t is list:
+            if v:
+                append(f"{lead}{key}:")
+                _sequence(v, ind, out, sort, ind)
+            else:
+                append(f"{lead}{key}: []")
+        elif t is int:
+            append(f"{lead}{key}: {v}")
+        else:
+            append(f"{lead}{key}: {_scalar(v)}")
+        lead = ind
+
+
+def _sequence(lst: list, ind: str, out: list[str], sort: bool, lead: str) -> None:
+    """Append the lines of non-empty list `lst` at indentation `ind` (first line: `lead`)."""
+    cache = _CACHE
+    append = out.append
+    child = ind + "  "
+    for item in lst:
+        dash = lead + "- "
+        t = type(item)
+        if t is not str and t is not dict and t is not list:  # subclasses, scalars
+            t = dict if isinstance(item, dict) else list if isinstance(item, list) else (
+                str if isinstance(item, str) else None)
+        if t is dict and item:
+            _mapping(item, child, out, sort, dash)
+        elif t is str:
+            s = cache.get(item) or format_scalar_string(item)
+            if s is _LITERAL:
+                header, lines = _literal_lines(item, child)
+                append(dash + header)
+                out.extend(lines)
+            else:
+                append(dash + s)
+        elif t is list and item:
+            _sequence(item, child, out, sort, dash)
+        elif t is dict:
+            append(dash + "{}")
+        elif t is list:
+            append(dash + "[]")
+        else:
+            append(dash + _scalar(item))
+        lead = ind
 
 
 def dump(data: Any, sort_keys: bool = True) -> str:
     """One YAML document (no `---`), ending with a newline."""
-    em = _Emitter(sort_keys)
+    out: list[str] = []
     if isinstance(data, dict) and data:
-        em.mapping(data, "")
+        _mapping(data, "", out, sort_keys, "")
     elif isinstance(data, list) and data:
-        em.sequence(data, "")
+        _sequence(data, "", out, sort_keys, "")
     elif isinstance(data, dict):
         return "{}\n"
     elif isinstance(data, list):
         return "[]\n"
     elif isinstance(data, str) and format_scalar_string(data) is _LITERAL:
         header, lines = _literal_lines(data, "  ")
-        em.out.append(header)
-        em.out.extend(lines)
+        out.append(header)
+        out.extend(lines)
     else:
-        em.out.append(_scalar(data))
-    return "\n".join(em.out) + "\n"
+        out.append(_scalar(data))
+    out.append("")
+    return "\n".join(out)

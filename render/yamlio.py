@@ -4,12 +4,21 @@ Everything else in meshrender works on plain Python data (dict, list, str, int, 
 bool, None), so the YAML engine can change without touching the injector or the linter.
 Reading is split in two: a fast pass that turns each document into data, and a precise
 pass (`locate`) that is only run when a message needs the line and column of a field.
+
+The fast pass has two readers that give the same data. The reference reader is PyYAML
+(libyaml when available) with Kubernetes' reading of YAML 1.1. The fast one
+(render/yamlfast.py: rapidyaml and orjson, about ten times faster) answers only for
+documents where it can show it agrees with the reference reader, and hands every other
+document, and every error, to the reference reader. It is imported once this process
+has read enough YAML to pay for the import (so a pre-commit run on one file never loads
+it), and never when MESHRENDER_YAML=reference or when rapidyaml or orjson is missing.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -39,6 +48,11 @@ _PATTERNS = {"tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT}
 # YAML types with no JSON spelling: Kubernetes cannot read them and meshrender could
 # only print them back as Python reprs.
 _NON_JSON_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
+
+# Bytes of YAML read with the reference reader before the fast one is worth importing.
+FAST_AFTER_BYTES = 64 * 1024
+_fast: Any = None  # the render.yamlfast module, False when not available or not wanted
+_read_bytes = 0
 
 
 @dataclass
@@ -183,9 +197,59 @@ def split_documents(text: str) -> list[tuple[int, str]]:
 
     A line that starts with a document marker always ends the document before it (YAML
     forbids such lines inside content), so cutting on them is exact and needs no parse.
+    Each piece keeps its last line break: a block scalar that ends a document (`|`
+    before a `---`) keeps its final newline, as in the whole stream.
     """
+    if "\n%" in text or text.startswith("%"):
+        return _split_with_directives(text)
+    chunks: list[tuple[int, str]] = []
+    start = 0
+    line = 1
+    for at, marker in _marker_lines(text):
+        if marker == "---":
+            cut = at
+            if cut > start:
+                chunks.append((line, text[start:cut]))
+                line += text.count("\n", start, cut)
+                start = cut
+        else:  # "..." ends the current document, marker line included
+            cut = text.find("\n", at)
+            cut = len(text) if cut < 0 else cut + 1
+            chunks.append((line, text[start:cut]))
+            line += text.count("\n", start, cut)
+            start = cut
+    if start < len(text) or not chunks:
+        chunks.append((line, text[start:]))
+    return chunks
+
+
+def _marker_lines(text: str) -> list[tuple[int, str]]:
+    """(offset, "---" or "...") of each line that is a document marker, in order.
+    (str.find: a regex scanning every position costs more than the parse it saves.)"""
+    found = []
+    for marker in ("---", "..."):
+        starts = [0] if text.startswith(marker) else []
+        i = text.find("\n" + marker)
+        while i >= 0:
+            starts.append(i + 1)
+            i = text.find("\n" + marker, i + 4)
+        for at in starts:
+            end = at + 3
+            if end == len(text) or text[end] in " \t\n":
+                found.append((at, marker))
+    found.sort()
+    return found
+
+
+def _split_with_directives(text: str) -> list[tuple[int, str]]:
+    """split_documents for streams with `%` directive lines, which belong to the next document."""
     chunks: list[tuple[int, str]] = []
     lines = text.split("\n")
+    last = len(lines) - 1
+
+    def piece(a: int, b: int) -> str:
+        return "\n".join(lines[a:b]) + ("\n" if b <= last else "")
+
     start = 0
     pending_directives = False
     for i, line in enumerate(lines):
@@ -202,14 +266,14 @@ def split_documents(text: str) -> list[tuple[int, str]]:
                 while cut > start and lines[cut - 1].startswith("%"):
                     cut -= 1
             if cut > start:
-                chunks.append((start + 1, "\n".join(lines[start:cut])))
+                chunks.append((start + 1, piece(start, cut)))
             start = cut
             pending_directives = False
-        else:  # "..." ends the current document
-            chunks.append((start + 1, "\n".join(lines[start : i + 1])))
+        else:
+            chunks.append((start + 1, piece(start, i + 1)))
             start = i + 1
     if start < len(lines):
-        chunks.append((start + 1, "\n".join(lines[start:])))
+        chunks.append((start + 1, piece(start, len(lines))))
     return chunks
 
 
@@ -399,28 +463,116 @@ def _tab_at(chunk: str, mark: Any) -> bool:
     return chunk[mark.index] == "\t"
 
 
+def fast_reader(load: bool = True) -> Any:
+    """The fast reader module, or None; `load=False` only says whether it is loaded."""
+    global _fast
+    if _fast is None and load:
+        _fast = False
+        if os.environ.get("MESHRENDER_YAML", "") != "reference":
+            try:
+                from render import yamlfast
+            except ImportError:
+                pass
+            else:
+                _fast = yamlfast
+    return _fast or None
+
+
+def expect(total_bytes: int) -> None:
+    """Say how much YAML is about to be read, so the fast reader is loaded now if it pays
+    (before forking workers, which then share it) and not at all for a small input."""
+    if total_bytes >= FAST_AFTER_BYTES:
+        fast_reader()
+
+
+def _reader(text: str) -> Any:
+    global _read_bytes
+    fast = _fast
+    if fast is None:
+        _read_bytes += len(text)
+        if _read_bytes >= FAST_AFTER_BYTES:
+            fast = fast_reader()
+    return fast
+
+
+def _load(chunk: str, source: str, first_line: int, fast: Any, data: Any = None) -> Any:
+    """One document's data (None for an empty one), or InputError with its location;
+    `data` is the fast reader's answer when it was asked already."""
+    if fast:
+        if data is None:
+            data = fast.load(chunk) if _fast_safe(chunk) else fast.UNSURE
+        if data is not fast.UNSURE:
+            return data
+    _check_nesting_before_parse(chunk, source, first_line)
+    try:
+        data = yaml.load(chunk, Loader=_Loader)
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, source, first_line, chunk) from None
+    except RecursionError:
+        raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
+    if data is not None:
+        _check_loaded(data, chunk, source, first_line)
+    return data
+
+
+def _check_loaded(data: Any, chunk: str, source: str, first_line: int) -> None:
+    """Depth and alias expansion of a document the reference reader loaded (the fast
+    reader answers only for documents without anchors, at most 64 levels deep)."""
+    try:
+        if "&" in chunk:
+            _check_expansion(data, source, first_line)
+        else:
+            _check_depth(data)
+    except _TooDeep:
+        raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
+
+
+def _fast_answers(fast: Any, chunks: list[tuple[int, str]]) -> list[Any]:
+    """The fast reader's answers, UNSURE for documents it must not be given (_fast_safe)."""
+    safe = [_fast_safe(chunk) for _, chunk in chunks]
+    given = iter(fast.load_all([chunk for (_, chunk), ok in zip(chunks, safe, strict=True) if ok]))
+    return [next(given) if ok else fast.UNSURE for ok in safe]
+
+
+def _fast_safe(chunk: str) -> bool:
+    """Whether a document may go to the fast (C++) reader: not if it could nest deep enough
+    to exhaust a recursive parser's stack (see _nesting_bound)."""
+    return _nesting_bound(chunk) < PARSE_SAFE_DEPTH
+
+
 def parse(text: str, source: str) -> list[Document]:
     """All non-empty documents of a stream, as data, in order."""
+    fast = _reader(text)
+    chunks = split_documents(text)
+    answers = _fast_answers(fast, chunks) if fast else [None] * len(chunks)
     docs: list[Document] = []
-    for first_line, chunk in split_documents(text):
-        _check_nesting_before_parse(chunk, source, first_line)
-        try:
-            data = yaml.load(chunk, Loader=_Loader)
-        except yaml.YAMLError as e:
-            raise _yaml_error(e, source, first_line, chunk) from None
-        except RecursionError:
-            raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
-        if data is None:
-            continue
-        try:
-            if "&" in chunk:
-                _check_expansion(data, source, first_line)
-            else:
-                _check_depth(data)
-        except _TooDeep:
-            raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
-        docs.append(Document(source, len(docs), first_line, chunk, data))
+    for (first_line, chunk), answer in zip(chunks, answers, strict=True):
+        data = _load(chunk, source, first_line, fast, answer)
+        if data is not None:
+            docs.append(Document(source, len(docs), first_line, chunk, data))
     return docs
+
+
+# Text with nothing in it but comments, blank lines, markers and directives.
+_NO_CONTENT = re.compile(r"(?:(?:[ \t]*|---[ \t]*|\.\.\.[ \t]*)(?:#[^\n]*)?(?:\n|$)|%[^\n]*(?:\n|$))*")
+
+
+def parse_some(text: str, source: str, wanted: Callable[[str], bool]) -> tuple[list[Document], int]:
+    """The documents of a stream whose text `wanted` accepts, as parse() gives them, and
+    the number of documents; the others are not parsed (so not checked either). A
+    document whose whole content is a null (`~`) counts as one here."""
+    fast = _fast  # the few documents wanted do not make it worth loading the fast reader
+    docs: list[Document] = []
+    index = 0
+    for first_line, chunk in split_documents(text):
+        if wanted(chunk):
+            data = _load(chunk, source, first_line, fast)
+            if data is not None:
+                docs.append(Document(source, index, first_line, chunk, data))
+                index += 1
+        elif _NO_CONTENT.fullmatch(chunk) is None:
+            index += 1
+    return docs, index
 
 
 def _compose(doc: Document) -> Any:

@@ -487,27 +487,28 @@ beyond it is refused with exit 2 and the message above, in bounded time and memo
 | Duration | 2^63-1 ns (292 years) | Go's `time.Duration`, which Istio parses into |
 
 Measured with `fuzz/measure_limits.py` (2 shared cores; each input in its own process;
-baseline: rendering the demo repository, 0.49 s and 24 MB):
+baseline: rendering the demo repository, 0.36 s and 24 MB):
 
 | Input | Exit | Time | Peak RSS |
 |---|---|---|---|
-| 1,000 Deployments in one file | 0 | 2.2 s | 67 MB |
-| Billion laughs (10^9 nodes) | 2 | 0.24 s | 21 MB |
-| Merge-key bomb (8^29 merges) | 0 | 0.33 s | 21 MB |
-| 1 MB string aliased 100,000 times | 2 | 0.55 s | 30 MB |
-| 100,000 nested brackets | 2 | 0.25 s | 21 MB |
-| 2,000 nested block mappings | 2 | 0.25 s | 31 MB |
-| Integer of 5,000 digits | 2 | 0.19 s | 21 MB |
-| File of 17 MiB (over the limit) | 2 | 0.24 s | 50 MB |
-| ConfigMap of 15 MiB (largest file allowed) | 0 | 8.2 s | 425 MB |
-| 15 MiB of small documents (210,000 objects) | 0 | 16 s | 400 MB |
+| 1,000 Deployments in one file | 0 | 2.4 s | 67 MB |
+| Billion laughs (10^9 nodes) | 2 | 0.17 s | 20 MB |
+| Merge-key bomb (8^29 merges) | 0 | 0.13 s | 20 MB |
+| 1 MB string aliased 100,000 times | 2 | 0.42 s | 29 MB |
+| 100,000 nested brackets | 2 | 0.12 s | 20 MB |
+| 2,000 nested block mappings | 2 | 0.24 s | 31 MB |
+| Integer of 5,000 digits | 2 | 0.12 s | 20 MB |
+| File of 17 MiB (over the limit) | 2 | 0.12 s | 50 MB |
+| ConfigMap of 15 MiB (largest file allowed) | 0 | 5.1 s | 424 MB |
+| 15 MiB of small documents (210,000 objects) | 0 | 14 s | 400 MB |
 
 ## Fuzzing
 
 `fuzz/fuzz_cli.py` feeds mutated and generated YAML (from `fixtures/` and Istio's
-corpus) through the CLI in-process and fails on any exit status other than 0, 1 or 2, a
-traceback, an input that takes more than 10 s, or an exit 2 without a `FILE:LINE:COL`
-message naming a line that exists. `make test` runs a short, fixed-seed session; run it
+corpus) through `render` and `lint` in-process and fails on any exit status other than
+0, 1 or 2, a traceback, an input that takes more than 10 s, or an exit 2 without a
+`FILE:LINE:COL` message naming a line that exists. Its findings are regression tests in
+`tests/test_robust_regressions.py`. `make test` runs a short, fixed-seed session; run it
 for longer with `.venv/bin/python fuzz/fuzz_cli.py --minutes 10` (see fuzz/README.md).
 """
 

@@ -41,13 +41,12 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     """Show what rendering PATH would change in DIR; exit 1 on drift (like kubectl diff)."""
     from pathlib import Path
 
-    from render import drift, drift_format, pipeline, sources
+    from render import drift, drift_format, pipeline
 
     paths_list = list(paths) or ["."]
     root = Path(against)
     drift.check_against(root, paths_list)
-    files = sources.load(paths_list)
-    result = pipeline.render(files, make_options(**kw))
+    result = pipeline.render_paths(paths_list, make_options(**kw))  # in worker processes
     report = drift.compare(drift.rendered_tree(result.outputs), root, against)
     refresh = refresh_command(paths_list, against, kw)
     if not quiet:

@@ -29,7 +29,7 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
     from pathlib import Path
 
     from render import output as out_mod
-    from render import yamlio
+    from render import pipeline
     from render.errors import InputError
     from render.progress import Progress
     from render.summary import summarize
@@ -38,31 +38,32 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
     options = make_options(**kw)
     if output:
         out_mod.check_output_dir(Path(output), paths_list)
-    with Progress(enabled=False if quiet else None) as bar:
-        result = load_and_render(paths_list, options, bar, warn=(lambda _: None) if quiet else None)
-    report = None
-    if validate:
-        from render import kube_schema
+    sink: _Folder | _Stdout = _Folder(Path(output)) if output else _Stdout()
+    validation = _Validation() if validate else None
+    with sink:
+        with Progress(enabled=False if quiet else None) as bar:
+            def on_file(done: Any) -> None:
+                sink.add(done)
+                if validation:
+                    validation.add(done.extra)
 
-        report = kube_schema.check(result)
-        if report.problems:
-            raise kube_schema.SchemaInvalid(report.problems, report.version)
-    if fail_empty and not any(texts for _, texts in result.outputs):
-        raise InputError(f"the render has no documents to output (read {result.documents} documents, "
-                         f"{result.consumed} of them settings, from {' '.join(paths_list)}); refusing to "
-                         "print an empty render, which would make Argo CD prune everything")
-    if output:
-        from render.recipe import Recipe
+            result = pipeline.render_stream(paths_list, options, on_file, write=sink.write, progress=bar,
+                                            per_file=validation.setup if validation else None,
+                                            warn=(lambda _: None) if quiet else None)
+        if validation:
+            validation.check()
+        if fail_empty and not sink.has_output:
+            raise InputError(f"the render has no documents to output (read {result.documents} documents, "
+                             f"{result.consumed} of them settings, from {' '.join(paths_list)}); refusing to "
+                             "print an empty render, which would make Argo CD prune everything")
+        if output:
+            from render.recipe import Recipe
 
-        out_dir = Path(output)
-        marker = Recipe(tuple(paths_list), options).marker_text(out_dir)
-        out_mod.write_tree(out_dir, out_mod.rendered_files(result.outputs), marker)
-    else:
-        stream = yamlio.dump_stream(t for _, texts in result.outputs for t in texts)
-        sys.stdout.write(stream)
-        sys.stdout.flush()
+            sink.finish(Recipe(tuple(paths_list), options).marker_text(Path(output)))
+        else:
+            sink.finish()
     if not quiet:
-        for note in report.notes if report else []:
+        for note in validation.notes if validation else []:
             click.echo(f"meshrender: warning: {note}", err=True)
         for w in result.warnings:
             click.echo(w, err=True)
@@ -70,12 +71,126 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
             click.echo(summarize(result, output), err=True)
 
 
-def load_and_render(paths: list[str], options: Any, bar: Any, warn: Any = None) -> Any:
-    """Read and render `paths`, advancing `bar` (a render.progress.Progress) as it goes;
-    `warn` receives the warnings about inputs (skipped symlinks, empty files)."""
-    from render import pipeline, sources
+class _Folder:
+    """`-o DIR`: each file is written where it was rendered, into a staging folder that
+    replaces DIR only when the whole render succeeded."""
 
-    files = sources.load(paths, progress=lambda done, total: bar.update("reading", done, total, "files"),
-                         warn=warn)
-    advance = bar.stage("rendering", sum(len(f.docs) for f in files), "documents")
-    return pipeline.render(files, options, progress=advance)
+    def __init__(self, out: Any):
+        from render.output import Staging
+
+        self.staging = Staging(out)
+        self.has_output = False
+        self._by_rel: dict[str, str] = {}
+        self._clash: tuple[str, str, str] | None = None
+
+    def write(self, f: Any, texts: list[str]) -> None:  # in the worker
+        from render.yamlio import dump_stream
+
+        self.staging.write(f.rel, dump_stream(texts))
+
+    def add(self, done: Any) -> None:
+        if not done.has_output:
+            return
+        self.has_output = True
+        first = self._by_rel.setdefault(done.file.rel, done.file.display)
+        if first != done.file.display and self._clash is None:
+            self._clash = (first, done.file.display, done.file.rel)
+
+    def finish(self, marker: str) -> None:
+        if self._clash:
+            from render.errors import Location, UsageError
+
+            first, second, rel = self._clash
+            raise UsageError(f"{first} and {second} would both be written to {rel} in the output folder; "
+                             "render them into separate folders, or pass the folder that holds both",
+                             Location(second))
+        self.staging.commit(marker)
+
+    def __enter__(self) -> _Folder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.staging.discard()
+
+
+class _Stdout:
+    """No -o: one YAML stream, in input order, printed only once the render succeeded
+    (kept on disk past a few MB, so memory stays flat)."""
+
+    write = None  # the texts come back to this process
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by __exit__
+            max_size=32 * 1024 * 1024, mode="w+", encoding="utf-8", newline="\n")
+        self.has_output = False
+
+    def add(self, done: Any) -> None:
+        for t in done.texts or ():
+            if self.has_output and not t.startswith("---"):
+                self.spool.write("---\n")
+            self.spool.write(t)
+            self.has_output = True
+
+    def finish(self) -> None:
+        import shutil
+
+        self.spool.seek(0)
+        shutil.copyfileobj(self.spool, sys.stdout)
+        sys.stdout.flush()
+
+    def __enter__(self) -> _Stdout:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.spool.close()
+
+
+class _Validation:
+    """--validate: each rendered workload is checked against the target Kubernetes API
+    schema in the worker that rendered it; problems are reported once the render is done."""
+
+    def __init__(self) -> None:
+        self.problems: list[Any] = []
+        self.notes: list[str] = []
+        self.version: Any = None
+        self._error: Exception | None = None
+
+    def setup(self, resolver: Any) -> Any:
+        from types import SimpleNamespace
+
+        from render import kube_schema
+        from render.errors import MeshrenderError
+
+        try:
+            self.version = kube_schema.target_version(SimpleNamespace(resolver=resolver))
+            schema = kube_schema.schema_for(self.version)
+        except MeshrenderError as e:  # reported after the render, as without workers
+            self._error = e
+            return None
+        self.notes = [schema.note] if schema.note else []
+
+        def check(f: Any, rendered: Any) -> list[Any]:
+            return [p for w in rendered.workloads for p in kube_schema.workload_problems(w, schema)]
+
+        return check
+
+    def add(self, problems: list[Any] | None) -> None:
+        self.problems += problems or []
+
+    def check(self) -> None:
+        from render import kube_schema
+
+        if self._error is not None:
+            raise self._error
+        if self.problems:
+            raise kube_schema.SchemaInvalid(self.problems, self.version)
+
+
+def load_and_render(paths: list[str], options: Any, bar: Any) -> Any:
+    """Read and render `paths` (in worker processes), advancing `bar` (a
+    render.progress.Progress); the result's `outputs` holds every file's documents."""
+    from render import pipeline
+
+    return pipeline.render_paths(paths, options, progress=bar)

@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
-from render import selectors, yamlio
+from render import plain, selectors, yamlio
 from render.errors import InputError
 from render.inject import probes, proxyconfig, smp
 from render.inject.context import PINNED_PROXY, InjectConfig, PodRef
@@ -131,9 +131,13 @@ def _find(containers: list | None, name: str) -> dict | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _sanitized(key: str) -> str:
+    return _PROM_SANITIZE.sub("_", key)
+
+
 def _prometheus_key(pod: dict, wanted: str) -> list[str]:
-    return [k for k in (pod["metadata"].get("annotations") or {})
-            if _PROM_SANITIZE.sub("_", k) == wanted]
+    return [k for k in (pod["metadata"].get("annotations") or {}) if _sanitized(k) == wanted]
 
 
 def _prometheus_port(pod: dict) -> str | None:
@@ -155,7 +159,7 @@ def strip(pod: dict, status_port: int) -> dict:
     status = _status_of(pod["metadata"].get("annotations") or {})
     if status is None:
         return pod
-    out = copy.deepcopy(pod)
+    out = plain.deepcopy(pod)
     spec = out["spec"]
     for key, names in (("containers", _names(status, "containers")),
                        ("initContainers", _names(status, "initContainers"))):
@@ -187,7 +191,7 @@ def reinsert_overrides(pod: dict) -> dict:
     existing = _overrides(pod["metadata"].get("annotations") or {})
     if not existing:
         return pod
-    pod = copy.deepcopy(pod)
+    pod = plain.deepcopy(pod)
     spec = pod["spec"]
     for key in ("containers", "initContainers"):
         for c in existing.get(key) or []:
@@ -248,7 +252,7 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
                     match = _find(ospec.get("containers"), name)
             if match is None:
                 continue
-            overlay = copy.deepcopy(match)
+            overlay = plain.deepcopy(match)
             if overlay.get("image") == "auto":
                 overlay.pop("image")
             if overlay.get("resources") == {}:
@@ -468,7 +472,9 @@ def proxy_image(values: dict, proxy: dict, annotations: dict[str, str]) -> str:
 
 def inject(pod: PodRef, cfg: InjectConfig) -> None:
     """Inject the proxy into `pod` in place. Raises InjectionError when Istio would refuse."""
-    original = {"metadata": copy.deepcopy(pod.metadata), "spec": copy.deepcopy(pod.spec)}
+    # Not a copy: nothing below changes `original` (the merges build new maps, `merged` is
+    # a copy), and the pod's own maps are replaced only at the end.
+    original = {"metadata": pod.metadata, "spec": pod.spec}
     original_annotations = original["metadata"].get("annotations") or {}
     errors = check(original_annotations)
     if errors:
@@ -506,10 +512,10 @@ def inject(pod: PodRef, cfg: InjectConfig) -> None:
         revision=lookup(values, "revision", "") or "",
         compliance_policy=cfg.compliance_policy,
     )
-    merged = copy.deepcopy(original)
+    merged = plain.deepcopy(original)
     template_pod: dict = {"metadata": {}, "spec": {}}
     for rendered in render_template(selected(original_annotations, cfg), data, cfg):
-        template_pod = smp.merge_pod(template_pod, rendered)
+        template_pod = smp.merge_pod(template_pod, rendered, share=True)  # read only
         tspec = template_pod["spec"]
         if _find(tspec.get("initContainers"), PROXY) and _find(merged["spec"].get("containers"), PROXY):
             _move(merged["spec"], "containers", "initContainers", PROXY)

@@ -8,9 +8,10 @@ pkg/kube/inject/app_probe.go.
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
+
+from render import plain
 
 PROXY = "istio-proxy"
 PROBERS_ENV = "ISTIO_KUBE_APP_PROBERS"
@@ -202,7 +203,7 @@ def _port_of(action_holder: dict) -> int:
 
 def _rewrite_action(holder: dict, url: str, status_port: int, allow_grpc: bool) -> dict | None:
     if isinstance(holder.get("httpGet"), dict):
-        out = copy.deepcopy(holder)
+        out = plain.deepcopy(holder)
         action = out["httpGet"]
         action["port"] = status_port
         action["path"] = url
@@ -212,7 +213,7 @@ def _rewrite_action(holder: dict, url: str, status_port: int, allow_grpc: bool) 
     kinds = ("tcpSocket", "grpc") if allow_grpc else ("tcpSocket",)
     for kind in kinds:
         if isinstance(holder.get(kind), dict):
-            out = copy.deepcopy(holder)
+            out = plain.deepcopy(holder)
             del out[kind]
             out["httpGet"] = {"path": url, "port": status_port}
             return out

@@ -14,8 +14,10 @@ injected pod looks like, so both follow apimachinery's rules:
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable
 from typing import Any
+
+from render import plain
 
 # Merge keys of the Pod schema's `patchStrategy: merge` lists, by path from the Pod.
 # A path segment "*" stands for the items of a list.
@@ -56,17 +58,21 @@ def _merge_key(path: tuple[str, ...]) -> str | None:
     return None
 
 
-def merge_pod(original: dict, patch: dict) -> dict:
-    """`patch` laid over `original` (a Pod as data); neither argument is modified."""
-    return _merge_map(original, patch, ())
+def merge_pod(original: dict, patch: dict, share: bool = False) -> dict:
+    """`patch` laid over `original` (a Pod as data); neither argument is modified.
+
+    The result copies what it takes from `patch`, unless `share` is set: then the result
+    holds parts of `patch` itself (cheaper), and must be read only.
+    """
+    return _merge_map(original, patch, (), _shared if share else _strip_directives)
 
 
-def _merge_map(original: dict, patch: dict, path: tuple[str, ...]) -> dict:
+def _merge_map(original: dict, patch: dict, path: tuple[str, ...], take: Callable[[Any], Any]) -> dict:
     out = dict(original)
     for key, pv in patch.items():
         if key == "$patch":
             if pv == "replace":
-                return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+                return {k: plain.deepcopy(v) for k, v in patch.items() if k != "$patch"}
             if pv == "delete":
                 return {}
             continue
@@ -76,34 +82,92 @@ def _merge_map(original: dict, patch: dict, path: tuple[str, ...]) -> dict:
         ov = original.get(key)
         sub = (*path, key)
         if isinstance(pv, dict) and isinstance(ov, dict):
-            out[key] = _merge_map(ov, pv, sub)
+            out[key] = _merge_map(ov, pv, sub, take)
         elif isinstance(pv, list) and isinstance(ov, list):
             mk = _merge_key(sub)
-            out[key] = _merge_list(ov, pv, sub, mk) if mk else _strip_directives(pv)
+            out[key] = _merge_list(ov, pv, sub, mk, take) if mk else take(pv)
         else:
-            out[key] = _strip_directives(pv)
+            out[key] = take(pv)
     return out
 
 
+def _shared(value: Any) -> Any:
+    """`value` itself when it holds no patch directives, else a copy without them."""
+    t = type(value)
+    if t is str or t is int or t is bool or value is None or t is float:
+        return value
+    if (t is dict or t is list) and not _has_directives(value):
+        return value
+    return _strip_directives(value)
+
+
+def _has_directives(value: Any) -> bool:
+    """Whether plain data holds a `$` key anywhere (anything else than plain data: yes)."""
+    t = type(value)
+    if t is dict:
+        for k, x in value.items():
+            if (k if type(k) is str else str(k)).startswith("$"):
+                return True
+            tx = type(x)
+            if (tx is dict or tx is list) and _has_directives(x):
+                return True
+        return False
+    if t is list:
+        for x in value:
+            tx = type(x)
+            if (tx is dict or tx is list) and _has_directives(x):
+                return True
+        return False
+    return True
+
+
 def _strip_directives(value: Any) -> Any:
+    """A copy of `value` without patch directives (`$` keys, `$patch: delete` items)."""
     if isinstance(value, dict):
-        return {
-            k: _strip_directives(v) for k, v in value.items() if not str(k).startswith("$")
-        }
+        return _strip_map(value)
     if isinstance(value, list):
-        return [
-            _strip_directives(v)
-            for v in value
-            if not (isinstance(v, dict) and v.get("$patch") == "delete")
-        ]
-    return copy.deepcopy(value)
+        return _strip_list(value)
+    return plain.deepcopy(value)
+
+
+def _strip_map(value: dict) -> dict:
+    out = {}
+    for k, v in value.items():
+        if (k if type(k) is str else str(k)).startswith("$"):
+            continue
+        t = type(v)
+        if t is str or t is int or t is bool or v is None or t is float:
+            out[k] = v
+        elif t is dict:
+            out[k] = _strip_map(v)
+        elif t is list:
+            out[k] = _strip_list(v)
+        else:
+            out[k] = _strip_directives(v)
+    return out
+
+
+def _strip_list(value: list) -> list:
+    out = []
+    for v in value:
+        t = type(v)
+        if t is str or t is int or t is bool or v is None or t is float:
+            out.append(v)
+        elif t is dict:
+            if v.get("$patch") != "delete":
+                out.append(_strip_map(v))
+        elif t is list:
+            out.append(_strip_list(v))
+        else:
+            out.append(_strip_directives(v))
+    return out
 
 
 def _key_of(item: Any, mk: str) -> Any:
     return item.get(mk) if isinstance(item, dict) else None
 
 
-def _merge_list(original: list, patch: list, path: tuple[str, ...], mk: str) -> list:
+def _merge_list(original: list, patch: list, path: tuple[str, ...], mk: str, take: Callable[[Any], Any]) -> list:
     if not patch:
         return list(original)
     if not all(isinstance(i, dict) for i in patch):
@@ -127,10 +191,10 @@ def _merge_list(original: list, patch: list, path: tuple[str, ...], mk: str) -> 
         k = _key_of(item, mk)
         patch_keys.append(k)
         if k in by_key and isinstance(merged[by_key[k]], dict):
-            merged[by_key[k]] = _merge_map(merged[by_key[k]], item, path)
+            merged[by_key[k]] = _merge_map(merged[by_key[k]], item, path, take)
         else:
             by_key[k] = len(merged)
-            merged.append(_strip_directives(item))
+            merged.append(take(item))
     # Order: patch items in patch order, server-only items woven in by their original order.
     patch_set = set(patch_keys)
     patch_items = []

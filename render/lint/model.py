@@ -10,7 +10,6 @@ Nothing here writes anything or changes the input documents.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from render import kinds, yamlio
+from render import kinds, plain, yamlio
 from render.errors import InputError, MeshrenderError
 from render.inject.injector import InjectionError, inject, skip_reason
 from render.inject.templates import TemplateError
@@ -394,7 +393,7 @@ def _render(view: WorkloadView) -> None:
     """Inject a copy of the pod; annotations the injector refuses are left out (and recorded)."""
     assert view.resolved is not None
     pod = view.workload.pod
-    meta, spec = copy.deepcopy(pod.metadata), copy.deepcopy(pod.spec)
+    meta, spec = plain.deepcopy(pod.metadata), plain.deepcopy(pod.spec)
     for _ in range(len(meta.get("annotations") or {}) + 1):
         attempt = dataclasses.replace(pod, metadata=meta, spec=spec)
         try:

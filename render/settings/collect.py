@@ -99,6 +99,20 @@ def settings_kind(data: Any) -> str | None:
     return None
 
 
+# Every kind Collector.add records. A document's text must spell one of them (or hide it
+# behind a double-quoted escape) to be one; other documents need not be parsed to find
+# the settings first.
+_RECORDED_KINDS = ("SidecarProxySettings", "ClusterProfile", "ASMMeshConfig", "IstioOperator", "ProxyConfig",
+                   "Namespace", "MutatingWebhookConfiguration")
+
+
+def may_be_settings(text: str) -> bool:
+    """False only for a document's text that cannot be one Collector.add records."""
+    if "\\" in text or any(k in text for k in _RECORDED_KINDS):
+        return True
+    return "ConfigMap" in text and "istio" in text
+
+
 def is_consumed(data: Any) -> bool:
     """Settings that exist only for meshrender, and so are not written to the output."""
     return settings_kind(data) in CONSUMED_KINDS

@@ -14,10 +14,10 @@ and lint findings point at the file and line that set a value.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from render import plain
 from render.errors import Location
 from render.yamlio import Document, locate
 
@@ -75,7 +75,7 @@ class Tree:
     applied: list[Layer] = field(default_factory=list)  # in order, for explain's history
 
     def copy(self) -> Tree:
-        return Tree(copy.deepcopy(self.data), dict(self.origins), list(self.applied))
+        return Tree(plain.deepcopy(self.data), dict(self.origins), list(self.applied))
 
     def apply(self, layer: Layer) -> None:
         self.applied.append(layer)
@@ -111,7 +111,7 @@ class Tree:
                 self._merge(tree[key], value, path, layer)
             else:
                 self._forget(path)
-                tree[key] = _without_nulls(copy.deepcopy(value))
+                tree[key] = _without_nulls(plain.deepcopy(value))
                 self._record(tree[key], path, layer)
 
     def get(self, *path: str, default: Any = None) -> Any:

@@ -1,13 +1,15 @@
 """JSON Schema validation of settings documents, with errors that point into the file.
 
 Schemas live in the repository's `schemas/` folder (installed as `render.schemas`).
-jsonschema is imported only when a settings document is actually checked, so runs
-without settings (most pre-commit invocations) do not pay for it. Messages show values
-the way the user wrote them in YAML (`true`, `null`, `"1.0"`), not as Python reprs, and
-the formats the schemas name (quantities, durations) are checked by the same code that
-later reads them, so whatever validates also renders. Values the schemas accept but the
-mesh cannot use (a port above 65535, a malformed CIDR) are lint findings
-(invalid-mesh-annotation), reported with every workload they affect.
+A document is first checked with jsonschema-rs, which only has to say "valid" (it
+imports in a third of jsonschema's time, and most settings are valid); when it does not,
+jsonschema decides and explains, so messages never depend on which library is there.
+Neither is imported in a run without settings documents. Messages show values the way
+the user wrote them in YAML (`true`, `null`, `"1.0"`), not as Python reprs, and the
+formats the schemas name (quantities, durations) are checked, by both libraries, with
+the same code that later reads them, so whatever validates also renders. Values the
+schemas accept but the mesh cannot use (a port above 65535, a malformed CIDR) are lint
+findings (invalid-mesh-annotation), reported with every workload they affect.
 """
 
 from __future__ import annotations
@@ -87,6 +89,44 @@ def _validator(name: str) -> Any:
     for fmt, fn in _FORMATS.items():
         checker.checks(fmt, raises=ValueError)(fn)
     return Draft202012Validator(files[name], registry=registry, format_checker=checker)
+
+
+@cache
+def _quick_validator(name: str) -> Any:
+    """jsonschema-rs's validator for schema `name`, or None without the library. It checks
+    the same formats (as yes/no functions), so "valid" here is valid for jsonschema too."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    files = _schema_files()
+    formats = {fmt: _as_predicate(fn) for fmt, fn in _FORMATS.items()}
+    try:
+        registry = jsonschema_rs.Registry([(BASE + fname, schema) for fname, schema in files.items()])
+        return jsonschema_rs.Draft202012Validator(files[name], registry=registry, formats=formats,
+                                                  validate_formats=True)
+    except Exception:  # a schema jsonschema-rs cannot build: jsonschema decides alone
+        return None
+
+
+def _as_predicate(fn: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    def ok(value: Any) -> bool:
+        try:
+            return bool(fn(value))
+        except ValueError:
+            return False
+    return ok
+
+
+def surely_valid(name: str, instance: Any) -> bool:
+    """True when `instance` is valid against schema `name`; False means: ask jsonschema."""
+    quick = _quick_validator(name)
+    if quick is None:
+        return False
+    try:
+        return bool(quick.is_valid(instance))
+    except Exception:  # data it cannot take (non-string keys, NaN...): jsonschema decides
+        return False
 
 
 # -- messages ---------------------------------------------------------------------------
@@ -200,6 +240,8 @@ def _field(error: Any, base: Sequence[Any] = ()) -> tuple[list[Any], str]:
 
 def first_error(data: Any, schema_name: str) -> Any | None:
     """The most relevant schema violation of `data`, or None."""
+    if surely_valid(schema_name, data):
+        return None
     validator = _validator(schema_name)
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if not errors:
