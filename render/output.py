@@ -173,9 +173,9 @@ class _SignalsUnwind:
 
 
 def _write_file(dest: Path, text: str) -> None:
-    """A new file (mode "x": two outputs on one path, as on a case-insensitive file system,
-    fail instead of one silently replacing the other)."""
-    with open(dest, "x", encoding="utf-8", newline="\n") as f:
+    """One output file (two inputs with one output path are refused by the caller, which
+    can name both)."""
+    with open(dest, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
 
 

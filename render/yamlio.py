@@ -441,7 +441,7 @@ def _yaml_error(e: yaml.YAMLError, source: str, first_line: int, chunk: str = ""
         return _reader_error(e, source, first_line, chunk)
     if isinstance(e, _DuplicateKey):
         first = _mark_location(source, first_line, e.first_mark, chunk)
-        return InputError(f"invalid YAML: duplicate key {e.key!r}, first at line {first.line}; keep one "
+        return InputError(f"invalid YAML: duplicate key {e.key!r} (first at line {first.line}); keep one "
                           "(Kubernetes tools disagree on which one wins)",
                           _mark_location(source, first_line, e.problem_mark, chunk))
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)

@@ -90,11 +90,11 @@ CASES: list[Case] = [
          {"a.yaml": "kind: Pod\nmetadata:\n  name: x\n  \tlabels: {}\n"}, ("a.yaml", 4, 3), "tab character"),
     Case("duplicate-key", "Duplicate key", {"a.yaml": GOOD.replace("  namespace: shop\n",
                                                                    "  namespace: shop\n  name: web2\n")},
-         ("a.yaml", 6, 3), "duplicate key 'name', first at line 4"),
+         ("a.yaml", 6, 3), "duplicate key 'name' (first at line 4)"),
     Case("duplicate-key-later-doc", "Duplicate key in the second document of a file",
          {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {name: b}\n"
                     "data: {x: 1, x: 2}\n"},
-         ("a.yaml", 6, 14), "duplicate key 'x', first at line 6"),
+         ("a.yaml", 6, 14), "duplicate key 'x' (first at line 6)"),
     Case("not-utf8", "Bytes that are not UTF-8 (Latin-1 file)",
          {"a.yaml": b"kind: ConfigMap\nmetadata: {name: caf\xe9}\n"}, ("a.yaml", 2, 21),
          "not UTF-8: byte 0xe9"),

@@ -63,12 +63,15 @@ def rendered(tmp_path):
 # -- write failures ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"], ids=["one-process", "workers"])
 @pytest.mark.parametrize(("failing", "err", "says"), [
     ("app1.yaml", errno.ENOSPC, "No space left on device; the previous output is unchanged"),
     ("app2.yaml", errno.EACCES, "Permission denied; the previous output is unchanged"),
 ], ids=["disk-full", "unwritable-file"])
-def test_write_failure_keeps_the_previous_output(rendered, monkeypatch, failing, err, says):
+def test_write_failure_keeps_the_previous_output(rendered, monkeypatch, failing, err, says, jobs):
+    """Also when the file is written by a forked render worker (MESHRENDER_JOBS=2)."""
     repo, out, before = rendered
+    monkeypatch.setenv("MESHRENDER_JOBS", jobs)
     real = output._write_file
 
     def fail(dest, text):
@@ -173,12 +176,13 @@ SLOW_WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"], ids=["one-process", "workers"])
 @pytest.mark.parametrize(("sig", "name"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "")])
-def test_signal_while_writing_keeps_the_previous_output(rendered, sig, name):
+def test_signal_while_writing_keeps_the_previous_output(rendered, sig, name, jobs):
     repo, out, before = rendered
     for i in range(3, 30):
         (repo / "apps" / f"app{i}.yaml").write_text(APP.format(i), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MESHRENDER_JOBS": jobs}
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, "render", str(repo), "-o", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -301,10 +305,10 @@ def test_unreadable_folder_is_an_error_not_a_silent_skip(tmp_path, monkeypatch):
     locked.mkdir()
     real_scandir = os.scandir
 
-    def scandir(path):
-        if Path(path) == locked:
+    def scandir(path=".", *args):
+        if isinstance(path, (str, os.PathLike)) and Path(path) == locked:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-        return real_scandir(path)
+        return real_scandir(path, *args)
 
     monkeypatch.setattr(sources.os, "scandir", scandir)
     r = run_cli("render", str(repo), "-o", str(tmp_path / "out"))

@@ -54,7 +54,7 @@ def test_harness_flags_crashes(monkeypatch, tmp_path, boom, expected):
     def crash(*args, **kwargs):
         raise boom
 
-    monkeypatch.setattr(pipeline, "render", crash)
+    monkeypatch.setattr(pipeline, "render_stream", crash)
     o = fuzz_cli.run_case({"a.yaml": b"apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"}, [], tmp_path,
                           timeout=10, use_output=False, use_stdin=False)
     assert o.problem and expected in o.problem
@@ -65,7 +65,7 @@ def test_harness_flags_hangs(monkeypatch, tmp_path):
 
     from render import pipeline
 
-    monkeypatch.setattr(pipeline, "render", lambda *a, **k: time.sleep(30))
+    monkeypatch.setattr(pipeline, "render_stream", lambda *a, **k: time.sleep(30))
     o = fuzz_cli.run_case({"a.yaml": b"apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"}, [], tmp_path,
                           timeout=0.5, use_output=False, use_stdin=False)
     assert o.problem and o.problem.startswith("hang")
@@ -78,7 +78,7 @@ def test_harness_flags_messages_without_a_location(monkeypatch, tmp_path):
     def unlocated(*args, **kwargs):
         raise InputError("something is wrong somewhere")
 
-    monkeypatch.setattr(pipeline, "render", unlocated)
+    monkeypatch.setattr(pipeline, "render_stream", unlocated)
     o = fuzz_cli.run_case({"a.yaml": b"apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"}, [], tmp_path,
                           timeout=10, use_output=False, use_stdin=False)
     assert o.problem == "exit 2 without FILE:LINE:COL: error: message"
