@@ -327,7 +327,9 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
 
     def scan(i: int) -> tuple[int, list[Document], int]:
         text = inputs.text(i)
-        return (len(text), *yamlio.parse_some(text, inputs.found[i][0], may_be_settings))
+        docs, count = yamlio.parse_some(text, inputs.found[i][0], may_be_settings)
+        sources.check_objects(docs)
+        return len(text), docs, count
 
     failure = None
     for i, r in parallel.ordered_map(scan, n, jobs):

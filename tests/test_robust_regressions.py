@@ -103,3 +103,15 @@ def test_reinjection_with_a_number_in_the_agents_env(cli):
     assert r.code == 2
     assert "env[" in r.err and 'must be a string, not a decimal number; quote it: "1.5"' in r.err
     assert "bug" not in r.err
+
+
+def test_settings_looking_document_with_a_kind_that_is_not_a_string(cli, tmp_path):
+    """Was: TypeError (unhashable list) looking a settings kind up before the document was
+    checked to be a Kubernetes object (render reads settings documents first)."""
+    (tmp_path / "a.yaml").write_text(HELLO, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text("apiVersion: meshrender.dev/v1alpha1\nkind: [SidecarProxySettings]\n"
+                                     "metadata: {name: s}\n", encoding="utf-8")
+    r = cli("render", str(tmp_path))
+    assert r.code == 2
+    assert r.err.startswith(f"meshrender: {tmp_path}/s.yaml:2:1: error: kind: must be a non-empty string, "
+                            "not a list"), r.err

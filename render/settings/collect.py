@@ -84,6 +84,8 @@ def settings_kind(data: Any) -> str | None:
     if not isinstance(data, dict):
         return None
     kind = data.get("kind")
+    if not isinstance(kind, str):  # objects.check refuses it, with its location
+        return None
     api = str(data.get("apiVersion") or "")
     if kind in CONSUMED_KINDS and api.startswith(OWN_GROUP):
         return kind
