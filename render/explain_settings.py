@@ -31,6 +31,7 @@ from render.quantity import canonical as canonical_quantity
 from render.quantity import is_quantity
 from render.settings.layers import Layer, Tree
 from render.settings.resolve import DNS_KEYS
+from render.settings.translate import lookup
 from render.yamlio import Document, locate
 
 PROXY = "istio-proxy"
@@ -136,11 +137,7 @@ def _flavor_field(path: tuple) -> tuple:
 
 
 def _get(tree: Any, path: tuple) -> Any:
-    for p in path:
-        if not isinstance(tree, dict) or p not in tree:
-            return MISSING
-        tree = tree[p]
-    return tree
+    return lookup(tree, path, MISSING)
 
 
 def _overlay_at(overlay: Any, path: tuple) -> Any:

@@ -38,14 +38,6 @@ class Interrupted(KeyboardInterrupt):
     """SIGTERM or SIGHUP while writing: unwinds like Ctrl-C so the staging folder is removed."""
 
 
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-        return True
-    except ValueError:
-        return False
-
-
 def check_output_dir(out: Path, inputs: list[str]) -> None:
     """Refuse output folders that would overwrite inputs or someone else's files."""
     target = out.resolve()
@@ -54,14 +46,14 @@ def check_output_dir(out: Path, inputs: list[str]) -> None:
             continue
         src = Path(arg).resolve()
         base = src if src.is_dir() else src.parent
-        if src.is_dir() and (_inside(target, src) or target == src):
+        if src.is_dir() and (target.is_relative_to(src) or target == src):
             raise UsageError(f"output folder {out} is inside the input folder {arg}; "
                              "the next run would read its own output. Choose a folder outside it",
                              Location(arg))
         if not src.is_dir() and target == base and src.suffix in (".yaml", ".yml"):
             raise UsageError(f"output folder {out} is the folder of input {arg}; choose another folder",
                              Location(arg))
-        if _inside(src, target):
+        if src.is_relative_to(target):
             raise UsageError(f"input {arg} is inside the output folder {out}, which meshrender replaces "
                              "whole; render from the sources, not from a previous output", Location(arg))
     if target.exists():

@@ -43,14 +43,6 @@ class SourceFile:
     docs: list[Document] = field(default_factory=list)
 
 
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-        return True
-    except ValueError:
-        return False
-
-
 def repository_root(folder: Path) -> Path:
     """The Git work tree holding `folder` (a `.git` folder or file), else `folder` itself.
 

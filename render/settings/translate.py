@@ -44,15 +44,17 @@ _PROXY_FIELDS: dict[tuple, tuple] = {
 SETTING_FIELDS = tuple(_PROXY_FIELDS)
 
 
-def _get(tree: Any, path: tuple) -> Any:
+_MISSING = object()
+
+
+def lookup(tree: Any, path: tuple, missing: Any = _MISSING) -> Any:
+    """The value at `path` in nested maps, or `missing`: None is a value here (a user's
+    explicit null removes a default), so absence needs its own sentinel."""
     for p in path:
         if not isinstance(tree, dict) or p not in tree:
-            return _MISSING
+            return missing
         tree = tree[p]
     return tree
-
-
-_MISSING = object()
 
 
 def _set(tree: dict, path: tuple, value: Any) -> None:
@@ -87,7 +89,7 @@ def sidecar_settings_layer(label: str, doc: Document) -> Layer:
     overlay: dict[str, Any] = {}
     fields: dict[tuple, tuple] = {}
     for field, target in _PROXY_FIELDS.items():
-        value = _get(spec, field)
+        value = lookup(spec, field)
         if value is _MISSING or value is None:
             continue
         converted = _convert(field, value)
