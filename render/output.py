@@ -171,14 +171,6 @@ def _write_file(dest: Path, text: str) -> None:
         f.write(text)
 
 
-def write_tree(out: Path, files: dict[str, str], marker: str = MARKER_TEXT) -> None:
-    """Replace folder `out` with exactly `files` (relative path -> text), atomically."""
-    with Staging(out) as staging:
-        for rel, text in sorted(files.items()):
-            staging.write(rel, text)
-        staging.commit(marker)
-
-
 class Staging:
     """A new output folder, built next to `out` and swapped in whole by commit().
 

@@ -47,7 +47,6 @@ _ORDER = [
 ]
 _RANK = {k: i for i, k in enumerate(_ORDER)}
 _MAP_FIELDS = ("proxyMetadata", "runtimeValues")
-INTERCEPTION_MODES = ("REDIRECT", "TPROXY", "NONE")
 
 
 def _unwrap(value: Any) -> Any:

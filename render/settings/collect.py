@@ -8,7 +8,6 @@ passed through, because they are real cluster objects that a GitOps sync must no
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,7 +271,6 @@ class Collector:
             doc, ns, selector, Layer(label, full, doc=doc, fields=fields)))
 
 
-
 def check_mesh(doc: Document, mesh: dict, at: tuple) -> None:
     """A mesh config map against schemas/meshconfig.json, errors at the offending field:
     inside the ConfigMap's data.mesh block (`at` = ("data", "mesh")) or in a mesh config
@@ -333,7 +331,3 @@ def values_file_layer(path: str, mesh: bool) -> Layer:
     layer.label = flag  # the file is in the layer's origins; explain keys on the flag
     layer.source = path
     return layer
-
-
-def json_compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)

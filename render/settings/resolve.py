@@ -24,7 +24,6 @@ from render.mode import Cluster, ModeDecision, decide, parse_version
 from render.settings.collect import ProxyConfigResource, Settings, SidecarSettings, values_file_layer
 from render.settings.layers import Layer, Origin, Tree, leaf_paths
 from render.settings.translate import upstream_layer
-from render.yamlio import locate
 
 DNS_KEYS = ("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE")
 
@@ -219,9 +218,3 @@ class Resolver:
 
     def unused_selectors(self) -> list[SidecarSettings]:
         return [s for s in self.settings.sidecar if s.scope == "workload" and id(s) not in self.used_settings]
-
-
-def annotation_location(w: Workload, name: str):
-    if w.source_doc is None:
-        return None
-    return locate(w.source_doc, (*w.meta_path, "annotations", name))

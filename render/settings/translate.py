@@ -41,7 +41,6 @@ _PROXY_FIELDS: dict[tuple, tuple] = {
     ("dnsProxy",): ("extras", "dnsProxy"),
     ("nativeSidecar",): ("native",),
 }
-SETTING_FIELDS = tuple(_PROXY_FIELDS)
 
 
 _MISSING = object()
@@ -104,14 +103,6 @@ def sidecar_settings_layer(label: str, doc: Document) -> Layer:
                     for kk in sub:
                         fields[(*target, k, kk)] = (*src, k, kk)
     return Layer(label, overlay, doc=doc, fields=fields)
-
-
-def source_field(target: tuple) -> tuple | None:
-    """The SidecarProxySettings field that maps onto tree path `target`, if any."""
-    for field, t in _PROXY_FIELDS.items():
-        if target[: len(t)] == t:
-            return ("spec", *field, *target[len(t):])
-    return None
 
 
 def _mesh_overlay(mesh: dict) -> tuple[dict, dict]:
