@@ -119,14 +119,24 @@ def finish(model: LintModel, checked: Iterable[FileLint], rules: tuple[Rule, ...
     report = Report(files=files, rules=rules)
     by_id = {r.id: r for r in rules}
     seen: set[tuple] = set()
+    # Findings are what the report keeps for every workload: the same file names, workload
+    # names, messages and places (a settings line many workloads share) arrive from the
+    # workers as separate copies, and are kept once.
+    shared: dict[Any, Any] = {}
 
     def add(found: Found) -> None:
         rule_id, raw, location, workload, by = found
         key = (rule_id, location, workload, raw)  # one finding per place, workload and problem
         if key in seen:
             return
-        seen.add(key)
+        location = shared.setdefault(location, location)
+        if location.path is not shared.setdefault(location.path, location.path):
+            location = shared[location] = Location(shared[location.path], location.line, location.column)
+        workload = shared.setdefault(workload, workload)
+        raw = shared.setdefault(raw, raw)  # many workloads get the same message
+        seen.add((rule_id, location, workload, raw))
         message = " ".join(raw.split())  # one line: FILE:LINE:COL parsers read line by line
+        message = raw if message == raw else message
         finding = Finding(rule_id, by_id[rule_id].severity, message, location, workload, by)
         (report.suppressed if by else report.findings).append(finding)
 
