@@ -56,7 +56,7 @@ class _Locator:
 
 # One finding as a file's check reports it, small enough to cross from a worker process:
 # (rule id, message as the rule wrote it, location, workload, the ignore that silences it).
-Found = tuple[str, str, Location, "str | None", "str | None"]
+Found = tuple[str, str, Location, str | None, str | None]
 
 
 @dataclass
