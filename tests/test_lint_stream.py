@@ -135,3 +135,56 @@ def test_a_bad_flag_after_good_files_is_still_exit_2(cli, multi_repo):
             env={"MESHRENDER_JOBS": "2", "KUBE_VERSION": None})
     assert r.code == 2 and "Kubernetes version 'one-point-thirty'" in r.err
 
+
+
+def _deployment(name: str, namespace: str) -> str:
+    return f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers: [{{name: app, image: app}}]
+"""
+
+
+SETTINGS = """\
+apiVersion: meshrender.dev/v1alpha1
+kind: SidecarProxySettings
+metadata: {name: global}
+spec:
+  traffic:
+    excludeInboundPorts: "9102,70000"
+    excludeOutboundPorts: "99999"
+---
+apiVersion: meshrender.dev/v1alpha1
+kind: SidecarProxySettings
+metadata: {name: team, namespace: team}
+spec:
+  traffic:
+    excludeOutboundPorts: "15000"
+"""
+
+
+def _invalid_counts(cli, repo: Path, jobs: str) -> dict[int, str]:
+    r = cli("lint", str(repo), "--format", "json", env={"MESHRENDER_JOBS": jobs, "KUBE_VERSION": None})
+    return {f["line"]: f["message"].rpartition(" (")[2] for f in json.loads(r.out)["findings"]
+            if f["rule"] == "invalid-mesh-annotation"}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_bad_settings_values_count_the_workloads_of_every_worker(cli, tmp_path, jobs):
+    """A global value counts every workload whose configuration keeps it, in whichever
+    process it was checked; one that every workload overrides is still reported."""
+    (tmp_path / "settings.yaml").write_text(SETTINGS, encoding="utf-8")
+    for i in range(3):
+        (tmp_path / f"team-{i}.yaml").write_text(_deployment(f"team-{i}", "team"), encoding="utf-8")
+    assert _invalid_counts(cli, tmp_path, jobs) == {6: "in the configuration of 3 workloads)",
+                                                    7: "in the configuration of 0 workloads)"}
+    for i in range(6):
+        (tmp_path / f"shop-{i}.yaml").write_text(_deployment(f"shop-{i}", "shop"), encoding="utf-8")
+    assert _invalid_counts(cli, tmp_path, jobs) == {6: "in the configuration of 9 workloads)",
+                                                    7: "in the configuration of 6 workloads)"}
