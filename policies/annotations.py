@@ -25,7 +25,7 @@ from render.lint.rules import catalog, rule_ids, run_rule, workload_rule
 from render.lint.suppress import IGNORE, parse
 from render.quantity import QuantityError
 from render.quantity import parse as parse_quantity
-from render.settings.layers import Origin
+from render.settings.layers import Origin, Tree
 
 INJECT_WORDS = ("y", "yes", "true", "on", "n", "no", "false", "off", "")
 # Settings-tree leaves that hold values the mesh parses, and the annotation whose check applies.
@@ -144,49 +144,81 @@ def _tree_value_problem(path: tuple, value: Any) -> str | None:
     return None
 
 
-def _tree_hits(model: LintModel) -> Iterator[Hit]:
-    """Values in settings files that schemas accept but the mesh cannot parse (ports, CIDRs, ...).
+def _tree_fields(model: LintModel, tree: Tree) -> list[tuple[tuple, Any]]:
+    """(key, detail) for each leaf of `tree` set by a file with a value the mesh parses
+    (ports, CIDRs, quantities, ...), once per tree: detail is None when the value is fine,
+    else (message, anchor, subject), located here since it may go to another process.
 
-    Reported once per field, with the number of workloads whose configuration includes it.
+    The key is the settings document and field that set the leaf: settings documents are
+    read before the worker processes fork, so their ids are the same in every process.
     """
-    uses = Counter(id(v.tree) for v in model.workloads if v.tree is not None)
-    found: dict[tuple, tuple[str, Origin]] = {}
-    affected: Counter[tuple] = Counter()
-    for tree in model.effective_trees():
+    def compute() -> list[tuple[tuple, Any]]:
+        out: list[tuple[tuple, Any]] = []
+        details: dict[tuple, Any] = {}
         for path, origin in tree.origins.items():
             if origin.doc is None or not (path in TREE_CHECKS or any(
                     path[:len(q)] == q and len(path) == len(q) + 2 for q in QUANTITY_TREES)):
                 continue
             key = (id(origin.doc), tuple(origin.field))
-            if key not in found:
-                found[key] = (_tree_value_problem(path, tree.get(*path)) or "", origin)
-            affected[key] += uses[id(tree)]
-    for key, (problem, origin) in found.items():
-        if problem:
+            if key not in details:
+                problem = _tree_value_problem(path, tree.get(*path))
+                details[key] = (f"{_field_name(origin)}: {problem}",
+                                Anchor(location=Anchor(origin.doc, tuple(origin.field)).resolve()),
+                                doc_subject(origin.doc, model.namespaces)) if problem else None
+            out.append((key, details[key]))
+        return out
+
+    return model.memo(("tree-fields", id(tree)), compute)
+
+
+def _tree_count(view: WorkloadView) -> Iterator[tuple[tuple, Any]]:
+    if view.tree is not None:
+        yield from _tree_fields(view.model, view.tree)
+
+
+def _tree_hits(model: LintModel) -> Iterator[Hit]:
+    """Values in settings files that schemas accept but the mesh cannot parse (ports, CIDRs, ...).
+
+    Reported once per field, with the number of workloads whose configuration includes it
+    (the base configuration first: a bad global value is reported even when no workload uses it).
+    """
+    found: dict[tuple, Any] = {}
+    affected: Counter[tuple] = Counter()
+    if model.resolver is not None:
+        for key, detail in _tree_fields(model, model.resolver.base):
+            found.setdefault(key, detail)
+    for key, (detail, n) in model.tallies.get(INVALID, {}).items():
+        found.setdefault(key, detail)
+        affected[key] += n
+    for key, detail in found.items():
+        if detail is not None:
+            message, anchor, subject = detail
             n = affected[key]
-            yield Hit(f"{_field_name(origin)}: {problem} (in the configuration of {n} workload{'s' if n != 1 else ''})",
-                      Anchor(origin.doc, tuple(origin.field)), doc_subject(origin.doc, model.namespaces))
+            yield Hit(f"{message} (in the configuration of {n} workload{'s' if n != 1 else ''})", anchor, subject)
 
 
 def _field_name(origin: Origin) -> str:
     return f"{origin.layer}: {'.'.join(map(str, origin.field))}" if origin.field else origin.layer
 
 
+INVALID = "invalid-mesh-annotation"
+
+
 @run_rule(
-    "invalid-mesh-annotation", "error",
+    INVALID, "error",
     title="A mesh annotation or setting has an invalid value",
     rationale="""A mesh annotation or setting has a value the mesh refuses (Istio's injector rejects
     the pod: bad CIDRs, ports, quantities) or silently misreads (a boolean that is not true/false,
     a nativeSidecar other than "true"/"false", a duration or JSON value that does not parse).""",
     fix="Correct the value; the message says what the field accepts.",
+    each=_annotation_hits,
+    count=_tree_count,
 )
 def invalid_mesh_annotation(model: LintModel) -> Iterator[Hit]:
     for p in model.problems:
         if p.kind == "invalid-setting":
             yield Hit(p.message, p.anchor, p.subject)
     yield from _tree_hits(model)
-    for view in model.workloads:
-        yield from _annotation_hits(view)
 
 
 # -- names -------------------------------------------------------------------------------
@@ -210,6 +242,13 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
         yield Hit(message, Anchor(at(IGNORE).doc, at(IGNORE).path, needle=rule), subject)
 
 
+def _unknown_on_workload(view: WorkloadView) -> Iterator[Hit]:
+    yield from _unknown_key_hits(view.annotations, view.at_annotation, view.subject)
+    if view.kind != "Pod":
+        yield from _unknown_key_hits(view.own_meta.get("annotations") or {},
+                                     lambda k: view.at("metadata", "annotations", k), view.subject)
+
+
 @run_rule(
     "unknown-mesh-annotation", "warning",
     title="Unknown mesh annotation",
@@ -217,13 +256,9 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
     know does nothing: a misspelt sidecar.istio.io/proxyCpu leaves the proxy with its default CPU, a
     misspelt rule id in meshrender.dev/ignore silences nothing.""",
     fix="Use the name the message suggests, or remove the annotation.",
+    each=_unknown_on_workload,
 )
 def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
-    for view in model.workloads:
-        yield from _unknown_key_hits(view.annotations, view.at_annotation, view.subject)
-        if view.kind != "Pod":
-            yield from _unknown_key_hits(view.own_meta.get("annotations") or {},
-                                         lambda k, v=view: v.at("metadata", "annotations", k), view.subject)
     for name in sorted(model.namespaces):
         doc = model.namespaces[name]
         anns = (doc.data.get("metadata") or {}).get("annotations") or {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from render import kube_schema, plain
+from render import kube_schema
 from render.lint.finding import Anchor, Hit
 from render.lint.model import WorkloadView
 from render.lint.rules import workload_rule
@@ -42,17 +42,26 @@ def output_schema_invalid(view: WorkloadView) -> Iterator[Hit]:
 
 
 def _rendered_object(view: WorkloadView) -> dict[str, Any] | None:
-    """The workload as `render` writes it; None where other rules report why there is none."""
+    """The workload as `render` writes it; None where other rules report why there is none.
+
+    Only the maps on the way to the pod template are copied (the schema check reads, it
+    does not change): a deep copy of every workload cost as much as checking it.
+    """
     if view.skipped is not None:
         return view.workload.doc  # written unchanged
     if not view.injected or view.rendered is None:
         return None
     w = view.workload
-    obj = plain.deepcopy(w.doc)
+    obj = w.doc
     for path, value in ((w.meta_path, view.rendered["metadata"]), (w.spec_path, view.rendered["spec"])):
-        *parents, last = path[len(w.path):]
-        node = obj
-        for step in parents:
-            node = node[step]
-        node[last] = value
+        obj = _replaced(obj, path[len(w.path):], value)
     return obj
+
+
+def _replaced(node: Any, path: tuple, value: Any) -> Any:
+    """A copy of `node` with the value at `path` replaced, sharing everything off that path."""
+    if not path:
+        return value
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = _replaced(node[path[0]], path[1:], value)
+    return copy

@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from render.lint.finding import Anchor, Hit
-from render.lint.model import LintModel
+from render.lint.model import LintModel, WorkloadView
 from render.lint.rules import run_rule
+
+
+def _refused_workload(view: WorkloadView) -> Iterator[Hit]:
+    if view.resolve_error is not None:
+        e = view.resolve_error
+        where = Anchor(location=e.location) if e.location else view.at_meta()
+        yield Hit(f"meshrender render refuses this: {e.message}", where, view.subject)
+    if view.render_error is not None:
+        anchor = (view.at_annotation("inject.istio.io/templates")
+                  if "inject.istio.io/templates" in view.annotations else view.at_meta())
+        yield Hit(f"meshrender render refuses this: {view.render_error}", anchor, view.subject)
 
 
 @run_rule(
@@ -16,17 +27,9 @@ from render.lint.rules import run_rule
     scope, a workload whose structure holds no pod, an injection template that cannot be rendered.
     lint reports it and goes on checking everything else.""",
     fix="Fix the field the message names; `meshrender render` shows the same error.",
+    each=_refused_workload,
 )
 def render_error(model: LintModel) -> Iterator[Hit]:
     for p in model.problems:
         if p.kind == "render":
             yield Hit(f"meshrender render refuses this: {p.message}", p.anchor, p.subject)
-    for view in model.workloads:
-        if view.resolve_error is not None:
-            e = view.resolve_error
-            where = Anchor(location=e.location) if e.location else view.at_meta()
-            yield Hit(f"meshrender render refuses this: {e.message}", where, view.subject)
-        if view.render_error is not None:
-            anchor = (view.at_annotation("inject.istio.io/templates")
-                      if "inject.istio.io/templates" in view.annotations else view.at_meta())
-            yield Hit(f"meshrender render refuses this: {view.render_error}", anchor, view.subject)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from typing import Any
 
@@ -33,12 +32,11 @@ def lint(paths: tuple[str, ...], fmt: str, fail_on: str, list_rules: bool, quiet
     template or its namespace with the annotation `meshrender.dev/ignore: RULE[,RULE]`.
     Exit status: 0 clean, 1 findings at or above --fail-on, 2 bad input.
     """
-    from render import sources
     from render.errors import UsageError
-    from render.lint import engine, model
     from render.lint.finding import Severity
     from render.lint.formats import STDERR_SUMMARY, renderer, summary_line
     from render.lint.rules import all_rules
+    from render.lint.stream import lint_paths
 
     if list_rules:
         if fmt not in ("text", "json"):
@@ -46,14 +44,8 @@ def lint(paths: tuple[str, ...], fmt: str, fail_on: str, list_rules: bool, quiet
         sys.stdout.write(_rules_listing(all_rules(), fmt))
         return
     threshold = Severity.parse(fail_on)
-    files = sources.load(list(paths) or ["."])
-    # The inputs stay alive for the whole run: keep the garbage collector from re-scanning
-    # them on every collection (it otherwise costs as much as locating the findings).
-    gc.freeze()
-    try:
-        report = engine.run(model.load(files, make_options(**kw)))
-    finally:
-        gc.unfreeze()
+    # Files are read and checked one at a time, in worker processes when there are many.
+    report = lint_paths(list(paths) or ["."], make_options(**kw))
     sys.stdout.write(renderer(fmt)(report, threshold))
     sys.stdout.flush()
     if fmt in STDERR_SUMMARY and not quiet:

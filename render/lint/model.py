@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -291,8 +291,10 @@ class LintModel:
     options: Options
     settings: Settings
     resolver: Resolver | None = None
-    workloads: list[WorkloadView] = field(default_factory=list)
+    workloads: list[WorkloadView] = field(default_factory=list)  # only when loaded in one process
     problems: list[Problem] = field(default_factory=list)
+    # rule id -> key -> [detail, number of workloads]: what run rules' `count` saw, totalled
+    tallies: dict[str, dict[Any, list]] = field(default_factory=dict)
     _settings: dict[tuple, Setting | None] = field(default_factory=dict, repr=False)
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
@@ -346,16 +348,6 @@ class LintModel:
             return Anchor(profile, ("spec", "kubernetesVersion"))
         return None
 
-    def effective_trees(self) -> list[Tree]:
-        """Each distinct effective configuration in use (shared by workloads with the same layers)."""
-        trees: dict[int, Tree] = {}
-        if self.resolver is not None:
-            trees[id(self.resolver.base)] = self.resolver.base
-        for v in self.workloads:
-            if v.tree is not None:
-                trees.setdefault(id(v.tree), v.tree)
-        return list(trees.values())
-
 
 def _node_field(path: tuple, tree: Tree, origin: Origin) -> tuple:
     """The field that set a whole map (`spec.proxy.lifecycle`), from the field of a leaf below it.
@@ -376,16 +368,15 @@ def _problem_from(e: MeshrenderError, kind: str, subject: Subject | None = None)
                    Anchor(location=e.location), subject)
 
 
-def _collect(files: list[SourceFile], problems: list[Problem]) -> Settings:
+def _collect(docs: Iterable[Document], problems: list[Problem]) -> Settings:
     collector = Collector()
-    for f in files:
-        for doc in f.docs:
-            try:
-                collector.add(doc)
-            except SchemaError as e:
-                problems.append(_problem_from(e, "invalid-setting", doc_subject(doc, collector.settings.namespaces)))
-            except InputError as e:
-                problems.append(_problem_from(e, "render", doc_subject(doc, collector.settings.namespaces)))
+    for doc in docs:
+        try:
+            collector.add(doc)
+        except SchemaError as e:
+            problems.append(_problem_from(e, "invalid-setting", doc_subject(doc, collector.settings.namespaces)))
+        except InputError as e:
+            problems.append(_problem_from(e, "render", doc_subject(doc, collector.settings.namespaces)))
     return collector.settings
 
 
@@ -413,29 +404,51 @@ def _render(view: WorkloadView) -> None:
         return
 
 
-def load(files: list[SourceFile], options: Options) -> LintModel:
-    """Read settings and workloads of `files` and render every workload in memory."""
+def prepare(settings_docs: Iterable[Document], options: Options, inputs: Collection[str]) -> LintModel:
+    """The model every workload is checked against: settings from `settings_docs` (every
+    input document that may be one, in input order) and the Resolver; no workloads yet.
+
+    `inputs` are the display names of the input files: a Resolver error in one of them is
+    a finding, anywhere else (a flag, a --values file) bad usage.
+    """
     problems: list[Problem] = []
-    settings = _collect(files, problems)
-    model = LintModel(files, options, settings, problems=problems)
-    inputs = {f.display for f in files}
+    settings = _collect(settings_docs, problems)
+    model = LintModel([], options, settings, problems=problems)
     try:
         model.resolver = Resolver(settings, options)
     except InputError as e:
         if e.location is None or e.location.path not in inputs:
             raise  # a flag or a --values file: bad usage, not a finding
         problems.append(_problem_from(e, "render"))
+    return model
+
+
+def views_of(model: LintModel, f: SourceFile) -> tuple[list[WorkloadView], list[Problem]]:
+    """The workloads of one loaded file, resolved (and rendered where rendering may fail),
+    and the problems that keep documents of it from being read as workloads."""
+    views: list[WorkloadView] = []
+    problems: list[Problem] = []
+    for doc in f.docs:
+        if is_consumed(doc.data):
+            continue
+        try:
+            workloads = iter_workloads(doc, model.options.namespace)
+        except InputError as e:
+            problems.append(_problem_from(e, "render"))
+            continue
+        views.extend(_load_workload(model, w, doc) for w in workloads)
+    return views, problems
+
+
+def load(files: list[SourceFile], options: Options) -> LintModel:
+    """Read settings and workloads of `files`, all in this process (the reference for the
+    streamed run of render/lint/stream.py, which holds one file at a time)."""
+    model = prepare((doc for f in files for doc in f.docs), options, {f.display for f in files})
+    model.files = files
     for f in files:
-        for doc in f.docs:
-            if is_consumed(doc.data):
-                continue
-            try:
-                workloads = iter_workloads(doc, options.namespace)
-            except InputError as e:
-                problems.append(_problem_from(e, "render"))
-                continue
-            for w in workloads:
-                model.workloads.append(_load_workload(model, w, doc))
+        views, problems = views_of(model, f)
+        model.workloads += views
+        model.problems += problems
     return model
 
 

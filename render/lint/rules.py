@@ -2,7 +2,12 @@
 
 A rule is a check function wrapped by `workload_rule` (called once per workload, with a
 `WorkloadView`) or `run_rule` (called once per lint run, with the `LintModel`), carrying
-its id, severity, rationale and fix hint. Adding a rule is adding a module to
+its id, severity, rationale and fix hint. Lint checks each file where it is read (in a
+worker process, holding one file at a time), so a run rule names what it looks at per
+workload separately: `each(view)` yields that workload's hits, `count(view)` yields
+(key, detail) pairs that the run check sees totalled over every workload in
+`model.tallies[rule id]`; the run check itself sees only what the whole run shares
+(settings, namespaces, problems found while loading). Adding a rule is adding a module to
 `policies/` (with its data files beside it, read through `catalog`); nothing else needs
 to know about it.
 """
@@ -36,17 +41,20 @@ class Rule:
     check: Check
     scope: str  # "workload" or "run"
     family: str
+    each: Check | None = None  # run rules: the hits of one workload
+    count: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None  # run rules: (key, detail) per workload
 
     def to_dict(self) -> dict[str, str]:
         return {"id": self.id, "severity": self.severity.label, "family": self.family, "title": self.title,
                 "rationale": self.rationale, "fix": self.fix}
 
 
-def _rule(scope: str, id: str, severity: str, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
+def _rule(scope: str, id: str, severity: str, title: str, rationale: str, fix: str,
+          **parts: Any) -> Callable[[Check], Rule]:
     def wrap(fn: Check) -> Rule:
         family = fn.__module__.rpartition(".")[2]
         return Rule(id, Severity.parse(severity), title, " ".join(rationale.split()), " ".join(fix.split()),
-                    fn, scope, family)
+                    fn, scope, family, **parts)
 
     return wrap
 
@@ -56,9 +64,12 @@ def workload_rule(id: str, severity: str, *, title: str, rationale: str, fix: st
     return _rule("workload", id, severity, title, rationale, fix)
 
 
-def run_rule(id: str, severity: str, *, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
-    """Declare a rule checked once per run: `check(model: LintModel) -> Iterable[Hit]`."""
-    return _rule("run", id, severity, title, rationale, fix)
+def run_rule(id: str, severity: str, *, title: str, rationale: str, fix: str, each: Check | None = None,
+             count: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None) -> Callable[[Check], Rule]:
+    """Declare a rule checked once per run: `check(model: LintModel) -> Iterable[Hit]`, plus
+    `each(view) -> Iterable[Hit]` for what it finds in one workload, and `count(view)` for
+    what it totals over workloads (details must pickle: they cross from the worker)."""
+    return _rule("run", id, severity, title, rationale, fix, each=each, count=count)
 
 
 @cache
