@@ -254,7 +254,7 @@ def workers_for(count: int, total_bytes: int | None = None) -> int:
     return max(1, min(parallel.cpu_count(), count))
 
 
-class _Inputs:
+class Inputs:
     """The files of a run, read again by whichever process needs them (stdin once)."""
 
     def __init__(self, paths: list[str], warn: Callable[[str], None] | None = None):
@@ -289,7 +289,7 @@ def _raise(failure: parallel.Failure) -> None:
     raise failure.error
 
 
-def _first_load_error(inputs: _Inputs, indices: list[int], workers: int) -> parallel.Failure | None:
+def first_load_error(inputs: Inputs, indices: list[int], workers: int) -> parallel.Failure | None:
     """The first file, in input order, that cannot be read or parsed, if any."""
     for _, r in parallel.ordered_map(lambda k: inputs.load(indices[k]) and None, len(indices), workers):
         if isinstance(r, parallel.Failure):
@@ -315,7 +315,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
     raise, first in input order: reading and parsing errors before settings errors
     before rendering errors, whichever worker met them first.
     """
-    inputs = _Inputs(paths, warn)
+    inputs = Inputs(paths, warn)
     n = len(inputs)
     jobs = workers or workers_for(n)  # for reading settings; rendering decides below
     result = StreamResult(files=n)
@@ -343,7 +343,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
         if progress is not None:
             progress.update("reading", i + 1, n, "files")
     if failure:  # the first error of render(): maybe a parse error before it in the same file
-        _raise(_first_load_error(inputs, list(range(failure.index + 1)), jobs) or failure)
+        _raise(first_load_error(inputs, list(range(failure.index + 1)), jobs) or failure)
     sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
     try:
         collector = Collector()
@@ -352,7 +352,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
         resolver = Resolver(collector.settings, options)
         hook = per_file(resolver) if per_file else None
     except MeshrenderError as e:
-        _raise(_first_load_error(inputs, list(range(n)), jobs) or parallel.Failure(-1, e))
+        _raise(first_load_error(inputs, list(range(n)), jobs) or parallel.Failure(-1, e))
     result.settings, result.resolver = collector.settings, resolver
     del settings_docs
     yamlio.expect(total_bytes)  # load the fast YAML reader once, before the workers fork
@@ -392,7 +392,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
         if stage:
             stage(r.documents)
     if failure:  # a parse error in any file not rendered yet comes first (render() loads all first)
-        _raise(_first_load_error(inputs, list(range(done, n)), jobs) or failure)
+        _raise(first_load_error(inputs, list(range(done, n)), jobs) or failure)
     result.warnings += unused_selector_warnings(resolver)
     return result
 

@@ -125,10 +125,6 @@ class WorkloadView:
         return self.workload.pod.annotations
 
     @property
-    def own_meta_path(self) -> tuple:
-        return (*self.workload.path, "metadata")
-
-    @property
     def own_meta(self) -> dict[str, Any]:
         """The workload object's own metadata (for a Pod, the same as the pod's)."""
         meta = self.workload.doc.get("metadata")
@@ -253,16 +249,6 @@ class WorkloadView:
     def dropped(self) -> dict[str, str]:
         """Annotations the injector refused, left out so that the rest could be rendered."""
         return self._dropped
-
-    def rendered_container(self, name: str) -> tuple[str, dict[str, Any]] | None:
-        """("containers" or "initContainers", container) of the rendered pod."""
-        if self.rendered is None:
-            return None
-        for key in ("initContainers", "containers"):
-            for c in self.rendered["spec"].get(key) or []:
-                if isinstance(c, dict) and c.get("name") == name:
-                    return key, c
-        return None
 
     # -- suppression -------------------------------------------------------------------
 

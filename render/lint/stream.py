@@ -29,7 +29,7 @@ from render.lint import engine
 from render.lint.engine import FileLint, Report
 from render.lint.model import prepare, views_of
 from render.lint.rules import Rule, all_rules
-from render.pipeline import _first_load_error, _Inputs, workers_for
+from render.pipeline import Inputs, first_load_error, workers_for
 from render.settings.collect import may_be_settings
 from render.settings.resolve import Options
 from render.yamlio import Document
@@ -43,7 +43,7 @@ def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | Non
                warn: Callable[[str], None] | None = None) -> Report:
     """Lint the files of `paths`; the report is the one engine.run(model.load(...)) gives."""
     rules = all_rules() if rules is None else rules  # found before the workers fork
-    inputs = _Inputs(paths, warn)
+    inputs = Inputs(paths, warn)
     n = len(inputs)
     jobs = workers_for(n)
 
@@ -61,7 +61,7 @@ def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | Non
     total_bytes = documents = 0
     for i, r in parallel.ordered_map(scan, n, jobs):
         if isinstance(r, parallel.Failure):  # a parse error earlier in the same file comes first
-            _raise(_first_load_error(inputs, list(range(i + 1)), jobs) or r)
+            _raise(first_load_error(inputs, list(range(i + 1)), jobs) or r)
         total_bytes += r[0]
         settings_docs += r[1]
         documents += r[2]
@@ -70,7 +70,7 @@ def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | Non
     try:
         model = prepare(settings_docs, options, {display for display, _, _ in inputs.found})
     except MeshrenderError as e:
-        _raise(_first_load_error(inputs, list(range(n)), jobs) or parallel.Failure(-1, e))
+        _raise(first_load_error(inputs, list(range(n)), jobs) or parallel.Failure(-1, e))
     del settings_docs
     yamlio.expect(total_bytes)  # load the fast YAML reader once, before the workers fork
 
@@ -89,7 +89,7 @@ def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | Non
         jobs = workers_for(n, total_bytes)
         for i, r in parallel.ordered_map(check, n, jobs):
             if isinstance(r, parallel.Failure):  # a file not read yet may hold an earlier kind of error
-                _raise(_first_load_error(inputs, list(range(i, n)), jobs) or r)
+                _raise(first_load_error(inputs, list(range(i, n)), jobs) or r)
             counts.append(r.documents)
             yield r
 

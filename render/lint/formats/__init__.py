@@ -12,7 +12,6 @@ from collections.abc import Callable
 from render.lint.engine import Report
 from render.lint.finding import Severity
 
-NAMES = ("text", "json", "sarif", "github")
 STDERR_SUMMARY = frozenset({"text", "github"})
 
 
