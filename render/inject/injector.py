@@ -138,21 +138,30 @@ def _sanitized(key: str) -> str:
     return _PROM_SANITIZE.sub("_", key)
 
 
-def _prometheus_key(pod: dict, wanted: str) -> list[str]:
-    return [k for k in (pod["metadata"].get("annotations") or {}) if _sanitized(k) == wanted]
+_PROMETHEUS = ("prometheus_io_path", "prometheus_io_port", "prometheus_io_scrape")
 
 
-def _prometheus_port(pod: dict) -> str | None:
-    anns = pod["metadata"].get("annotations") or {}
-    for k in _prometheus_key(pod, "prometheus_io_port"):
+def _prometheus_keys(anns: dict) -> dict[str, list[str]]:
+    """The annotations that Prometheus reads as path, port and scrape (by their names with
+    every other character than letters, digits and `_` as `_`), in annotation order.
+    One pass over the annotations, instead of one per lookup."""
+    out: dict[str, list[str]] = {}
+    for k in anns:
+        name = _sanitized(k)
+        if name in _PROMETHEUS:
+            out.setdefault(name, []).append(k)
+    return out
+
+
+def _prometheus_port(anns: dict, keys: dict[str, list[str]]) -> str | None:
+    for k in keys.get("prometheus_io_port", ()):
         return anns[k]
     return None
 
 
-def _clear_prometheus(pod: dict) -> None:
-    anns = pod["metadata"].get("annotations") or {}
-    for wanted in ("prometheus_io_path", "prometheus_io_port", "prometheus_io_scrape"):
-        for k in _prometheus_key(pod, wanted):
+def _clear_prometheus(anns: dict, keys: dict[str, list[str]]) -> None:
+    for wanted in _PROMETHEUS:
+        for k in keys.get(wanted, ()):
             del anns[k]
 
 
@@ -167,8 +176,10 @@ def strip(pod: dict, status_port: int) -> dict:
                        ("initContainers", _names(status, "initContainers"))):
         if names and isinstance(spec.get(key), list):
             spec[key] = [c for c in spec[key] if not (isinstance(c, dict) and c.get("name") in names)]
-    if _prometheus_port(out) == str(status_port):
-        _clear_prometheus(out)
+    present = out["metadata"].get("annotations") or {}
+    keys = _prometheus_keys(present)
+    if _prometheus_port(present, keys) == str(status_port):
+        _clear_prometheus(present, keys)
     anns = out["metadata"].get("annotations")
     if anns is not None:
         anns.pop(STATUS, None)
@@ -362,8 +373,9 @@ def reorder(pod: dict, hold: bool, before_proxy: list[str]) -> None:
 
 def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: int) -> None:
     anns = pod["metadata"].setdefault("annotations", {})
+    keys = _prometheus_keys(anns)  # (anns does not change until _clear_prometheus)
     scrape = True
-    for k in _prometheus_key(pod, "prometheus_io_scrape"):
+    for k in keys.get("prometheus_io_scrape", ()):
         parsed = probes.parse_go_bool(anns[k])
         if parsed is not None:
             scrape = parsed
@@ -378,19 +390,19 @@ def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: 
     if not enabled:
         return
     target = str(status_port)
-    if _prometheus_port(pod) == target:
+    if _prometheus_port(anns, keys) == target:
         return
     cfg = {"scrape": "", "port": "", "path": ""}
     for wanted, field in (("prometheus_io_scrape", "scrape"), ("prometheus_io_port", "port"),
                           ("prometheus_io_path", "path")):
-        for k in _prometheus_key(pod, wanted):
+        for k in keys.get(wanted, ()):
             cfg[field] = anns[k]
     if sidecar is not None and any(cfg.values()):
         sidecar.setdefault("env", []).append({
             "name": "ISTIO_PROMETHEUS_ANNOTATIONS",
             "value": json.dumps(cfg, separators=(",", ":"), ensure_ascii=False),
         })
-    _clear_prometheus(pod)
+    _clear_prometheus(anns, keys)
     anns["prometheus.io/port"] = target
     anns["prometheus.io/path"] = "/stats/prometheus"
     anns["prometheus.io/scrape"] = "true"
