@@ -7,7 +7,8 @@ process: the floor (bench/floor.py: the same files parsed and emitted by rapidya
 and by PyYAML's libyaml binding for reference), `meshrender render -o` (all cores, one
 worker, and the reference PyYAML parser), `meshrender lint` when this checkout has it,
 and a pre-commit style run on one changed file (interpreter start included). Each figure
-is the best of --repeat runs; ratios are to the floor measured in this same run, because
+is the best of --repeat rounds (each round runs every step once, so that a burst of other
+work does not land on one step only); ratios are to the floor measured in this same run, because
 the machine's speed drifts between runs. Peak memory is sampled from /proc over the
 process tree (PSS, so pages shared by forked workers count once).
 
@@ -125,8 +126,7 @@ def run_child(cmd: list[str], env: dict | None = None, ok_codes=(0,), stdout=sub
     }
 
 
-def best_of(repeat: int, fn) -> dict:
-    runs = [fn() for _ in range(repeat)]
+def best_of(runs: list[dict]) -> dict:
     best = min(runs, key=lambda r: r["seconds"])
     best = dict(best)
     best["runs"] = [round(r["seconds"], 3) for r in runs]
@@ -194,10 +194,18 @@ def measure(n: int, repeat: int, work: Path) -> dict:
                                                  ok_codes=(0, 1))))
     else:
         results["lint"] = {"available": False}
-    for name, fn in steps:
-        print(f"  {name} ...", end="", flush=True)
-        results[name] = best_of(repeat, fn)
-        print(f" {results[name]['seconds']:.2f} s", flush=True)
+    # Round robin, not each step `repeat` times in a row: the other work on a shared
+    # machine comes and goes in bursts, and a burst should not land on one step only (the
+    # floor's file writes are the most sensitive to it, and every ratio divides by it).
+    timings: dict[str, list[dict]] = {name: [] for name, _ in steps}
+    for round_no in range(repeat):
+        print(f"  round {round_no + 1}/{repeat}:", end="", flush=True)
+        for name, fn in steps:
+            timings[name].append(fn())
+            print(f" {name} {timings[name][-1]['seconds']:.2f} s", end=",", flush=True)
+        print(flush=True)
+    for name, _ in steps:
+        results[name] = best_of(timings[name])
     results["render"]["identical_to_1_worker"] = same_tree(work / "out-render", work / "out-render_1_worker")
     results["render"]["identical_to_reference_yaml"] = same_tree(
         work / "out-render", work / "out-render_reference_yaml")

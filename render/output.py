@@ -166,9 +166,16 @@ class _SignalsUnwind:
 
 def _write_file(dest: Path, text: str) -> None:
     """One output file (two inputs with one output path are refused by the caller, which
-    can name both)."""
-    with open(dest, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
+    can name both). Written with os.open/os.write: a Python file object costs four more
+    system calls (fstat, isatty, two seeks), 10-20 us each on a VM, for every file."""
+    data = text.encode("utf-8")
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 class Staging:

@@ -24,6 +24,10 @@ def deepcopy(value: Any) -> Any:
         return _list(value)
     if t is str or t is int or t is bool or t is float or value is None:
         return value
+    if isinstance(value, dict):  # a FrozenDict (render/frozen.py) comes out changeable
+        return _dict(value)
+    if isinstance(value, list):
+        return _list(value)
     return _copy.deepcopy(value)
 
 

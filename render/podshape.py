@@ -10,6 +10,7 @@ present, nothing for fields absent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -85,36 +86,105 @@ def _primitive_ok(type_expr: str, value: Any) -> bool:
 
 def check(value: Any, type_expr: str, path: Path) -> None:
     """Raise PodShapeError at the first field of `value` that does not have `type_expr`."""
-    if value is None:
-        return
+    try:
+        _checker(type_expr)(value)
+    except PodShapeError as e:
+        e.path = (*path, *e.path)
+        raise
+
+
+# Each type expression becomes a function once (this runs for every field of every pod).
+# The functions raise with the path below the value they check; each level on the way
+# up puts its key in front, so that no path is built unless a check fails.
+_CHECKERS: dict[str, Callable[[Any], None]] = {}
+
+
+def _checker(type_expr: str) -> Callable[[Any], None]:
+    fn = _CHECKERS.get(type_expr)
+    if fn is None:
+        fn = _CHECKERS[type_expr] = _compile(type_expr)
+    return fn
+
+
+def _within(e: PodShapeError, key: Any) -> PodShapeError:
+    e.path = (key, *e.path)
+    return e
+
+
+def _compile(type_expr: str) -> Callable[[Any], None]:
     if type_expr.startswith("["):
-        if not isinstance(value, list):
-            raise _fail(type_expr, value, path)
         inner = type_expr[1:-1]
-        for i, item in enumerate(value):
-            if item is None and inner in _types():
-                raise PodShapeError("is an empty list item; remove it", (*path, i))
-            check(item, inner, (*path, i))
-        return
+        item_ok = _checker(inner)
+        struct_items = inner in _types()
+
+        def check_list(value: Any) -> None:
+            if value is None:
+                return
+            if not isinstance(value, list):
+                raise _fail(type_expr, value, ())
+            for i, item in enumerate(value):
+                if item is None:
+                    if struct_items:
+                        raise PodShapeError("is an empty list item; remove it", (i,))
+                    continue
+                try:
+                    item_ok(item)
+                except PodShapeError as e:
+                    raise _within(e, i) from None
+
+        return check_list
     if type_expr.startswith("{"):
-        if not isinstance(value, dict):
-            raise _fail(type_expr, value, path)
-        inner = type_expr[1:-1]
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise PodShapeError(f"the key {k!r} is not a string", (*path, k), "key")
-            check(v, inner, (*path, k))
-        return
+        value_ok = _checker(type_expr[1:-1])
+
+        def check_map(value: Any) -> None:
+            if value is None:
+                return
+            if not isinstance(value, dict):
+                raise _fail(type_expr, value, ())
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise PodShapeError(f"the key {k!r} is not a string", (k,), "key")
+                if v is not None:
+                    try:
+                        value_ok(v)
+                    except PodShapeError as e:
+                        raise _within(e, k) from None
+
+        return check_map
     struct = _types().get(type_expr)
     if struct is None:
-        if not _primitive_ok(type_expr, value):
-            raise _fail(type_expr, value, path)
-        return
-    if not isinstance(value, dict):
-        raise _fail(type_expr, value, path)
-    for key, field_type in struct.items():
-        if key in value:
-            check(value[key], field_type, (*path, key))
+        if type_expr == "any":
+            return _any
+        if type_expr not in _PRIMITIVE_NAMES:
+            raise KeyError(type_expr)
+
+        def check_scalar(value: Any) -> None:
+            if value is not None and not _primitive_ok(type_expr, value):
+                raise _fail(type_expr, value, ())
+
+        return check_scalar
+    fields: list[tuple[str, Callable[[Any], None]]] = []
+
+    def check_struct(value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            raise _fail(type_expr, value, ())
+        if not fields:  # compiled on first use: the structs refer to each other
+            fields.extend((key, _checker(t)) for key, t in struct.items())
+        for key, field_ok in fields:
+            v = value.get(key)
+            if v is not None:
+                try:
+                    field_ok(v)
+                except PodShapeError as e:
+                    raise _within(e, key) from None
+
+    return check_struct
+
+
+def _any(value: Any) -> None:
+    return None
 
 
 def check_pod_spec(spec: dict, path: Path) -> None:

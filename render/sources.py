@@ -150,6 +150,18 @@ def _read_bounded(f: object, limit: int) -> bytes:
     return f.read(limit + 1)  # type: ignore[attr-defined]
 
 
+def _read_upto(fd: int, n: int) -> bytes:
+    """Up to `n` bytes of `fd`, fewer only at its end (as a file object's read(n))."""
+    parts = []
+    while n > 0:
+        chunk = os.read(fd, n)
+        if not chunk:
+            break
+        parts.append(chunk)
+        n -= len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def read_bytes(display: str, path: Path | None, budget: int = MAX_TOTAL_BYTES) -> bytes:
     """The bytes of one input, refusing more than MAX_FILE_BYTES (or what is left of the
     run's MAX_TOTAL_BYTES) without reading further: stdin may be endless."""
@@ -158,12 +170,17 @@ def read_bytes(display: str, path: Path | None, budget: int = MAX_TOTAL_BYTES) -
         raw = _read_bounded(sys.stdin.buffer, limit)
     else:
         try:
-            with open(path, "rb") as f:
+            # A descriptor, not a file object: four system calls fewer a file (10-20 us
+            # each on a VM, and every input is read twice).
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
                 # Read what the file holds: asking for the limit allocates it every time.
-                size = os.fstat(f.fileno()).st_size
-                raw = f.read(min(size, limit) + 1)
+                size = os.fstat(fd).st_size
+                raw = _read_upto(fd, min(size, limit) + 1)
                 if len(raw) > size:  # more than its size said (a pipe, /proc, a growing file)
-                    raw += f.read(max(0, limit + 1 - len(raw)))
+                    raw += _read_upto(fd, max(0, limit + 1 - len(raw)))
+            finally:
+                os.close(fd)
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", Location(display)) from None
     if len(raw) > limit:

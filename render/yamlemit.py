@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any
 
+from render.frozen import FrozenDict, FrozenList
+
 # Strings that a YAML 1.1 or 1.2 reader would not read back as a string when plain.
 _NON_STRING = re.compile(
     r"""^(?:
@@ -37,6 +39,11 @@ _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 _SPECIAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\ufffe\uffff\u2028\u2029]")
 _CACHE: dict[str, str] = {}
 _LITERAL = "\0literal"
+# The text of frozen subtrees (render/frozen.py: shared by many pods, never changed), by
+# (id, indentation, first line's lead, sort): written once, then copied as one string.
+# Each entry keeps its subtree alive, so that its id is not reused.
+_FROZEN: dict[tuple, tuple[Any, str]] = {}
+_FROZEN_MAX = 20_000
 
 
 def _plain_ok(s: str) -> bool:
@@ -147,6 +154,14 @@ def _mapping(d: dict, ind: str, out: list[str], sort: bool, lead: str) -> None:
         if key is None or key is _LITERAL:
             key = _key_text(k)
         t = type(v)
+        if t is FrozenDict or t is FrozenList:
+            if v:
+                append(f"{lead}{key}:")
+                append(_frozen(v, ind + "  " if t is FrozenDict else ind, sort, ind + "  " if t is FrozenDict else ind))
+            else:
+                append(f"{lead}{key}: {{}}" if t is FrozenDict else f"{lead}{key}: []")
+            lead = ind
+            continue
         if t is not str and t is not dict and t is not list and t is not int:  # subclasses, scalars
             t = dict if isinstance(v, dict) else list if isinstance(v, list) else str if isinstance(v, str) else None
         if t is str:
@@ -184,6 +199,10 @@ def _sequence(lst: list, ind: str, out: list[str], sort: bool, lead: str) -> Non
     for item in lst:
         dash = lead + "- "
         t = type(item)
+        if (t is FrozenDict or t is FrozenList) and item:
+            append(_frozen(item, child, sort, dash))
+            lead = ind
+            continue
         if t is not str and t is not dict and t is not list:  # subclasses, scalars
             t = dict if isinstance(item, dict) else list if isinstance(item, list) else (
                 str if isinstance(item, str) else None)
@@ -206,6 +225,24 @@ def _sequence(lst: list, ind: str, out: list[str], sort: bool, lead: str) -> Non
         else:
             append(dash + _scalar(item))
         lead = ind
+
+
+def _frozen(v: Any, ind: str, sort: bool, lead: str) -> str:
+    """The lines of non-empty frozen `v` (as _mapping or _sequence write them), as one string."""
+    key = (id(v), ind, lead, sort)
+    got = _FROZEN.get(key)
+    if got is not None:
+        return got[1]
+    lines: list[str] = []
+    if isinstance(v, dict):
+        _mapping(v, ind, lines, sort, lead)
+    else:
+        _sequence(v, ind, lines, sort, lead)
+    text = "\n".join(lines)
+    if len(_FROZEN) >= _FROZEN_MAX:
+        _FROZEN.clear()
+    _FROZEN[key] = (v, text)
+    return text
 
 
 def dump(data: Any, sort_keys: bool = True) -> str:

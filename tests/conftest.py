@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+
+# Every pod the tests inject goes through the sidecar cache and, for comparison, the plain
+# template (render/inject/sidecar_cache.py): any difference fails the test that made it.
+# Set before render is imported; CLI subprocesses and forked workers inherit it.
+os.environ.setdefault("MESHRENDER_VERIFY_SIDECAR_CACHE", "1")
 
 from render.cli import main
 

@@ -48,7 +48,9 @@ def adjust(pod: dict, d: TemplateData, cfg: InjectConfig) -> None:
         spec.get("containers") or [], "istio-proxy")
     if proxy is not None:
         env = proxy.setdefault("env", [])
-        at = next((i + 1 for i, e in enumerate(env) if e.get("name") == "TRUST_DOMAIN"), len(env))
+        # (In a static render, pod-dependent env items are slots, never TRUST_DOMAIN.)
+        at = next((i + 1 for i, e in enumerate(env) if isinstance(e, dict) and e.get("name") == "TRUST_DOMAIN"),
+                  len(env))
         env[at:at] = [
             {"name": "DNS_AGENT"},
             {"name": "TERMINATION_DRAIN_DURATION_SECONDS", "value": _drain_seconds(d.proxy)},

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from functools import lru_cache
@@ -15,7 +16,8 @@ from typing import Any
 
 from render import plain, selectors, yamlio
 from render.errors import InputError
-from render.inject import probes, proxyconfig, smp
+from render.frozen import FrozenDict, SharedDataError, freeze, thaw
+from render.inject import probes, proxyconfig, sidecar_cache, smp
 from render.inject.context import PINNED_PROXY, InjectConfig, PodRef
 from render.inject.gotext import lookup, truthy
 from render.inject.template import TemplateData
@@ -136,21 +138,30 @@ def _sanitized(key: str) -> str:
     return _PROM_SANITIZE.sub("_", key)
 
 
-def _prometheus_key(pod: dict, wanted: str) -> list[str]:
-    return [k for k in (pod["metadata"].get("annotations") or {}) if _sanitized(k) == wanted]
+_PROMETHEUS = ("prometheus_io_path", "prometheus_io_port", "prometheus_io_scrape")
 
 
-def _prometheus_port(pod: dict) -> str | None:
-    anns = pod["metadata"].get("annotations") or {}
-    for k in _prometheus_key(pod, "prometheus_io_port"):
+def _prometheus_keys(anns: dict) -> dict[str, list[str]]:
+    """The annotations that Prometheus reads as path, port and scrape (by their names with
+    every other character than letters, digits and `_` as `_`), in annotation order.
+    One pass over the annotations, instead of one per lookup."""
+    out: dict[str, list[str]] = {}
+    for k in anns:
+        name = _sanitized(k)
+        if name in _PROMETHEUS:
+            out.setdefault(name, []).append(k)
+    return out
+
+
+def _prometheus_port(anns: dict, keys: dict[str, list[str]]) -> str | None:
+    for k in keys.get("prometheus_io_port", ()):
         return anns[k]
     return None
 
 
-def _clear_prometheus(pod: dict) -> None:
-    anns = pod["metadata"].get("annotations") or {}
-    for wanted in ("prometheus_io_path", "prometheus_io_port", "prometheus_io_scrape"):
-        for k in _prometheus_key(pod, wanted):
+def _clear_prometheus(anns: dict, keys: dict[str, list[str]]) -> None:
+    for wanted in _PROMETHEUS:
+        for k in keys.get(wanted, ()):
             del anns[k]
 
 
@@ -165,8 +176,10 @@ def strip(pod: dict, status_port: int) -> dict:
                        ("initContainers", _names(status, "initContainers"))):
         if names and isinstance(spec.get(key), list):
             spec[key] = [c for c in spec[key] if not (isinstance(c, dict) and c.get("name") in names)]
-    if _prometheus_port(out) == str(status_port):
-        _clear_prometheus(out)
+    present = out["metadata"].get("annotations") or {}
+    keys = _prometheus_keys(present)
+    if _prometheus_port(present, keys) == str(status_port):
+        _clear_prometheus(present, keys)
     anns = out["metadata"].get("annotations")
     if anns is not None:
         anns.pop(STATUS, None)
@@ -292,12 +305,15 @@ def _adjust_init_user(final: dict, original: dict, existing: dict[str, list], pr
     anns = final["metadata"].get("annotations") or {}
     tproxy = proxyconfig.interception_mode(proxy) == "TPROXY" or anns.get(
         "sidecar.istio.io/interceptionMode") == "TPROXY"
+    # The containers' fields may be shared with other pods (render/frozen.py): each one
+    # changed here is replaced by a changed copy.
     if tproxy and run_as_user is not None:
         sidecar = _find(final["spec"].get("containers"), PROXY) or _find(inits, PROXY)
         if sidecar is not None:
-            sidecar.setdefault("securityContext", {})["runAsUser"] = 0
+            sidecar["securityContext"] = sc = thaw(sidecar.setdefault("securityContext", {}))
+            sc["runAsUser"] = 0
     if not tproxy and init.get("name") == VALIDATION:
-        isc = init.setdefault("securityContext", {})
+        init["securityContext"] = isc = thaw(init.setdefault("securityContext", {}))
         if run_as_user is not None:
             isc["runAsUser"] = run_as_user
         if run_as_group is not None:
@@ -307,6 +323,7 @@ def _adjust_init_user(final: dict, original: dict, existing: dict[str, list], pr
     args = init.get("args") or []
     for i, a in enumerate(args[:-1]):
         if a == "-u":
+            init["args"] = args = thaw(args)
             args[i + 1] = str(run_as_user)
             return
 
@@ -356,8 +373,9 @@ def reorder(pod: dict, hold: bool, before_proxy: list[str]) -> None:
 
 def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: int) -> None:
     anns = pod["metadata"].setdefault("annotations", {})
+    keys = _prometheus_keys(anns)  # (anns does not change until _clear_prometheus)
     scrape = True
-    for k in _prometheus_key(pod, "prometheus_io_scrape"):
+    for k in keys.get("prometheus_io_scrape", ()):
         parsed = probes.parse_go_bool(anns[k])
         if parsed is not None:
             scrape = parsed
@@ -372,19 +390,19 @@ def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: 
     if not enabled:
         return
     target = str(status_port)
-    if _prometheus_port(pod) == target:
+    if _prometheus_port(anns, keys) == target:
         return
     cfg = {"scrape": "", "port": "", "path": ""}
     for wanted, field in (("prometheus_io_scrape", "scrape"), ("prometheus_io_port", "port"),
                           ("prometheus_io_path", "path")):
-        for k in _prometheus_key(pod, wanted):
+        for k in keys.get(wanted, ()):
             cfg[field] = anns[k]
     if sidecar is not None and any(cfg.values()):
         sidecar.setdefault("env", []).append({
             "name": "ISTIO_PROMETHEUS_ANNOTATIONS",
             "value": json.dumps(cfg, separators=(",", ":"), ensure_ascii=False),
         })
-    _clear_prometheus(pod)
+    _clear_prometheus(anns, keys)
     anns["prometheus.io/port"] = target
     anns["prometheus.io/path"] = "/stats/prometheus"
     anns["prometheus.io/scrape"] = "true"
@@ -428,7 +446,22 @@ def _canonical_quantities(spec: dict) -> None:
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or []:
             if isinstance(c, dict) and isinstance(c.get("resources"), dict):
-                c["resources"] = canonical_resources(c["resources"])
+                res = c["resources"]
+                c["resources"] = _canonical_frozen(res) if type(res) is FrozenDict else canonical_resources(res)
+
+
+_CANONICAL: dict[int, tuple[FrozenDict, FrozenDict]] = {}
+
+
+def _canonical_frozen(resources: FrozenDict) -> FrozenDict:
+    """canonical_resources of shared resources, once (and shared too, so the emitter
+    writes them once)."""
+    got = _CANONICAL.get(id(resources))
+    if got is None or got[0] is not resources:
+        if len(_CANONICAL) > 1024:
+            _CANONICAL.clear()
+        got = _CANONICAL[id(resources)] = (resources, freeze(canonical_resources(resources)))
+    return got[1]
 
 
 def deploy_meta_from_pod(metadata: dict) -> tuple[str, str, str]:
@@ -471,7 +504,52 @@ def proxy_image(values: dict, proxy: dict, annotations: dict[str, str]) -> str:
 
 
 def inject(pod: PodRef, cfg: InjectConfig) -> None:
-    """Inject the proxy into `pod` in place. Raises InjectionError when Istio would refuse."""
+    """Inject the proxy into `pod` in place. Raises InjectionError when Istio would refuse.
+
+    The sidecar template comes from render/inject/sidecar_cache.py: rendered once per
+    configuration, its unchanging parts shared (frozen) between pods. With
+    MESHRENDER_VERIFY_SIDECAR_CACHE=1 every pod is injected both ways and compared.
+    """
+    if sidecar_cache.VERIFY:
+        _inject_verified(pod, cfg)
+    elif not sidecar_cache.ENABLED:
+        _inject(pod, cfg, cached=False)
+    else:
+        try:
+            _inject(pod, cfg, cached=True)
+        except SharedDataError:
+            # A step changed data shared between pods (a bug, found by the tests in verify
+            # mode); `pod` is changed only at the very end, so inject it the plain way.
+            _inject(pod, cfg, cached=False)
+
+
+def _inject_verified(pod: PodRef, cfg: InjectConfig) -> None:
+    """Inject `pod` with the cache, and a copy without; fail on any difference."""
+    twin = dataclasses.replace(pod, metadata=plain.deepcopy(pod.metadata), spec=plain.deepcopy(pod.spec))
+    expected: Exception | None = None
+    try:
+        _inject(twin, cfg, cached=False)
+    except Exception as e:
+        expected = e
+    try:
+        _inject(pod, cfg, cached=True)
+    except Exception as e:
+        if expected is None or type(e) is not type(expected) or str(e) != str(expected):
+            raise AssertionError(f"the sidecar cache changed the outcome of {pod.deploy_name}: "
+                                 f"{e!r} instead of {expected!r}") from e
+        raise
+    if expected is not None:
+        raise AssertionError(f"the sidecar cache changed the outcome of {pod.deploy_name}: "
+                             f"no error instead of {expected!r}") from expected
+    strict = sidecar_cache.strict
+    for part in ("metadata", "spec"):
+        got, want = getattr(pod, part), getattr(twin, part)
+        if strict(got) != strict(want):
+            raise AssertionError(f"the sidecar cache changed the {part} of {pod.deploy_name}:\n"
+                                 f"{yamlio.dump(got)}\n!=\n{yamlio.dump(want)}")
+
+
+def _inject(pod: PodRef, cfg: InjectConfig, cached: bool) -> None:
     # Not a copy: nothing below changes `original` (the merges build new maps, `merged` is
     # a copy), and the pod's own maps are replaced only at the end.
     original = {"metadata": pod.metadata, "spec": pod.spec}
@@ -514,7 +592,7 @@ def inject(pod: PodRef, cfg: InjectConfig) -> None:
     )
     merged = plain.deepcopy(original)
     template_pod: dict = {"metadata": {}, "spec": {}}
-    for rendered in render_template(selected(original_annotations, cfg), data, cfg):
+    for rendered in render_template(selected(original_annotations, cfg), data, cfg, cached):
         template_pod = smp.merge_pod(template_pod, rendered, share=True)  # read only
         tspec = template_pod["spec"]
         if _find(tspec.get("initContainers"), PROXY) and _find(merged["spec"].get("containers"), PROXY):

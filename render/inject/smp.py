@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from render import plain
+from render.frozen import FrozenDict, FrozenList
 
 # Merge keys of the Pod schema's `patchStrategy: merge` lists, by path from the Pod.
 # A path segment "*" stands for the items of a list.
@@ -94,7 +95,7 @@ def _merge_map(original: dict, patch: dict, path: tuple[str, ...], take: Callabl
 def _shared(value: Any) -> Any:
     """`value` itself when it holds no patch directives, else a copy without them."""
     t = type(value)
-    if t is str or t is int or t is bool or value is None or t is float:
+    if t is str or t is int or t is bool or value is None or t is float or t is FrozenDict or t is FrozenList:
         return value
     if (t is dict or t is list) and not _has_directives(value):
         return value
@@ -102,7 +103,8 @@ def _shared(value: Any) -> Any:
 
 
 def _has_directives(value: Any) -> bool:
-    """Whether plain data holds a `$` key anywhere (anything else than plain data: yes)."""
+    """Whether plain data holds a `$` key anywhere (anything else than plain data: yes;
+    frozen data never does: see render/frozen.py)."""
     t = type(value)
     if t is dict:
         for k, x in value.items():
@@ -122,7 +124,11 @@ def _has_directives(value: Any) -> bool:
 
 
 def _strip_directives(value: Any) -> Any:
-    """A copy of `value` without patch directives (`$` keys, `$patch: delete` items)."""
+    """A copy of `value` without patch directives (`$` keys, `$patch: delete` items).
+    Frozen data holds none and never changes: it is taken as it is, not copied."""
+    t = type(value)
+    if t is FrozenDict or t is FrozenList:
+        return value
     if isinstance(value, dict):
         return _strip_map(value)
     if isinstance(value, list):

@@ -9,11 +9,13 @@ lays over the user's pod with a strategic merge patch.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from render.inject import proxyconfig
 from render.inject.gotext import annotation, lookup, sprint, truthy, value_or_default
+from render.inject.sidecar_cache import Slot
 from render.quantity import canonical_resources
 
 PROXY = "istio-proxy"
@@ -45,6 +47,24 @@ class TemplateData:
     compliance_policy: str = ""
     proxy_uid: int = 1337
     proxy_gid: int = 1337
+    # Rendering once for many pods (render/inject/sidecar_cache.py): the pod's labels, spec,
+    # name, namespace and kind are not known, and may be read only in the pod_* parts.
+    static: bool = False
+
+    def pod_value(self, fn: Callable[[TemplateData], Any]) -> Any:
+        """A value that depends on the pod: `fn(self)`, or a slot in a static render."""
+        return Slot(fn) if self.static else fn(self)
+
+    def pod_items(self, fn: Callable[[TemplateData], list]) -> list:
+        """List items that depend on the pod (`fn(self)`, a list), to add to a list."""
+        return [Slot(fn, many=True)] if self.static else fn(self)
+
+    def pod_entries(self, fn: Callable[[TemplateData], dict]) -> dict:
+        """Map entries that depend on the pod (`fn(self)`, a map), to add to a map."""
+        if self.static:
+            slot = Slot(fn, many=True)
+            return {slot: slot}
+        return fn(self)
 
     def value(self, dotted: str, default: Any = None) -> Any:
         return lookup(self.values, dotted, default)
@@ -164,16 +184,21 @@ def default_container_annotations(d: TemplateData) -> dict[str, str]:
     return out
 
 
+def _tls_mode(d: TemplateData) -> str:
+    return d.labels.get("security.istio.io/tlsMode") or "istio"
+
+
+def _tunnel(d: TemplateData) -> str:
+    return d.labels.get("networking.istio.io/tunnel") or "http"
+
+
 def metadata(d: TemplateData) -> dict:
-    labels = d.labels
-    meta_labels = {
-        "security.istio.io/tlsMode": labels.get("security.istio.io/tlsMode") or "istio",
-    }
+    meta_labels = {"security.istio.io/tlsMode": d.pod_value(_tls_mode)}
     if (d.proxy.get("proxyMetadata") or {}).get("ISTIO_META_ENABLE_HBONE") == "true":
-        meta_labels["networking.istio.io/tunnel"] = labels.get("networking.istio.io/tunnel") or "http"
-    meta_labels.update(canonical_labels(d))
+        meta_labels["networking.istio.io/tunnel"] = d.pod_value(_tunnel)
+    meta_labels.update(d.pod_entries(canonical_labels))
     anns: dict[str, str] = {"istio.io/rev": d.revision or "default"}
-    anns.update(default_container_annotations(d))
+    anns.update(d.pod_entries(default_container_annotations))
     if d.cni:
         if d.value("pilot.cni.provider") == "multus":
             anns["k8s.v1.cni.cncf.io/networks"] = append_multus_network(
@@ -339,6 +364,14 @@ def _port_json(p: dict) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+def _pod_ports_env(d: TemplateData) -> dict:
+    return {"name": "ISTIO_META_POD_PORTS", "value": pod_ports(d.spec)}
+
+
+def _app_containers_env(d: TemplateData) -> dict:
+    return env_var("ISTIO_META_APP_CONTAINERS", ",".join(app_containers(d.spec)))
+
+
 def ca_address(d: TemplateData) -> str:
     """`CA_ADDR`: values.global.caAddress, else the revision's istiod."""
     ca_addr = d.value("global.caAddress")
@@ -397,8 +430,8 @@ def proxy_env(d: TemplateData) -> list[dict]:
     env += [
         resource_env("ISTIO_CPU_LIMIT", "limits.cpu"),
         {"name": "PROXY_CONFIG", "value": proxyconfig.to_json(d.proxy) + "\n"},
-        {"name": "ISTIO_META_POD_PORTS", "value": pod_ports(d.spec)},
-        env_var("ISTIO_META_APP_CONTAINERS", ",".join(app_containers(d.spec))),
+        d.pod_value(_pod_ports_env),
+        d.pod_value(_app_containers_env),
         resource_env("GOMEMLIMIT", "limits.memory"),
     ]
     if d.compliance_policy:
@@ -412,13 +445,11 @@ def proxy_env(d: TemplateData) -> list[dict]:
         {"name": "ISTIO_META_INTERCEPTION_MODE",
          "value": d.annotations.get("sidecar.istio.io/interceptionMode") or proxyconfig.interception_mode(d.proxy)},
     ]
-    env += owner_env(d, d.labels.get("service.istio.io/workload-name") or d.deploy_name)
+    env += d.pod_items(_sidecar_owner_env)
     if "sidecar.istio.io/bootstrapOverride" in d.annotations:
         env.append({"name": "ISTIO_BOOTSTRAP_OVERRIDE", "value": "/etc/istio/custom-bootstrap/custom_bootstrap.json"})
     env += identity_env(d)
-    otel = _otel_resource_attributes(d)
-    if otel:
-        env.append({"name": "OTEL_RESOURCE_ATTRIBUTES", "value": otel})
+    env += d.pod_items(_otel_env)
     if d.value("global.proxy.tracer") == "datadog" and "apm.datadoghq.com/env" in d.annotations:
         try:
             dd = json.loads(d.annotations["apm.datadoghq.com/env"])
@@ -428,6 +459,15 @@ def proxy_env(d: TemplateData) -> list[dict]:
             env += [{"name": k, "value": sprint(dd[k])} for k in sorted(dd)]
     env += metadata_env(d)
     return env
+
+
+def _sidecar_owner_env(d: TemplateData) -> list[dict]:
+    return owner_env(d, d.labels.get("service.istio.io/workload-name") or d.deploy_name)
+
+
+def _otel_env(d: TemplateData) -> list[dict]:
+    otel = _otel_resource_attributes(d)
+    return [{"name": "OTEL_RESOURCE_ATTRIBUTES", "value": otel}] if otel else []
 
 
 def env_var(name: str, value: str) -> dict:
@@ -682,10 +722,13 @@ def identity_volumes(d: TemplateData, crl: bool) -> list[dict]:
         if crl:
             vols.append({"name": "istio-ca-crl", "configMap": {"name": "istio-ca-crl", "optional": True}})
     if truthy(d.value("global.mountMtlsCerts")):
-        sa = d.spec.get("serviceAccountName") or ""
-        vols.append({"name": "istio-certs", "secret": {
-            "optional": True, "secretName": f"istio.{sa}" if sa else "istio.default"}})
+        vols.append(d.pod_value(_mtls_certs_volume))
     return vols
+
+
+def _mtls_certs_volume(d: TemplateData) -> dict:
+    sa = d.spec.get("serviceAccountName") or ""
+    return {"name": "istio-certs", "secret": {"optional": True, "secretName": f"istio.{sa}" if sa else "istio.default"}}
 
 
 def image_pull_secrets(d: TemplateData) -> list[dict] | None:

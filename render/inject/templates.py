@@ -17,6 +17,7 @@ from typing import Any
 
 from render import yamlio
 from render.errors import InputError
+from render.inject import sidecar_cache
 from render.inject.context import InjectConfig
 from render.inject.gotext import lookup
 from render.inject.template import TemplateData, render_sidecar
@@ -123,8 +124,14 @@ def selected(annotations: dict[str, str], cfg: InjectConfig) -> list[str]:
     return out
 
 
-def render_template(names: list[str], d: TemplateData, cfg: InjectConfig) -> list[dict[str, Any]]:
-    """The rendered overlays, in the order they apply."""
+def render_template(names: list[str], d: TemplateData, cfg: InjectConfig,
+                    cached: bool = True) -> list[dict[str, Any]]:
+    """The rendered overlays, in the order they apply.
+
+    With `cached`, the built-in sidecar (not a replacement registered under its name)
+    renders once per configuration (render/inject/sidecar_cache.py): the result then holds
+    frozen subtrees shared with other pods.
+    """
     custom = custom_templates(cfg)
     out = []
     for name in names:
@@ -135,5 +142,5 @@ def render_template(names: list[str], d: TemplateData, cfg: InjectConfig) -> lis
         if fn is None:
             known = sorted(set(BUILTIN) | set(custom))
             raise TemplateError(f"requested template {name!r} not found; have {', '.join(known)}", name)
-        out.append(fn(d, cfg))
+        out.append(sidecar_cache.CACHE.render(fn, d, cfg) if cached and fn is _sidecar else fn(d, cfg))
     return out

@@ -171,19 +171,31 @@ VALIDATORS: dict[str, Callable[[str], None]] = {
 }
 
 
+# (name, value) pairs already found valid: the validators are pure functions, and the
+# same annotations come back on pod after pod.
+_VALID: set[tuple[str, str]] = set()
+_VALID_MAX = 20_000
+
+
 def check(annotations: dict[str, str]) -> list[AnnotationError]:
     """Every invalid mesh annotation, in name order (deterministic messages)."""
     errors = []
-    for name in sorted(annotations):
+    for name, value in annotations.items():
         fn = VALIDATORS.get(name)
         if fn is None:
             continue
-        value = annotations[name]
         if not isinstance(value, str):
             errors.append(AnnotationError(name, str(value), "annotation values must be strings"))
+            continue
+        if (name, value) in _VALID:
             continue
         try:
             fn(value)
         except ValueError as e:
             errors.append(AnnotationError(name, value, str(e)))
+        else:
+            if len(_VALID) >= _VALID_MAX:
+                _VALID.clear()
+            _VALID.add((name, value))
+    errors.sort(key=lambda e: e.name)
     return errors

@@ -111,6 +111,9 @@ class Resolver:
         self.base = self._base_tree()
         self._ns_cache: dict[str, Tree] = {}
         self._cache: dict[tuple, Resolved] = {}
+        # The traditional-mode config of each `_cache` entry, made once: workloads that
+        # share it share one InjectConfig, which the sidecar cache keys on.
+        self._traditional: dict[tuple, InjectConfig] = {}
 
     # -- layers -------------------------------------------------------------------------
 
@@ -178,7 +181,12 @@ class Resolver:
             base = Resolved(tree, self._config(tree, True), ModeDecision(True, ""), [])
             self._cache[key] = base
         mode = self._mode(w, base.tree)
-        config = base.config if mode.native else self._config(base.tree, False)
+        if mode.native:
+            config = base.config
+        else:
+            config = self._traditional.get(key)
+            if config is None:
+                config = self._traditional[key] = self._config(base.tree, False)
         return Resolved(base.tree, config, mode, [])
 
     def _mode(self, w: Workload, tree: Tree) -> ModeDecision:
