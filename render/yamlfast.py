@@ -73,8 +73,9 @@ _KEY_END = r"(?=[ \t]*:(?:[ \t]|$))"
 # Text the two readers treat differently. Characters outside PyYAML's printable set,
 # tabs, CR, BOM, and NEL / LS / PS (line breaks for PyYAML, not for rapidyaml):
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\n"  # what needs no closer look
-_REFUSE_CHAR = re.compile(
+_REFUSE_CHAR_CLASS = (
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_refuse_char: re.Pattern | None = None  # compiled on first use: 6 ms, for text that is not ASCII
 # directives, content after `---`, `...` markers;
 _REFUSE_LINE = re.compile(r"^(?:%|---[ \t]+[^\s#]|\.\.\.)", re.M)
 # tags, anchors and complex keys (`? key`);
@@ -260,11 +261,20 @@ def _flows_ok(text: str, spans: list[tuple[int, int]]) -> bool:
     return True
 
 
+def _refuse_char_re() -> re.Pattern:
+    global _refuse_char
+    if _refuse_char is None:
+        _refuse_char = re.compile(_REFUSE_CHAR_CLASS)
+    return _refuse_char
+
+
 def _refused(text: str, raw: bytes) -> bool:
     """Text where the two readers may disagree in ways the data does not show."""
-    if raw.translate(None, _PRINTABLE_ASCII) and _REFUSE_CHAR.search(text):
+    if raw.translate(None, _PRINTABLE_ASCII) and _refuse_char_re().search(text):
         return True
-    if ("%" in text or "..." in text or "--- " in text) and _REFUSE_LINE.search(text):
+    # (_REFUSE_LINE matches at a line's start only; `---` and a tab is refused above)
+    if (text.startswith(("%", "--- ", "...")) or "\n%" in text or "\n--- " in text or "\n..." in text) \
+            and _REFUSE_LINE.search(text):
         return True
     if ("!" in text or "&" in text or "?" in text) and _PROPERTY.search(text):
         return True
