@@ -14,6 +14,7 @@ findings (invalid-mesh-annotation), reported with every workload they affect.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import math
@@ -107,6 +108,13 @@ def _quick_validator(name: str) -> Any:
                                                   validate_formats=True)
     except Exception:  # a schema jsonschema-rs cannot build: jsonschema decides alone
         return None
+
+
+def prefetch() -> None:
+    """Import jsonschema-rs ahead of the first settings document (render_stream calls this
+    while its workers scan files); a cheap no-op when it is missing or imported."""
+    with contextlib.suppress(ImportError):
+        import jsonschema_rs  # noqa: F401
 
 
 def _as_predicate(fn: Callable[[Any], bool]) -> Callable[[Any], bool]:
