@@ -220,7 +220,7 @@ PARALLEL_MIN_BYTES = 256 * 1024
 class FileDone:
     """One file's result as the caller of render_stream gets it, in input order."""
 
-    file: SourceFile  # without its documents
+    file: SourceFile | None  # without its documents; set in this process, not sent by a worker
     texts: list[str] | None  # None when `write` wrote them in the worker
     has_output: bool
     workloads: list[WorkloadSummary]
@@ -384,14 +384,15 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
         f = inputs.load(i)
         r = render_file(f, resolver)
         extra = hook(f, r) if hook else None
-        f.docs = []
         texts: list[str] | None = r.texts
         if write is not None:
             if r.texts:
                 write(f, r.texts)
             texts = None
         used = frozenset(sidecar_index[u] for u in resolver.used_settings if u in sidecar_index)
-        return FileDone(f, texts, bool(r.texts), [w.summary() for w in r.workloads], r.documents,
+        # No SourceFile: the caller's process has it (a pickled Path is rebuilt from its parts,
+        # a measurable share of what the parent does per file while the workers render).
+        return FileDone(None, texts, bool(r.texts), [w.summary() for w in r.workloads], r.documents,
                         r.consumed, r.warnings, extra, used)
 
     stage = progress.stage("rendering", documents, "documents") if progress is not None else None
@@ -401,6 +402,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
             failure = r
             break
         done = i + 1
+        r.file = inputs.source(i)
         result.documents += r.documents
         result.consumed += r.consumed
         result.workloads += r.workloads
