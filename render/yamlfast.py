@@ -145,12 +145,13 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
         node = stack.pop()
         if type(node) is dict:
             entries += len(node)
-            for k in node:
-                if k not in keys_ok:
-                    if not k or _suspect(k):
-                        keys.append(k)
-                    else:
-                        keys_ok.add(k)
+            if not keys_ok.issuperset(node):  # (most keys were seen before: one C loop)
+                for k in node:
+                    if k not in keys_ok:
+                        if not k or _suspect(k):
+                            keys.append(k)
+                        else:
+                            keys_ok.add(k)
             items = node.values()
         else:
             entries += len(node)
