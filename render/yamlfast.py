@@ -141,6 +141,7 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
     stack = [data]
     look = _LOOK_FIRST
     keys_ok = _KEYS_OK
+    seen = _CACHE
     while stack:
         node = stack.pop()
         if type(node) is dict:
@@ -159,8 +160,12 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
         for v in items:
             t = type(v)
             if t is str:
-                if v and v[0] in look and _suspect(v) == VALUE:
-                    values.append(v)
+                if v and v[0] in look:
+                    got = seen.get(v)  # (_suspect's cache, looked up here: once per string)
+                    if got is None:
+                        got = _suspect(v)
+                    if got == VALUE:
+                        values.append(v)
             elif t is dict or t is list:
                 stack.append(v)
             elif t is float:
