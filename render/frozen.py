@@ -55,8 +55,6 @@ class FrozenList(list):
         return list(self)
 
 
-FROZEN = (FrozenDict, FrozenList)
-
 
 def freeze(value: Any) -> Any:
     """A deep copy of plain data made of FrozenDict and FrozenList (scalars as they are).
