@@ -368,17 +368,36 @@ def _too_deep_at(chunk: str, source: str, first_line: int) -> Location | None:
     The C parser's events come from a loop with its own stack, so this is safe on input
     that would overflow the recursive composer; None if it does not nest that deep.
     """
-    depth = 0
     try:
-        for event in yaml.parse(chunk, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return _mark_location(source, first_line, event.start_mark, chunk)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
+        return _depth_crossing(chunk, source, first_line)
     except yaml.YAMLError as e:
+        # The parser may stop before it has produced the event that crosses MAX_DEPTH: it
+        # reads ahead (a `[` may start a key, so `[[[[...` is scanned to its end) and
+        # libyaml has a nesting limit of its own in some versions (1,000 levels since
+        # PyYAML 6.0.4's). What it read before it stopped holds every level up to there:
+        # parsing only that much finds the crossing wherever the parser's own limit lies,
+        # so the message is meshrender's whichever parser and version sits below.
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        if mark is not None and 0 < mark.index < len(chunk):
+            try:
+                found = _depth_crossing(chunk[:mark.index], source, first_line)
+            except yaml.YAMLError:
+                found = None
+            if found is not None:
+                return found
         raise _yaml_error(e, source, first_line, chunk) from None
+
+
+def _depth_crossing(chunk: str, source: str, first_line: int) -> Location | None:
+    """Where the event stream of `chunk` first opens a collection deeper than MAX_DEPTH."""
+    depth = 0
+    for event in yaml.parse(chunk, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return _mark_location(source, first_line, event.start_mark, chunk)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
     return None
 
 
@@ -507,6 +526,12 @@ def _load(chunk: str, source: str, first_line: int, fast: Any, data: Any = None)
     try:
         data = yaml.load(chunk, Loader=_Loader)
     except yaml.YAMLError as e:
+        # Too deep comes first, whatever the parser met (its own nesting limit, in some
+        # versions, or a later syntax error): the same input gets the same message.
+        if _nesting_bound(chunk) > MAX_DEPTH:
+            where = _too_deep_at(chunk, source, first_line)
+            if where is not None:
+                raise _too_deep(where) from None
         raise _yaml_error(e, source, first_line, chunk) from None
     except RecursionError:
         raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
