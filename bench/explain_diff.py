@@ -20,7 +20,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from render.cli import main
+from meshrender.cli import main
 
 DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment

@@ -51,9 +51,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from render import yamlio  # noqa: E402
-from render.cli import main  # noqa: E402
-from render.errors import InputError  # noqa: E402
+from meshrender import yamlio  # noqa: E402
+from meshrender.cli import main  # noqa: E402
+from meshrender.errors import InputError  # noqa: E402
 
 CORPUS_DIRS = [ROOT / "fixtures" / "demo", ROOT.parent / "shared" / "conformance" / "istio" / "cases"]
 MESSAGE = re.compile(r"^meshrender: (?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: ", re.M)

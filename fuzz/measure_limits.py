@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from render import limits  # noqa: E402
+from meshrender import limits  # noqa: E402
 
 EXE = Path(sys.executable).with_name("meshrender")
 

@@ -15,17 +15,17 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from render import durations
-from render.inject.injector import InjectionError, pod_proxy_config
-from render.inject.probes import parse_go_bool
-from render.inject.validate import VALIDATORS, AnnotationError, check
-from render.lint.finding import Anchor, Hit, Subject
-from render.lint.model import LintModel, WorkloadView, doc_subject
-from render.lint.rules import catalog, rule_ids, run_rule, workload_rule
-from render.lint.suppress import IGNORE, parse
-from render.quantity import QuantityError
-from render.quantity import parse as parse_quantity
-from render.settings.layers import Origin, Tree
+from meshrender.inject.injector import InjectionError, pod_proxy_config
+from meshrender.inject.probes import parse_go_bool
+from meshrender.inject.validate import VALIDATORS, AnnotationError, check
+from meshrender.kube import durations
+from meshrender.kube.quantity import QuantityError
+from meshrender.kube.quantity import parse as parse_quantity
+from meshrender.lint.finding import Anchor, Hit, Subject
+from meshrender.lint.model import LintModel, WorkloadView, doc_subject
+from meshrender.lint.rules import catalog, rule_ids, run_rule, workload_rule
+from meshrender.lint.suppress import IGNORE, parse
+from meshrender.settings.layers import Origin, Tree
 
 INJECT_WORDS = ("y", "yes", "true", "on", "n", "no", "false", "off", "")
 # Settings-tree leaves that hold values the mesh parses, and the annotation whose check applies.

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from render.inject.gotext import truthy
-from render.inject.proxyconfig import hold_application
-from render.lint.finding import Hit
-from render.lint.model import Setting, WorkloadView
-from render.lint.rules import workload_rule
+from meshrender.inject.gotext import truthy
+from meshrender.inject.proxyconfig import hold_application
+from meshrender.lint.finding import Hit
+from meshrender.lint.model import Setting, WorkloadView
+from meshrender.lint.rules import workload_rule
 
 PROXY = "istio-proxy"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from render.lint.finding import Hit
-from render.lint.model import WorkloadView
-from render.lint.rules import workload_rule
-from render.mode import ACK_PROVIDERS, Cluster, Version, show
+from meshrender.lint.finding import Hit
+from meshrender.lint.model import WorkloadView
+from meshrender.lint.rules import workload_rule
+from meshrender.settings.mode import ACK_PROVIDERS, Cluster, Version, show
 
 from .webhooks import stripping_webhooks
 

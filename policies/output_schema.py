@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from render import kube_schema
-from render.lint.finding import Anchor, Hit
-from render.lint.model import WorkloadView
-from render.lint.rules import workload_rule
+from meshrender.kube import apischema as kube_schema
+from meshrender.lint.finding import Anchor, Hit
+from meshrender.lint.model import WorkloadView
+from meshrender.lint.rules import workload_rule
 
 
 @workload_rule(

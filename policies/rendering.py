@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from render.lint.finding import Anchor, Hit
-from render.lint.model import LintModel, WorkloadView
-from render.lint.rules import run_rule
+from meshrender.lint.finding import Anchor, Hit
+from meshrender.lint.model import LintModel, WorkloadView
+from meshrender.lint.rules import run_rule
 
 
 def _refused_workload(view: WorkloadView) -> Iterator[Hit]:

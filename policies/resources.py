@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from render.inject.template import RES_ANNOTATIONS
-from render.lint.finding import Hit
-from render.lint.model import Setting, WorkloadView
-from render.lint.rules import workload_rule
-from render.quantity import QuantityError, compare
+from meshrender.inject.template import RES_ANNOTATIONS
+from meshrender.kube.quantity import QuantityError, compare
+from meshrender.lint.finding import Hit
+from meshrender.lint.model import Setting, WorkloadView
+from meshrender.lint.rules import workload_rule
 
 ANNOTATION_OF = {
     ("requests", "cpu"): "sidecar.istio.io/proxyCPU",

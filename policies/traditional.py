@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from render.lint.finding import Hit
-from render.lint.model import WorkloadView
-from render.lint.rules import workload_rule
+from meshrender.lint.finding import Hit
+from meshrender.lint.model import WorkloadView
+from meshrender.lint.rules import workload_rule
 
 from .native_support import native_floor
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from render.lint.finding import Hit
-from render.lint.model import Setting, WorkloadView
-from render.lint.rules import catalog, workload_rule
+from meshrender.lint.finding import Hit
+from meshrender.lint.model import Setting, WorkloadView
+from meshrender.lint.rules import catalog, workload_rule
 
 ANNOTATION = "traffic.sidecar.istio.io/"
 VALUES = ("values", "global", "proxy")

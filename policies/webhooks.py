@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from render.lint.finding import Anchor, Hit
-from render.lint.model import WorkloadView
-from render.lint.rules import catalog, workload_rule
-from render.settings.resolve import _selector_matches as selector_matches
-from render.yamlio import Document
+from meshrender.lint.finding import Anchor, Hit
+from meshrender.lint.model import WorkloadView
+from meshrender.lint.rules import catalog, workload_rule
+from meshrender.settings.resolve import _selector_matches as selector_matches
+from meshrender.yamlio import Document
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""`python -m render` is the `meshrender` command."""
+"""`python -m meshrender` is the `meshrender` command."""
 
-from render.cli import main
+from meshrender.cli import main
 
 if __name__ == "__main__":
     main()

@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from render import __version__
-from render.errors import MeshrenderError
+from meshrender import __version__
+from meshrender.errors import MeshrenderError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -79,7 +79,7 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_options(**kw: Any) -> Any:
-    from render.settings.resolve import Options
+    from meshrender.settings.resolve import Options
 
     return Options(
         flavor=kw.get("flavor"),
@@ -94,11 +94,11 @@ def make_options(**kw: Any) -> Any:
 
 # Subcommands, imported only when run: "name" -> "module:attribute".
 COMMANDS = {
-    "render": "render.commands.render:render",
-    "lint": "render.commands.lint:lint",
-    "diff": "render.commands.diff:diff",
-    "explain": "render.commands.explain:explain",
-    "render-check": "render.commands.render_check:render_check",  # the pre-commit hook
+    "render": "meshrender.commands.render:render",
+    "lint": "meshrender.commands.lint:lint",
+    "diff": "meshrender.commands.diff:diff",
+    "explain": "meshrender.commands.explain:explain",
+    "render-check": "meshrender.commands.render_check:render_check",  # the pre-commit hook
 }
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 # Set before render is imported; CLI subprocesses and forked workers inherit it.
 os.environ.setdefault("MESHRENDER_VERIFY_SIDECAR_CACHE", "1")
 
-from render.cli import main
+from meshrender.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -245,5 +245,5 @@ def test_sidecar_image_sources_are_enough_to_install_meshrender(tmp_path):
     import zipfile
 
     names = zipfile.ZipFile(wheel).namelist()
-    assert "render/policies/__init__.py" in names and "render/data/asm.yaml" in names
-    assert any(n.startswith("render/schemas/") and n.endswith(".json") for n in names)
+    assert "meshrender/policies/__init__.py" in names and "meshrender/data/asm.yaml" in names
+    assert any(n.startswith("meshrender/schemas/") and n.endswith(".json") for n in names)

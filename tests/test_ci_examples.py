@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from render.cli import COMMANDS
+from meshrender.cli import COMMANDS
 from tests.gitops import BIN, ROOT, base_env, commit_all, init_repo
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None or shutil.which("bash") is None,

@@ -1,4 +1,4 @@
-"""Frozen data (render/frozen.py): what the sidecar cache shares between pods reads like
+"""Frozen data (render/yamlio/frozen.py): what the sidecar cache shares between pods reads like
 plain data everywhere, refuses every change, and is written like plain data."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pickle
 
 import pytest
 
-from render import yamlemit
-from render.frozen import FrozenDict, FrozenList, SharedDataError, freeze, thaw
+from meshrender.yamlio import emit as yamlemit
+from meshrender.yamlio.frozen import FrozenDict, FrozenList, SharedDataError, freeze, thaw
 
 
 def test_frozen_data_reads_as_plain_data_and_refuses_changes():

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft4Validator
 
-from render.errors import Location
-from render.lint.engine import Report
-from render.lint.finding import Finding, Severity
-from render.lint.formats import github, sarif
-from render.lint.rules import all_rules
+from meshrender.errors import Location
+from meshrender.lint.engine import Report
+from meshrender.lint.finding import Finding, Severity
+from meshrender.lint.formats import github, sarif
+from meshrender.lint.rules import all_rules
 from tests.conftest import ROOT
 
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))

@@ -61,7 +61,7 @@ def test_demo_covers_every_rule_of_the_issue_and_each_format_agrees(cli, at_root
 def regenerate() -> None:
     from click.testing import CliRunner
 
-    from render.cli import main
+    from meshrender.cli import main
 
     os.chdir(ROOT)
     for fmt, name in OUTPUTS.items():

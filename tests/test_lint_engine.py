@@ -9,15 +9,15 @@ import textwrap
 
 import pytest
 
-from render.lint import rules
+from meshrender.lint import rules
 
 POLICIES = importlib.import_module(rules.POLICIES)
 
 RULE_MODULE = '''
 """A rule family added the way issue 5 adds output-schema-invalid: one module, its own data."""
 
-from render.lint.finding import Hit
-from render.lint.rules import catalog, workload_rule
+from meshrender.lint.finding import Hit
+from meshrender.lint.rules import catalog, workload_rule
 
 
 @workload_rule(
@@ -46,7 +46,7 @@ def extra_policy(tmp_path, monkeypatch):
     rules.rule_ids.cache_clear()
     rules.catalog.cache_clear()
     yield
-    sys.modules.pop("render.policies.pinning", None)
+    sys.modules.pop("meshrender.policies.pinning", None)
     rules.all_rules.cache_clear()
     rules.rule_ids.cache_clear()
     rules.catalog.cache_clear()

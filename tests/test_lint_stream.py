@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from render import sources
-from render.lint import engine, model
-from render.lint.stream import lint_paths
-from render.settings.resolve import Options
+from meshrender.inputs import sources
+from meshrender.lint import engine, model
+from meshrender.lint.stream import lint_paths
+from meshrender.settings.resolve import Options
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ("text", "json", "sarif", "github")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from render.mode import Cluster, decide, parse_version
+from meshrender.settings.mode import Cluster, decide, parse_version
 
 
 def cluster(flavor="asm", kube=None, mesh=None, provider=None, flag="auto"):

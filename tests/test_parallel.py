@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from render import parallel
-from render.errors import InputError, Location
+from meshrender.errors import InputError, Location
+from meshrender.run import parallel
 from tests.conftest import ROOT
 
 EXE = str(Path(sys.executable).with_name("meshrender"))
@@ -162,8 +162,8 @@ def test_an_unpicklable_error_crosses_with_its_type_name_and_message():
 
 
 def test_small_runs_stay_in_one_process_and_jobs_can_be_set(monkeypatch):
-    from render import pipeline
-    from render.errors import UsageError
+    from meshrender.errors import UsageError
+    from meshrender.run import pipeline
 
     monkeypatch.delenv("MESHRENDER_JOBS", raising=False)
     assert pipeline.workers_for(1, 10 * 1024 * 1024) == 1  # one file: nothing to share

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from render.cli import COMMANDS
+from meshrender.cli import COMMANDS
 from tests.gitops import (
     BIN,
     ROOT,

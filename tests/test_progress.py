@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from render.progress import Progress, wanted
+from meshrender.progress import Progress, wanted
 from tests.conftest import ROOT
 
 
@@ -71,8 +71,8 @@ def test_only_a_persons_terminal_gets_a_bar(monkeypatch, env, tty, expected):
 
 
 RUN = (
-    "import sys, render.progress as p; p.DELAY = 0.0\n"
-    "from render.cli import main\n"
+    "import sys, meshrender.progress as p; p.DELAY = 0.0\n"
+    "from meshrender.cli import main\n"
     "sys.argv = ['meshrender', 'render', {demo!r}]\n"
     "main()\n"
 )

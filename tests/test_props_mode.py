@@ -4,7 +4,7 @@ Hypothesis generates every combination of the inputs the table reads (pod annota
 SidecarProxySettings at global / namespace / workload scope, ASMMeshConfig, the
 --native-sidecars flag, the ClusterProfile's versions and provider, the flavor), renders
 through the CLI, and compares where istio-proxy ended up with an oracle written from
-/work/shared/CONTRACT.md ("Native or traditional"), not from render/mode.py:
+/work/shared/CONTRACT.md ("Native or traditional"), not from render/settings/mode.py:
 
   first match wins: the annotation ("true"/"false"); nativeSidecar of the most specific
   SidecarProxySettings; ASMMeshConfig.spec.enableNativeSidecar; --native-sidecars

@@ -18,7 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from render import quantity, yamlio
+from meshrender import yamlio
+from meshrender.kube import quantity
 from tests.conftest import pod_spec, run_cli
 
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6)

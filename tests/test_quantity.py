@@ -1,6 +1,6 @@
 import pytest
 
-from render.quantity import QuantityError, canonical, compare
+from meshrender.kube.quantity import QuantityError, canonical, compare
 
 
 @pytest.mark.parametrize(

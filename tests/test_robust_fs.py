@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from render import output, sources
+from meshrender.inputs import sources
+from meshrender.run import output
 from tests.conftest import ROOT, run_cli
 
 DEMO = ROOT / "fixtures" / "demo"
@@ -164,13 +165,13 @@ def test_output_through_a_symlink_updates_the_target(tmp_path):
 
 SLOW_WRITER = textwrap.dedent("""
     import sys, time
-    from render import output
+    from meshrender.run import output
     real = output._write_file
     def slow(dest, text):
         real(dest, text)
         time.sleep(0.2)
     output._write_file = slow
-    from render.cli import main
+    from meshrender.cli import main
     sys.argv = ["meshrender", *sys.argv[1:]]
     main()
 """)
@@ -214,7 +215,7 @@ AUDIT = textwrap.dedent("""
                        "os.chmod", "os.truncate", "os.utime"):
             events.append([event, *[os.fsdecode(a) for a in args if isinstance(a, (str, bytes, os.PathLike))]])
     sys.addaudithook(hook)
-    from render.cli import main
+    from meshrender.cli import main
     sys.argv = ["meshrender", *sys.argv[1:]]
     try:
         main()

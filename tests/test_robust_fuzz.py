@@ -49,7 +49,7 @@ def test_mutated_inputs_get_a_located_answer(seed, tmp_path_factory):
 ])
 def test_harness_flags_crashes(monkeypatch, tmp_path, boom, expected):
     """If rendering crashed, the fuzzer would say so (the harness can fail)."""
-    from render import pipeline
+    from meshrender.run import pipeline
 
     def crash(*args, **kwargs):
         raise boom
@@ -63,7 +63,7 @@ def test_harness_flags_crashes(monkeypatch, tmp_path, boom, expected):
 def test_harness_flags_hangs(monkeypatch, tmp_path):
     import time
 
-    from render import pipeline
+    from meshrender.run import pipeline
 
     monkeypatch.setattr(pipeline, "render_stream", lambda *a, **k: time.sleep(30))
     o = fuzz_cli.run_case({"a.yaml": b"apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"}, [], tmp_path,
@@ -72,8 +72,8 @@ def test_harness_flags_hangs(monkeypatch, tmp_path):
 
 
 def test_harness_flags_messages_without_a_location(monkeypatch, tmp_path):
-    from render import pipeline
-    from render.errors import InputError
+    from meshrender.errors import InputError
+    from meshrender.run import pipeline
 
     def unlocated(*args, **kwargs):
         raise InputError("something is wrong somewhere")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from render import limits
+from meshrender import limits
 
 EXE = Path(sys.executable).with_name("meshrender")
 HEAD = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
@@ -124,8 +124,10 @@ spec:
 
 
 def test_limits_live_in_one_module():
-    """yamlio and sources read their bounds from render.limits (no second copy to drift)."""
-    from render import quantity, sources, yamlio
+    """yamlio and sources read their bounds from meshrender.limits (no second copy to drift)."""
+    from meshrender.inputs import sources
+    from meshrender.kube import quantity
+    from meshrender.yamlio import read as yamlio
 
     assert yamlio.MAX_FILE_BYTES is limits.MAX_FILE_BYTES
     assert yamlio.MAX_DEPTH is limits.MAX_DEPTH

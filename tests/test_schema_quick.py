@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from render.settings import schema
+from meshrender.settings import schema
 
 pytest.importorskip("jsonschema_rs")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from render.frozen import FrozenList, SharedDataError
-from render.inject import sidecar_cache
+from meshrender.inject import sidecar_cache
+from meshrender.yamlio.frozen import FrozenList, SharedDataError
 from tests.conftest import container, env_of
 
 SETTINGS = """
@@ -164,7 +164,7 @@ def test_pods_share_frozen_parts_that_refuse_changes(cli, repo, monkeypatch):
 
 
 def test_a_step_that_changes_shared_data_falls_back_to_the_plain_render(cli, repo, monkeypatch):
-    from render.inject import injector
+    from meshrender.inject import injector
 
     real = injector._post_process
 

@@ -1,6 +1,6 @@
 """Strategic merge patch: the order and merge rules the injected pod depends on."""
 
-from render.inject.smp import merge_pod
+from meshrender.inject.smp import merge_pod
 
 
 def names(items):

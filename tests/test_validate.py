@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from render import kube_schema
+from meshrender.kube import apischema as kube_schema
 from tests.conftest import ROOT, container
 
 NATIVE = """\
@@ -168,8 +168,9 @@ items:
 
 
 def test_workload_problems_is_the_api_the_lint_rule_uses(repo):
-    from render import pipeline, sources
-    from render.settings.resolve import Options
+    from meshrender.inputs import sources
+    from meshrender.run import pipeline
+    from meshrender.settings.resolve import Options
 
     root = repo({"app.yaml": APP, "mesh.yaml": NATIVE})
     result = pipeline.render(sources.load([str(root)]), Options(kube_version="1.27"))
@@ -200,12 +201,12 @@ def test_missing_schema_package_is_a_clear_usage_error(cli, repo, monkeypatch):
 @pytest.mark.parametrize("flag, loaded", [((), False), (("--validate",), True)])
 def test_schema_libraries_load_only_when_validating(flag, loaded):
     code = (
-        "import sys; from click.testing import CliRunner; from render.cli import main\n"
+        "import sys; from click.testing import CliRunner; from meshrender.cli import main\n"
         f"r = CliRunner().invoke(main, ['render', {str(ROOT / 'fixtures' / 'demo')!r}, '-q', *{list(flag)!r}])\n"
         "assert r.exit_code == 0, r.output\n"
         # (jsonschema_rs itself also checks settings documents now: the Kubernetes schemas
         # are what must not load)
-        "print('render.kube_schema' in sys.modules)\n"
+        "print('meshrender.kube.apischema' in sys.modules)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
@@ -213,7 +214,7 @@ def test_schema_libraries_load_only_when_validating(flag, loaded):
 
 
 def test_lint_rule_output_schema_invalid(cli, repo):
-    pytest.importorskip("render.lint.rules", reason="the lint engine is on another branch")
+    pytest.importorskip("meshrender.lint.rules", reason="the lint engine is on another branch")
     root = repo({"app.yaml": APP, "mesh.yaml": NATIVE})
     r = cli("lint", str(root), "--kube-version", "1.27", "--format", "json")
     import json

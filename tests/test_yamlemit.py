@@ -4,7 +4,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from render import yamlio
+from meshrender import yamlio
 from tests.conftest import CORPUS
 
 

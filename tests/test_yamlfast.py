@@ -13,8 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from render import yamlfast, yamlio
-from render.errors import InputError
+from meshrender.errors import InputError
+from meshrender.yamlio import fast as yamlfast
+from meshrender.yamlio import read as yamlio
 from tests.conftest import CORPUS, ROOT
 
 
@@ -209,12 +210,11 @@ def test_block_scalar_before_a_document_marker_keeps_its_newline(reader):
 
 
 def test_the_reference_reader_works_without_rapidyaml(monkeypatch):
-    import render
 
     monkeypatch.setattr(yamlio, "_fast", None)
     monkeypatch.setitem(sys.modules, "ryml", None)  # `import ryml` raises ImportError
-    monkeypatch.delitem(sys.modules, "render.yamlfast")
-    monkeypatch.delattr(render, "yamlfast")
+    monkeypatch.delitem(sys.modules, "meshrender.yamlio.fast")
+    monkeypatch.delattr(sys.modules["meshrender.yamlio"], "fast")
     assert yamlio.fast_reader() is None
     (doc,) = yamlio.parse(DEPLOYMENT, "d.yaml")
     assert doc.data["spec"]["replicas"] == 3

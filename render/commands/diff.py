@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from render.cli import CONTEXT, common_options, handle_errors, make_options
+from meshrender.cli import CONTEXT, common_options, handle_errors, make_options
 
 
 def refresh_command(paths: list[str], against: str, kw: dict[str, Any]) -> str:
@@ -41,7 +41,9 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     """Show what rendering PATH would change in DIR; exit 1 on drift (like kubectl diff)."""
     from pathlib import Path
 
-    from render import drift, drift_format, pipeline
+    from meshrender.diff import drift
+    from meshrender.diff import format as drift_format
+    from meshrender.run import pipeline
 
     paths_list = list(paths) or ["."]
     root = Path(against)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from render.cli import CONTEXT, common_options, handle_errors, make_options
+from meshrender.cli import CONTEXT, common_options, handle_errors, make_options
 
 
 @click.command(context_settings=CONTEXT)
@@ -21,8 +21,9 @@ from render.cli import CONTEXT, common_options, handle_errors, make_options
 @handle_errors
 def explain(paths: tuple[str, ...], selector: str, kind: str | None, fmt: str, **kw: Any) -> None:
     """Why a workload gets the sidecar it gets: its mode and every proxy setting's source."""
-    from render import explain as explain_mod
-    from render import explain_format, sources
+    from meshrender.explain import answer as explain_mod
+    from meshrender.explain import format as explain_format
+    from meshrender.inputs import sources
 
     files = sources.load(list(paths))
     answer = explain_mod.explain(files, make_options(**kw), selector, kind)

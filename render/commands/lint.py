@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from render.cli import CONTEXT, common_options, handle_errors, make_options
+from meshrender.cli import CONTEXT, common_options, handle_errors, make_options
 
 FORMATS = ("text", "json", "sarif", "github")
 SEVERITIES = ("error", "warning", "info")
@@ -32,11 +32,11 @@ def lint(paths: tuple[str, ...], fmt: str, fail_on: str, list_rules: bool, quiet
     template or its namespace with the annotation `meshrender.dev/ignore: RULE[,RULE]`.
     Exit status: 0 clean, 1 findings at or above --fail-on, 2 bad input.
     """
-    from render.errors import UsageError
-    from render.lint.finding import Severity
-    from render.lint.formats import STDERR_SUMMARY, renderer, summary_line
-    from render.lint.rules import all_rules
-    from render.lint.stream import lint_paths
+    from meshrender.errors import UsageError
+    from meshrender.lint.finding import Severity
+    from meshrender.lint.formats import STDERR_SUMMARY, renderer, summary_line
+    from meshrender.lint.rules import all_rules
+    from meshrender.lint.stream import lint_paths
 
     if list_rules:
         if fmt not in ("text", "json"):

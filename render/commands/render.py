@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from render.cli import CONTEXT, common_options, handle_errors, make_options
+from meshrender.cli import CONTEXT, common_options, handle_errors, make_options
 
 
 @click.command(context_settings=CONTEXT)
@@ -28,11 +28,11 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
     """Inject the mesh proxy into every workload in PATH (files, folders, or - for stdin)."""
     from pathlib import Path
 
-    from render import output as out_mod
-    from render import pipeline
-    from render.errors import InputError
-    from render.progress import Progress
-    from render.summary import summarize
+    from meshrender.errors import InputError
+    from meshrender.progress import Progress
+    from meshrender.run import output as out_mod
+    from meshrender.run import pipeline
+    from meshrender.run.summary import summarize
 
     paths_list = list(paths) or ["."]
     options = make_options(**kw)
@@ -57,7 +57,7 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
                              f"{result.consumed} of them settings, from {' '.join(paths_list)}); refusing to "
                              "print an empty render, which would make Argo CD prune everything")
         if output:
-            from render.recipe import Recipe
+            from meshrender.run.recipe import Recipe
 
             sink.finish(Recipe(tuple(paths_list), options).marker_text(Path(output)))
         else:
@@ -76,7 +76,7 @@ class _Folder:
     replaces DIR only when the whole render succeeded."""
 
     def __init__(self, out: Any):
-        from render.output import Staging
+        from meshrender.run.output import Staging
 
         self.staging = Staging(out)
         self.has_output = False
@@ -84,7 +84,7 @@ class _Folder:
         self._clash: tuple[str, str, str] | None = None
 
     def write(self, f: Any, texts: list[str]) -> None:  # in the worker
-        from render.yamlio import dump_stream
+        from meshrender.yamlio import dump_stream
 
         self.staging.write(f.rel, dump_stream(texts))
 
@@ -98,7 +98,7 @@ class _Folder:
 
     def finish(self, marker: str) -> None:
         if self._clash:
-            from render.errors import Location, UsageError
+            from meshrender.errors import Location, UsageError
 
             first, second, rel = self._clash
             raise UsageError(f"{first} and {second} would both be written to {rel} in the output folder; "
@@ -160,8 +160,8 @@ class _Validation:
     def setup(self, resolver: Any) -> Any:
         from types import SimpleNamespace
 
-        from render import kube_schema
-        from render.errors import MeshrenderError
+        from meshrender.errors import MeshrenderError
+        from meshrender.kube import apischema as kube_schema
 
         try:
             self.version = kube_schema.target_version(SimpleNamespace(resolver=resolver))
@@ -180,7 +180,7 @@ class _Validation:
         self.problems += problems or []
 
     def check(self) -> None:
-        from render import kube_schema
+        from meshrender.kube import apischema as kube_schema
 
         if self._error is not None:
             raise self._error
@@ -190,7 +190,7 @@ class _Validation:
 
 def load_and_render(paths: list[str], options: Any, bar: Any) -> Any:
     """Read and render `paths` (in worker processes), advancing `bar` (a
-    render.progress.Progress); the result's `outputs` holds every file's documents."""
-    from render import pipeline
+    meshrender.progress.Progress); the result's `outputs` holds every file's documents."""
+    from meshrender.run import pipeline
 
     return pipeline.render_paths(paths, options, progress=bar)

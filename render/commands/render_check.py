@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from render.cli import CONTEXT, common_options, handle_errors, make_options
+from meshrender.cli import CONTEXT, common_options, handle_errors, make_options
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Staleness:
 
 
 def _on_disk(root: Path) -> dict[str, Path]:
-    from render.output import MARKER
+    from meshrender.run.output import MARKER
 
     out = {}
     for dirpath, _, filenames in os.walk(root):
@@ -74,8 +74,8 @@ def staleness(expected: dict[str, str], root: Path) -> Staleness:
 
 def find_outputs(root: Path) -> list[Path]:
     """Folders under `root` that `render -o` wrote, outermost only, in sorted order."""
-    from render.output import MARKER
-    from render.sources import SKIP_DIRS
+    from meshrender.inputs.sources import SKIP_DIRS
+    from meshrender.run.output import MARKER
 
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -96,8 +96,8 @@ def _show(path: Path) -> str:
 
 def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     """Render `recipe` and compare it with `out_dir`; print a report when stale."""
-    from render import output
-    from render.commands.render import load_and_render
+    from meshrender.commands.render import load_and_render
+    from meshrender.run import output
 
     output.check_output_dir(out_dir, list(recipe.paths))
     result = load_and_render(list(recipe.paths), recipe.options, bar)
@@ -126,9 +126,9 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
 @click.pass_context
 def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None, **kw: Any) -> None:
     """Fail (exit 1) when rendered output is stale, and print the command that refreshes it."""
-    from render import recipe as recipe_mod
-    from render.errors import UsageError
-    from render.progress import Progress
+    from meshrender.errors import UsageError
+    from meshrender.progress import Progress
+    from meshrender.run import recipe as recipe_mod
 
     explicit = [p.opts[0] for p in ctx.command.params
                 if p.name in kw and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from render import durations
-from render.inject.context import InjectConfig
-from render.inject.gotext import lookup, truthy
-from render.inject.template import TemplateData
-from render.quantity import canonical_resources
+from meshrender.inject.context import InjectConfig
+from meshrender.inject.gotext import lookup, truthy
+from meshrender.inject.template import TemplateData
+from meshrender.kube import durations
+from meshrender.kube.quantity import canonical_resources
 
 ASM_EXCLUDED_INBOUND = "15090,15021,15081,9191"
 INIT_NAMES = ("istio-init", "istio-validation")

@@ -14,16 +14,18 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from render import plain, selectors, yamlio
-from render.errors import InputError
-from render.frozen import FrozenDict, SharedDataError, freeze, thaw
-from render.inject import probes, proxyconfig, sidecar_cache, smp
-from render.inject.context import PINNED_PROXY, InjectConfig, PodRef
-from render.inject.gotext import lookup, truthy
-from render.inject.template import TemplateData
-from render.inject.templates import render_template, selected
-from render.inject.validate import AnnotationError, check
-from render.quantity import canonical_resources
+from meshrender import yamlio
+from meshrender.errors import InputError
+from meshrender.inject import probes, proxyconfig, sidecar_cache, smp
+from meshrender.inject.context import PINNED_PROXY, InjectConfig, PodRef
+from meshrender.inject.gotext import lookup, truthy
+from meshrender.inject.template import TemplateData
+from meshrender.inject.templates import render_template, selected
+from meshrender.inject.validate import AnnotationError, check
+from meshrender.kube import selectors
+from meshrender.kube.quantity import canonical_resources
+from meshrender.yamlio import plain
+from meshrender.yamlio.frozen import FrozenDict, SharedDataError, freeze, thaw
 
 PROXY = "istio-proxy"
 INIT = "istio-init"
@@ -305,7 +307,7 @@ def _adjust_init_user(final: dict, original: dict, existing: dict[str, list], pr
     anns = final["metadata"].get("annotations") or {}
     tproxy = proxyconfig.interception_mode(proxy) == "TPROXY" or anns.get(
         "sidecar.istio.io/interceptionMode") == "TPROXY"
-    # The containers' fields may be shared with other pods (render/frozen.py): each one
+    # The containers' fields may be shared with other pods (render/yamlio/frozen.py): each one
     # changed here is replaced by a changed copy.
     if tproxy and run_as_user is not None:
         sidecar = _find(final["spec"].get("containers"), PROXY) or _find(inits, PROXY)

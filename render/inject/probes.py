@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from render import plain
+from meshrender.yamlio import plain
 
 PROXY = "istio-proxy"
 PROBERS_ENV = "ISTIO_KUBE_APP_PROBERS"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from render import durations
-from render.errors import InputError
+from meshrender.errors import InputError
+from meshrender.kube import durations
 
 # mesh.DefaultProxyConfig(): the fields Istio drops from PROXY_CONFIG when unchanged.
 DEFAULTS: dict[str, Any] = {

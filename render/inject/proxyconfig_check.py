@@ -15,7 +15,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from render import durations
+from meshrender.kube import durations
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATIONS = ("drainDuration", "terminationDrainDuration", "parentShutdownDuration",

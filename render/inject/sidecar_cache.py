@@ -7,7 +7,7 @@ pod-dependent parts are left as slots (`TemplateData.pod_value` and friends: the
 ports, container names, owner, canonical labels, ...), and each pod gets that result
 with its slots filled in: a few small fresh maps and lists (the containers, their env,
 the metadata: what post-processing changes) holding frozen, shared subtrees (what
-nothing changes; render/frozen.py), which the emitter also writes once.
+nothing changes; render/yamlio/frozen.py), which the emitter also writes once.
 
 Why the reuse is exact:
 - the static run cannot read the pod: its labels, spec, owner and kind are replaced by
@@ -31,7 +31,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from render.frozen import freeze
+from meshrender.yamlio.frozen import freeze
 
 # Configurations x annotation variants kept; beyond it the cache starts again.
 MAX_ENTRIES = 512

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from render import plain
-from render.frozen import FrozenDict, FrozenList
+from meshrender.yamlio import plain
+from meshrender.yamlio.frozen import FrozenDict, FrozenList
 
 # Merge keys of the Pod schema's `patchStrategy: merge` lists, by path from the Pod.
 # A path segment "*" stands for the items of a list.
@@ -104,7 +104,7 @@ def _shared(value: Any) -> Any:
 
 def _has_directives(value: Any) -> bool:
     """Whether plain data holds a `$` key anywhere (anything else than plain data: yes;
-    frozen data never does: see render/frozen.py)."""
+    frozen data never does: see render/yamlio/frozen.py)."""
     t = type(value)
     if t is dict:
         for k, x in value.items():

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from render.inject import proxyconfig
-from render.inject.gotext import annotation, lookup, sprint, truthy, value_or_default
-from render.inject.sidecar_cache import Slot
-from render.quantity import canonical_resources
+from meshrender.inject import proxyconfig
+from meshrender.inject.gotext import annotation, lookup, sprint, truthy, value_or_default
+from meshrender.inject.sidecar_cache import Slot
+from meshrender.kube.quantity import canonical_resources
 
 PROXY = "istio-proxy"
 RES_ANNOTATIONS = (

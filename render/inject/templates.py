@@ -15,12 +15,12 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
-from render import yamlio
-from render.errors import InputError
-from render.inject import sidecar_cache
-from render.inject.context import InjectConfig
-from render.inject.gotext import lookup
-from render.inject.template import TemplateData, render_sidecar
+from meshrender import yamlio
+from meshrender.errors import InputError
+from meshrender.inject import sidecar_cache
+from meshrender.inject.context import InjectConfig
+from meshrender.inject.gotext import lookup
+from meshrender.inject.template import TemplateData, render_sidecar
 
 TemplateFn = Callable[[TemplateData, InjectConfig], dict]
 ANNOTATION = "inject.istio.io/templates"
@@ -29,12 +29,12 @@ ANNOTATION = "inject.istio.io/templates"
 def _sidecar(d: TemplateData, cfg: InjectConfig) -> dict:
     pod = render_sidecar(d)
     if cfg.flavor == "asm":
-        from render.inject.asm import adjust
+        from meshrender.inject.asm import adjust
 
         adjust(pod, d, cfg)
     elif cfg.extras.get("initResources") is not None:
         # Our settings can size istio-init on its own; upstream's template cannot.
-        from render.quantity import canonical_resources
+        from meshrender.kube.quantity import canonical_resources
 
         for c in pod["spec"].get("initContainers") or []:
             if c.get("name") in ("istio-init", "istio-validation"):
@@ -46,9 +46,9 @@ def _sidecar(d: TemplateData, cfg: InjectConfig) -> dict:
 # (so rendering plain sidecars never imports the gateway or gRPC templates).
 BUILTIN: dict[str, TemplateFn | str] = {
     "sidecar": _sidecar,
-    "gateway": "render.inject.builtin.gateway:render",
-    "grpc-simple": "render.inject.builtin.grpc_simple:render",
-    "grpc-agent": "render.inject.builtin.grpc_agent:render",
+    "gateway": "meshrender.inject.builtin.gateway:render",
+    "grpc-simple": "meshrender.inject.builtin.grpc_simple:render",
+    "grpc-agent": "meshrender.inject.builtin.grpc_agent:render",
 }
 
 

@@ -11,12 +11,12 @@ import json
 import re
 from collections.abc import Callable
 
-from render import yamlio
-from render.errors import InputError
-from render.inject import proxyconfig, proxyconfig_check
-from render.inject.probes import parse_go_bool
-from render.quantity import QuantityError
-from render.quantity import parse as parse_quantity
+from meshrender import yamlio
+from meshrender.errors import InputError
+from meshrender.inject import proxyconfig, proxyconfig_check
+from meshrender.inject.probes import parse_go_bool
+from meshrender.kube.quantity import QuantityError
+from meshrender.kube.quantity import parse as parse_quantity
 
 _DIGITS = re.compile(r"[0-9]+")
 

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from render.errors import Location
-from render.lint.finding import Anchor, Finding, Hit, Severity
-from render.lint.model import LintModel, Problem, WorkloadView
-from render.lint.rules import Rule, all_rules
-from render.lint.suppress import suppressed_by
+from meshrender.errors import Location
+from meshrender.lint.finding import Anchor, Finding, Hit, Severity
+from meshrender.lint.model import LintModel, Problem, WorkloadView
+from meshrender.lint.rules import Rule, all_rules
+from meshrender.lint.suppress import suppressed_by
 
 NOWHERE = Location("<command line>", 1, 1)
 

@@ -11,8 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from render.errors import Location
-from render.yamlio import Document, locate
+from meshrender.errors import Location
+from meshrender.yamlio import Document, locate
 
 
 class Severity(enum.IntEnum):

@@ -17,20 +17,21 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from render import kinds, plain, yamlio
-from render.errors import InputError, MeshrenderError
-from render.inject.injector import InjectionError, inject, skip_reason
-from render.inject.templates import TemplateError
-from render.lint.finding import Anchor, Subject
-from render.lint.suppress import ignores_of
-from render.mode import Cluster
-from render.pipeline import iter_workloads
-from render.settings.collect import Collector, Settings, is_consumed
-from render.settings.layers import Origin, Tree
-from render.settings.resolve import Options, Resolved, Resolver
-from render.settings.schema import SchemaError
-from render.sources import SourceFile
-from render.yamlio import Document
+from meshrender import yamlio
+from meshrender.errors import InputError, MeshrenderError
+from meshrender.inject.injector import InjectionError, inject, skip_reason
+from meshrender.inject.templates import TemplateError
+from meshrender.inputs import kinds
+from meshrender.inputs.sources import SourceFile
+from meshrender.lint.finding import Anchor, Subject
+from meshrender.lint.suppress import ignores_of
+from meshrender.run.pipeline import iter_workloads
+from meshrender.settings.collect import Collector, Settings, is_consumed
+from meshrender.settings.layers import Origin, Tree
+from meshrender.settings.mode import Cluster
+from meshrender.settings.resolve import Options, Resolved, Resolver
+from meshrender.settings.schema import SchemaError
+from meshrender.yamlio import Document, plain
 
 PROXY_CONFIG = "proxy.istio.io/config"
 

@@ -15,19 +15,16 @@ to know about it.
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+from meshrender import bundled
+from meshrender.lint.finding import Hit, Severity
 
-from render.lint.finding import Hit, Severity
-
-POLICIES = "render.policies"
+POLICIES = "meshrender.policies"
 Check = Callable[[Any], Iterable[Hit]]
 
 
@@ -95,14 +92,9 @@ def rule_ids() -> frozenset[str]:
     return frozenset(r.id for r in all_rules())
 
 
-@cache
 def catalog(name: str) -> Any:
     """A data file of policies/ (YAML or JSON), parsed once: known webhooks, known annotations, ..."""
-    for folder in importlib.import_module(POLICIES).__path__:
-        path = Path(folder) / name
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            if name.endswith(".json"):
-                return json.loads(text)
-            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    raise FileNotFoundError(f"policies/{name}: no such lint rule data file")
+    return bundled.load(name, POLICIES)
+
+
+catalog.cache_clear = bundled.load.cache_clear  # type: ignore[attr-defined]

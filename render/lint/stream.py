@@ -2,7 +2,7 @@
 
 Lint used to load every file and keep every workload (and its rendered pod) until the
 report was written: memory grew with the repository (800 MB at 10,000 workloads) and
-one core did all the work. Here, as for render (render/pipeline.py, render/parallel.py):
+one core did all the work. Here, as for render (render/run/pipeline.py, render/run/parallel.py):
 
 1. every file is read and only the documents that may be settings are parsed (a cheap
    pre-pass), so the settings, namespaces and webhook configurations every rule needs
@@ -23,16 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from render import parallel, sources, yamlio
-from render.errors import MeshrenderError
-from render.lint import engine
-from render.lint.engine import FileLint, Report
-from render.lint.model import prepare, views_of
-from render.lint.rules import Rule, all_rules
-from render.pipeline import Inputs, first_load_error, workers_for
-from render.settings.collect import may_be_settings
-from render.settings.resolve import Options
-from render.yamlio import Document
+from meshrender import yamlio
+from meshrender.errors import MeshrenderError
+from meshrender.inputs import sources
+from meshrender.lint import engine
+from meshrender.lint.engine import FileLint, Report
+from meshrender.lint.model import prepare, views_of
+from meshrender.lint.rules import Rule, all_rules
+from meshrender.run import parallel
+from meshrender.run.pipeline import Inputs, first_load_error, workers_for
+from meshrender.settings.collect import may_be_settings
+from meshrender.settings.resolve import Options
+from meshrender.yamlio import Document
 
 
 def _raise(failure: parallel.Failure) -> None:

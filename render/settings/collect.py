@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from render import yamlio
-from render.errors import InputError, type_name
-from render.inject.context import PINNED_PROXY
-from render.settings import embedded, istioconfig, schema
-from render.settings.layers import Layer
-from render.settings.translate import sidecar_settings_layer, upstream_layer
-from render.yamlio import Document, locate
+from meshrender import yamlio
+from meshrender.errors import InputError, type_name
+from meshrender.inject.context import PINNED_PROXY
+from meshrender.settings import embedded, istioconfig, schema
+from meshrender.settings.layers import Layer
+from meshrender.settings.translate import sidecar_settings_layer, upstream_layer
+from meshrender.yamlio import Document, locate
 
 OWN_GROUP = "meshrender.dev/"
 CONSUMED_KINDS = frozenset({"SidecarProxySettings", "ClusterProfile"})
@@ -283,7 +283,7 @@ def check_mesh(doc: Document, mesh: dict, at: tuple) -> None:
 
 
 def _read_one(path: str, what: str) -> Document | None:
-    from render.sources import read_text  # bounded by render.limits, errors at the path
+    from meshrender.inputs.sources import read_text  # bounded by meshrender.limits, errors at the path
 
     docs = yamlio.parse(read_text(path, Path(path)), path)
     if not docs:

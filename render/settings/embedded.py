@@ -12,34 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
-from render import yamlio
-from render.errors import InputError, Location, type_name
-from render.settings import schema
-from render.yamlio import Document, locate
-
-
-def _block_start(doc: Document, path: tuple) -> tuple[int, int] | None:
-    """(file line of the block's first line, its indentation) for the literal block scalar
-    (`|`) at `path`; None for other styles."""
-    try:
-        node = yaml.compose(doc.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return None
-    for step in path:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        node = next((v for k, v in node.value if k.value == step), None)
-    if not isinstance(node, yaml.ScalarNode) or node.style != "|":
-        return None
-    first = node.start_mark.line + 1  # the text starts on the line after the `|`
-    body = next((ln for ln in doc.text.split("\n")[first:] if ln.strip()), "")
-    return doc.line + first, len(body) - len(body.lstrip(" "))
+from meshrender import yamlio
+from meshrender.errors import InputError, Location, type_name
+from meshrender.settings import schema
+from meshrender.yamlio import Document, locate
 
 
 def _translate(doc: Document, key: str, inner: Location | None) -> Location:
-    start = _block_start(doc, ("data", key)) if inner is not None else None
+    start = yamlio.literal_block_start(doc, ("data", key)) if inner is not None else None
     if start is None or inner is None:
         return locate(doc, ("data", key))
     return Location(doc.source, start[0] + inner.line - 1, start[1] + inner.column)

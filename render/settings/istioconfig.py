@@ -23,10 +23,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from render.settings import embedded
-from render.settings.layers import Layer
-from render.settings.translate import upstream_layer
-from render.yamlio import Document
+from meshrender.settings import embedded
+from meshrender.settings.layers import Layer
+from meshrender.settings.translate import upstream_layer
+from meshrender.yamlio import Document
 
 MESH_CONFIGMAP = "istio"
 INJECTOR_CONFIGMAP = "istio-sidecar-injector"

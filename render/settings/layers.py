@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from render import plain
-from render.errors import Location
-from render.yamlio import Document, locate
+from meshrender.errors import Location
+from meshrender.yamlio import Document, locate, plain
 
 MERGED_PROXY_MAPS = ("proxyMetadata", "proxyHeaders")
 

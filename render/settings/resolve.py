@@ -12,18 +12,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from render import selectors, yamlio
-from render.errors import InputError, UsageError, show_value
-from render.inject import proxyconfig
-from render.inject.context import InjectConfig
-from render.kinds import Workload
-from render.mode import Cluster, ModeDecision, decide, parse_version
-from render.settings.collect import ProxyConfigResource, Settings, SidecarSettings, values_file_layer
-from render.settings.layers import Layer, Origin, Tree, leaf_paths
-from render.settings.translate import upstream_layer
+from meshrender import bundled
+from meshrender.errors import InputError, UsageError, show_value
+from meshrender.inject import proxyconfig
+from meshrender.inject.context import InjectConfig
+from meshrender.inputs.kinds import Workload
+from meshrender.kube import selectors
+from meshrender.settings.collect import ProxyConfigResource, Settings, SidecarSettings, values_file_layer
+from meshrender.settings.layers import Layer, Origin, Tree, leaf_paths
+from meshrender.settings.mode import Cluster, ModeDecision, decide, parse_version
+from meshrender.settings.translate import upstream_layer
 
 DNS_KEYS = ("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE")
 
@@ -43,8 +43,7 @@ class Options:
 
 @cache
 def flavor_defaults(flavor: str) -> dict[str, Any]:
-    text = resources.files("render").joinpath("data", f"{flavor}.yaml").read_text(encoding="utf-8")
-    return yamlio.load_plain(text, f"render/data/{flavor}.yaml")
+    return bundled.load(f"{flavor}.yaml")
 
 
 @dataclass

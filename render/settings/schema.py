@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import json
 import math
 from collections.abc import Callable, Sequence
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from render import durations, quantity
-from render.errors import InputError, Location, field_path, show_value
-from render.yamlio import Document, locate
+from meshrender import bundled
+from meshrender.errors import InputError, Location, field_path, show_value
+from meshrender.kube import durations, quantity
+from meshrender.yamlio import Document, locate
 
 BASE = "https://meshrender.dev/schemas/"
+SCHEMAS = "meshrender.schemas"
 
 
 class SchemaError(InputError):
@@ -35,11 +35,7 @@ class SchemaError(InputError):
 
 
 def _schema_files() -> dict[str, Any]:
-    out = {}
-    for entry in resources.files("render.schemas").iterdir():
-        if entry.name.endswith(".json"):
-            out[entry.name] = json.loads(entry.read_text(encoding="utf-8"))
-    return out
+    return {name: bundled.load(name, SCHEMAS) for name in bundled.names(SCHEMAS) if name.endswith(".json")}
 
 
 # -- formats ----------------------------------------------------------------------------

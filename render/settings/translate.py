@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from render import durations
-from render.quantity import canonical_resources
-from render.settings.layers import Layer
-from render.yamlio import Document
+from meshrender.kube import durations
+from meshrender.kube.quantity import canonical_resources
+from meshrender.settings.layers import Layer
+from meshrender.yamlio import Document
 
 # SidecarProxySettings field -> tree path.
 _PROXY_FIELDS: dict[tuple, tuple] = {
@@ -107,7 +107,7 @@ def sidecar_settings_layer(label: str, doc: Document) -> Layer:
 
 def _mesh_overlay(mesh: dict) -> tuple[dict, dict]:
     """A mesh config map split into the mesh part and the ProxyConfig part."""
-    from render.inject import proxyconfig
+    from meshrender.inject import proxyconfig
 
     mesh = dict(mesh)
     default_config = mesh.pop("defaultConfig", None)

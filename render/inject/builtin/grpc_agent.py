@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from render.inject import proxyconfig
-from render.inject.gotext import sprint, truthy, value_or_default
-from render.inject.template import (
+from meshrender.inject import proxyconfig
+from meshrender.inject.gotext import sprint, truthy, value_or_default
+from meshrender.inject.template import (
     PROXY,
     TemplateData,
     app_containers,

@@ -7,8 +7,8 @@ mount to find it. Nothing else is injected: no proxy, no iptables, no certificat
 
 from __future__ import annotations
 
-from render.inject.gotext import sprint
-from render.inject.template import TemplateData, field_env
+from meshrender.inject.gotext import sprint
+from meshrender.inject.template import TemplateData, field_env
 
 BOOTSTRAP_VOLUME = "grpc-io-proxyless-bootstrap"
 BOOTSTRAP_DIR = "/var/lib/grpc/data/"

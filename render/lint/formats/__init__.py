@@ -9,14 +9,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from render.lint.engine import Report
-from render.lint.finding import Severity
+from meshrender.lint.engine import Report
+from meshrender.lint.finding import Severity
 
 STDERR_SUMMARY = frozenset({"text", "github"})
 
 
 def renderer(name: str) -> Callable[[Report, Severity], str]:
-    module = importlib.import_module(f"render.lint.formats.{name}")
+    module = importlib.import_module(f"meshrender.lint.formats.{name}")
     return module.render
 
 

@@ -6,9 +6,9 @@ are escaped as the runner expects (`%`, CR and LF everywhere; `:` and `,` in pro
 
 from __future__ import annotations
 
-from render.lint.engine import Report
-from render.lint.finding import Severity
-from render.lint.formats import full_message
+from meshrender.lint.engine import Report
+from meshrender.lint.finding import Severity
+from meshrender.lint.formats import full_message
 
 COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

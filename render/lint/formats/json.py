@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from render import __version__
-from render.lint.engine import Report
-from render.lint.finding import Severity
+from meshrender import __version__
+from meshrender.lint.engine import Report
+from meshrender.lint.finding import Severity
 
 
 def render(report: Report, fail_on: Severity) -> str:

@@ -10,10 +10,10 @@ import json
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import quote
 
-from render import __version__
-from render.lint.engine import Report
-from render.lint.finding import Finding, Severity
-from render.lint.formats import full_message
+from meshrender import __version__
+from meshrender.lint.engine import Report
+from meshrender.lint.finding import Finding, Severity
+from meshrender.lint.formats import full_message
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

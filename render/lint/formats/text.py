@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from render.lint.engine import Report
-from render.lint.finding import Severity
-from render.lint.formats import full_message
+from meshrender.lint.engine import Report
+from meshrender.lint.finding import Severity
+from meshrender.lint.formats import full_message
 
 
 def render(report: Report, fail_on: Severity) -> str:

@@ -23,10 +23,11 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
 
-from render import fieldpath, yamlio
-from render.errors import InputError, Location, UsageError
-from render.output import MARKER
-from render.yamlio import Document
+from meshrender import yamlio
+from meshrender.errors import InputError, Location, UsageError
+from meshrender.kube import fieldpath
+from meshrender.run.output import MARKER
+from meshrender.yamlio import Document
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 _ORDER = ("#order",)

@@ -7,16 +7,14 @@ removes from each kind. Matching this keeps our output identical to kube-inject'
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from render import yamlio
+from meshrender import bundled
 
 
 @cache
 def _table() -> dict[str, Any]:
-    text = resources.files("render").joinpath("data", "go-zero-values.yaml").read_text(encoding="utf-8")
-    return yamlio.load_plain(text, "render/data/go-zero-values.yaml") or {}
+    return bundled.load("go-zero-values.yaml") or {}
 
 
 def _add(target: dict, defaults: dict) -> None:

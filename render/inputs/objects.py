@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from render.errors import InputError, field_path, quote_hint, type_name
-from render.kinds import WORKLOAD_KINDS, ShapeError, check_meta
-from render.yamlio import Document, locate, scalar_text
+from meshrender.errors import InputError, field_path, quote_hint, type_name
+from meshrender.inputs.kinds import WORKLOAD_KINDS, ShapeError, check_meta
+from meshrender.yamlio import Document, locate, scalar_text
 
 
 def _describe(data: dict) -> str:

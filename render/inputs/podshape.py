@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from render.errors import type_name
+from meshrender.errors import type_name
 
 Path = tuple
 
@@ -32,10 +31,9 @@ class PodShapeError(ValueError):
 
 @cache
 def _types() -> dict[str, dict[str, str]]:
-    import yaml
+    from meshrender import bundled
 
-    text = resources.files("render").joinpath("data", "pod-shape.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return bundled.load("pod-shape.yaml")
 
 
 _PRIMITIVE_NAMES = {

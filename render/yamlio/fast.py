@@ -2,7 +2,7 @@
 
 That is about ten times faster than PyYAML with libyaml, but rapidyaml reads YAML 1.2,
 is more lenient, and its JSON output loses how a scalar was written, while Kubernetes
-(and meshrender's reference reader in render/yamlio.py) read YAML 1.1: plain `on`,
+(and meshrender's reference reader in render/yamlio/read.py) read YAML 1.1: plain `on`,
 `0644`, `1_000` or `~` are a boolean, numbers and null there. So this reader answers
 only for a document where it can show that the answer is the reference reader's, and
 otherwise returns UNSURE ("ask the reference reader"). How it shows that:

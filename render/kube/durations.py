@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from render.limits import MAX_DURATION_CHARS, MAX_DURATION_SECONDS
+from meshrender.limits import MAX_DURATION_CHARS, MAX_DURATION_SECONDS
 
 _PART = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _UNITS = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from render.settings.layers import Origin
+from meshrender.settings.layers import Origin
 
 Version = tuple[int, int]
 ACK_PROVIDERS = ("ack", "ack-serverless", "acs")

@@ -16,23 +16,23 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from render import fieldpath, yamlio
-from render.errors import InputError, Location
-from render.inject import proxyconfig
-from render.inject.context import PINNED_PROXY
-from render.inject.gotext import truthy
-from render.inject.injector import proxy_image
-from render.inject.template import RES_ANNOTATIONS
-from render.kinds import Workload
-from render.quantity import canonical as canonical_quantity
-from render.quantity import is_quantity
-from render.settings.layers import Layer, Tree
-from render.settings.resolve import DNS_KEYS
-from render.settings.translate import lookup
-from render.yamlio import Document, locate
+from meshrender import bundled, yamlio
+from meshrender.errors import InputError, Location
+from meshrender.inject import proxyconfig
+from meshrender.inject.context import PINNED_PROXY
+from meshrender.inject.gotext import truthy
+from meshrender.inject.injector import proxy_image
+from meshrender.inject.template import RES_ANNOTATIONS
+from meshrender.inputs.kinds import Workload
+from meshrender.kube import fieldpath
+from meshrender.kube.quantity import canonical as canonical_quantity
+from meshrender.kube.quantity import is_quantity
+from meshrender.settings.layers import Layer, Tree
+from meshrender.settings.resolve import DNS_KEYS
+from meshrender.settings.translate import lookup
+from meshrender.yamlio import Document, locate
 
 PROXY = "istio-proxy"
 INIT_NAMES = ("istio-init", "istio-validation")
@@ -100,8 +100,7 @@ class Spec:
 
 @cache
 def catalog() -> tuple[Spec, ...]:
-    text = resources.files("render").joinpath("data", "explain.yaml").read_text(encoding="utf-8")
-    data = yamlio.load_plain(text, "render/data/explain.yaml")
+    data = bundled.load("explain.yaml")
     return tuple(
         Spec(
             name=e["name"],
@@ -119,9 +118,7 @@ def catalog() -> tuple[Spec, ...]:
 
 @cache
 def _flavor_doc(flavor: str) -> Document:
-    name = f"render/data/{flavor}.yaml"
-    text = resources.files("render").joinpath("data", f"{flavor}.yaml").read_text(encoding="utf-8")
-    return yamlio.parse(text, name)[0]
+    return bundled.document(f"{flavor}.yaml")
 
 
 def _flavor_field(path: tuple) -> tuple:

@@ -5,7 +5,7 @@ that lead outside the repository (the Git work tree around the folder, or the fo
 itself outside Git) are not followed, so a repository cannot make meshrender read (and
 print) files from elsewhere on the CI machine; symlink loops are walked once. Only
 regular files are read from folders (a FIFO named `x.yaml` would block forever), every
-read is bounded by render.limits, and input files are only ever opened for reading.
+read is bounded by meshrender.limits, and input files are only ever opened for reading.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from render import objects, yamlio
-from render.errors import InputError, Location
-from render.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MiB
-from render.yamlio import Document
+from meshrender import yamlio
+from meshrender.errors import InputError, Location
+from meshrender.inputs import objects
+from meshrender.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MiB
+from meshrender.yamlio import Document
 
 SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".hg", ".svn"})
@@ -215,7 +216,7 @@ def check_total_size(found: list[tuple[str, str, Path | None]], stdin_bytes: int
 
 
 def check_objects(docs: list[Document]) -> None:
-    """Every document must be a Kubernetes object (render/objects.py)."""
+    """Every document must be a Kubernetes object (render/inputs/objects.py)."""
     for doc in docs:
         objects.check(doc)
 

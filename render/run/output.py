@@ -21,8 +21,8 @@ import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from render.errors import Location, MeshrenderError, UsageError
-from render.yamlio import dump_stream
+from meshrender.errors import Location, MeshrenderError, UsageError
+from meshrender.yamlio import dump_stream
 
 MARKER = ".meshrender-output"
 MARKER_TEXT = "This folder is written by `meshrender render -o`; it is replaced whole on every run.\n"

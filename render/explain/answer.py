@@ -4,7 +4,7 @@ Settings are collected from every input (they apply across files), but only the 
 workload is resolved and injected, so explaining one workload of a large repository
 costs little more than reading it. The answer has two parts: the native/traditional
 decision with the rule of the contract's first-match table that made it, and each
-effective proxy setting with its winning source (render/explain_settings.py).
+effective proxy setting with its winning source (render/explain/attribution.py).
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ import difflib
 import os
 from dataclasses import dataclass, field
 
-from render import fieldpath, pipeline
-from render.errors import Location, UsageError
-from render.explain_settings import Attributor, Setting, Source, Step, catalog
-from render.kinds import Workload
-from render.mode import Cluster, show
-from render.settings.collect import is_consumed
-from render.settings.resolve import Options, Resolver
-from render.sources import SourceFile
-from render.yamlio import locate
+from meshrender.errors import Location, UsageError
+from meshrender.explain.attribution import Attributor, Setting, Source, Step, catalog
+from meshrender.inputs.kinds import Workload
+from meshrender.inputs.sources import SourceFile
+from meshrender.kube import fieldpath
+from meshrender.run import pipeline
+from meshrender.settings.collect import is_consumed
+from meshrender.settings.mode import Cluster, show
+from meshrender.settings.resolve import Options, Resolver
+from meshrender.yamlio import locate
 
 NATIVE_ANNOTATION = "sidecar.istio.io/nativeSidecar"
 RULES = {

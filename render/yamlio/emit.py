@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from render.frozen import FrozenDict, FrozenList
+from meshrender.yamlio.frozen import FrozenDict, FrozenList
 
 # Strings that a YAML 1.1 or 1.2 reader would not read back as a string when plain.
 _NON_STRING = re.compile(
@@ -39,7 +39,7 @@ _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 _SPECIAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\ufffe\uffff\u2028\u2029]")
 _CACHE: dict[str, str] = {}
 _LITERAL = "\0literal"
-# The text of frozen subtrees (render/frozen.py: shared by many pods, never changed), by
+# The text of frozen subtrees (render/yamlio/frozen.py: shared by many pods, never changed), by
 # (id, indentation, first line's lead, sort): written once, then copied as one string.
 # Each entry keeps its subtree alive, so that its id is not reused.
 _FROZEN: dict[tuple, tuple[Any, str]] = {}

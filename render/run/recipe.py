@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from render.errors import InputError, Location
-from render.output import MARKER
-from render.settings.resolve import Options
+from meshrender.errors import InputError, Location
+from meshrender.run.output import MARKER
+from meshrender.settings.resolve import Options
 
 HEADER = """\
 # Written by `meshrender render -o`; this folder is replaced whole on every run.

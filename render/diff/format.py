@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from render.drift import ADDED, CHANGED, REMOVED, DocumentDrift, DriftReport, FieldChange
+from meshrender.diff.drift import ADDED, CHANGED, REMOVED, DocumentDrift, DriftReport, FieldChange
 
 MAX_VALUE = 120
 _MARK = {ADDED: "+", REMOVED: "-", CHANGED: "~", "formatting": "~"}

@@ -7,7 +7,7 @@ pass (`locate`) that is only run when a message needs the line and column of a f
 
 The fast pass has two readers that give the same data. The reference reader is PyYAML
 (libyaml when available) with Kubernetes' reading of YAML 1.1. The fast one
-(render/yamlfast.py: rapidyaml and orjson, about ten times faster) answers only for
+(render/yamlio/fast.py: rapidyaml and orjson, about ten times faster) answers only for
 documents where it can show it agrees with the reference reader, and hands every other
 document, and every error, to the reference reader. It is imported once this process
 has read enough YAML to pay for the import (so a pre-commit run on one file never loads
@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from render.errors import InputError, Location
-from render.limits import (
+from meshrender.errors import InputError, Location
+from meshrender.limits import (
     MAX_DEPTH,
     MAX_EXPANDED_CHARS,
     MAX_EXPANDED_NODES,
@@ -34,7 +34,7 @@ from render.limits import (
     MAX_INT_DIGITS,
     PARSE_SAFE_DEPTH,
 )
-from render.yamlemit import dump as _dump
+from meshrender.yamlio.emit import dump as _dump
 
 _MARKER = re.compile(r"(?:---|\.\.\.)(?:[ \t]|$)")
 _BARE_MARKER = re.compile(r"---[ \t]*(?:#.*)?$")
@@ -489,7 +489,7 @@ def fast_reader(load: bool = True) -> Any:
         _fast = False
         if os.environ.get("MESHRENDER_YAML", "") != "reference":
             try:
-                from render import yamlfast
+                from meshrender.yamlio import fast as yamlfast
             except ImportError:
                 pass
             else:
@@ -659,6 +659,32 @@ def scalar_text(doc: Document, path: Sequence[str | int], key: bool = False) -> 
             return None
     target = key_node if key else node
     return target.value if isinstance(target, yaml.ScalarNode) else None
+
+
+def literal_block_start(doc: Document, path: Sequence[str | int]) -> tuple[int, int] | None:
+    """(file line of its first line of text, its indentation) of the literal block scalar
+    (`key: |`) at `path`; None for a scalar of any other style, or no scalar there.
+
+    ConfigMaps (`data.mesh`, `data.values`) and the `proxy.istio.io/config` annotation hold
+    YAML inside a string; in a literal block each line of that YAML is a line of the file,
+    so messages can point at the field inside the block rather than at the key.
+    """
+    try:
+        node = _compose(doc)
+    except yaml.YAMLError:
+        return None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == step), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            node = node.value[step]
+        else:
+            return None
+    if not isinstance(node, yaml.ScalarNode) or node.style != "|":
+        return None
+    first = node.start_mark.line + 1  # the text starts on the line after the `|`
+    body = next((ln for ln in doc.text.split("\n")[first:] if ln.strip()), "")
+    return doc.line + first, len(body) - len(body.lstrip(" "))
 
 
 def dump(data: Any, sort_keys: bool = True) -> str:

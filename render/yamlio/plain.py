@@ -1,4 +1,4 @@
-"""Plain data: what render/yamlio.py reads (dicts, lists, and immutable scalars).
+"""Plain data: what render/yamlio/read.py reads (dicts, lists, and immutable scalars).
 
 `copy.deepcopy` is general, and slow on it: it keeps a memo of every object and
 dispatches on type per node. Injection copies each pod a few times, so that was one of
@@ -24,7 +24,7 @@ def deepcopy(value: Any) -> Any:
         return _list(value)
     if t is str or t is int or t is bool or t is float or value is None:
         return value
-    if isinstance(value, dict):  # a FrozenDict (render/frozen.py) comes out changeable
+    if isinstance(value, dict):  # a FrozenDict (render/yamlio/frozen.py) comes out changeable
         return _dict(value)
     if isinstance(value, list):
         return _list(value)

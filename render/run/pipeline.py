@@ -6,7 +6,7 @@ the caller decides between stdout and an output folder.
 
 Two ways to run it, with the same output: `render()` on files already loaded (explain,
 diff, tests), and `render_stream()`, which reads and renders the files of PATHs in
-worker processes (render/parallel.py) and hands each file's result to the caller in
+worker processes (render/run/parallel.py) and hands each file's result to the caller in
 input order, holding none of them: memory stays flat however many files there are.
 """
 
@@ -18,14 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from render import gozero, kinds, objects, parallel, sources, yamlio
-from render.errors import InputError, MeshrenderError, UsageError, unexpected
-from render.inject.injector import InjectionError, inject, skip_reason
-from render.inject.templates import ANNOTATION, TemplateError
-from render.settings.collect import Collector, Settings, is_consumed, may_be_settings
-from render.settings.resolve import Options, Resolved, Resolver
-from render.sources import SourceFile
-from render.yamlio import Document, locate
+from meshrender import yamlio
+from meshrender.errors import InputError, MeshrenderError, UsageError, unexpected
+from meshrender.inject.injector import InjectionError, inject, skip_reason
+from meshrender.inject.templates import ANNOTATION, TemplateError
+from meshrender.inputs import kinds, objects, sources
+from meshrender.inputs.sources import SourceFile
+from meshrender.kube import gozero
+from meshrender.run import parallel
+from meshrender.settings.collect import Collector, Settings, is_consumed, may_be_settings
+from meshrender.settings.resolve import Options, Resolved, Resolver
+from meshrender.yamlio import Document, locate
 
 
 @dataclass
@@ -308,8 +311,8 @@ def _prepare_rendering() -> None:
     but one."""
     if os.environ.get("MESHRENDER_YAML", "") != "reference":
         with contextlib.suppress(ImportError):
-            import render.yamlfast  # noqa: F401
-    from render.settings import schema
+            import meshrender.yamlio.fast  # noqa: F401
+    from meshrender.settings import schema
 
     schema.prefetch()
 
@@ -326,7 +329,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
     documents instead of sending them to `on_file`. `per_file(resolver)`, if given, is
     called once (before the workers start) and returns a function run in the worker on
     each rendered file, whose result arrives as `FileDone.extra`. `progress` is a
-    render.progress.Progress. Errors are the ones `render()` on the loaded files would
+    meshrender.progress.Progress. Errors are the ones `render()` on the loaded files would
     raise, first in input order: reading and parsing errors before settings errors
     before rendering errors, whichever worker met them first.
     """

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from render.errors import Location
-from render.explain import RULES, Explanation, cluster_summary
-from render.explain_settings import MISSING, Setting, Source, Step
+from meshrender.errors import Location
+from meshrender.explain.answer import RULES, Explanation, cluster_summary
+from meshrender.explain.attribution import MISSING, Setting, Source, Step
 
 VALUE_WIDTH = 32
 _DEFAULTS = ("flavor-default", "istio-default", "injector")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from render import podshape
-from render.errors import show_value, type_name
-from render.inject.context import PodRef
-from render.inject.injector import deploy_meta_from_pod
-from render.yamlio import Document
+from meshrender.errors import show_value, type_name
+from meshrender.inject.context import PodRef
+from meshrender.inject.injector import deploy_meta_from_pod
+from meshrender.inputs import podshape
+from meshrender.yamlio import Document
 
 WORKLOAD_KINDS = frozenset({
     "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",

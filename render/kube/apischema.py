@@ -23,8 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from render import yamlio
-from render.errors import InputError, Location, UsageError
+from meshrender import yamlio
+from meshrender.errors import InputError, Location, UsageError
 
 Version = tuple[int, int]
 

@@ -10,7 +10,7 @@ json, the emitter, jsonschema), but every method that would change one raises
 needs to change such a value replaces it with a copy (`thaw`), as post-processing does.
 
 Because they never change, the emitter can also remember the text of a frozen subtree
-and write it once per configuration (render/yamlemit.py).
+and write it once per configuration (render/yamlio/emit.py).
 """
 
 from __future__ import annotations
