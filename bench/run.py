@@ -139,7 +139,7 @@ def best_of(runs: list[dict]) -> dict:
 
 
 def lint_available() -> bool:
-    out = subprocess.run([sys.executable, "-c", "import render.cli as c; print('lint' in c.COMMANDS)"],
+    out = subprocess.run([sys.executable, "-c", "import meshrender.cli as c; print('lint' in c.COMMANDS)"],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip() == "True"
 
@@ -154,7 +154,7 @@ def same_tree(a: Path, b: Path) -> bool:
 def compile_package() -> None:
     """Write the bytecode of meshrender's modules, as installing a package does: with an
     editable install and PYTHONDONTWRITEBYTECODE set, every run would compile them again."""
-    out = subprocess.run([sys.executable, "-c", "import render, os; print(os.path.dirname(render.__file__))"],
+    out = subprocess.run([sys.executable, "-c", "import meshrender, os; print(os.path.dirname(meshrender.__file__))"],
                          capture_output=True, text=True, check=True)
     subprocess.run([sys.executable, "-m", "compileall", "-q", out.stdout.strip()], check=True)
 

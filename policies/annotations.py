@@ -1,7 +1,7 @@
 """Mesh annotations: values the mesh refuses or misreads, unknown names, the wrong object.
 
 The known annotations, their types and the object they belong on are data
-(`mesh-annotations.yaml`); Istio's own checks (`render.inject.validate`) decide what the
+(`mesh-annotations.yaml`); Istio's own checks (`meshrender.inject.validate`) decide what the
 injector refuses, and the types add what it silently misreads.
 """
 

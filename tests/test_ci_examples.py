@@ -129,7 +129,7 @@ MAKE_TARGETS = {"render": "render", "lint": "lint", "diff": "diff"}
 @pytest.mark.parametrize("target", sorted(MAKE_TARGETS))
 def test_make_targets_take_repo_and_out(gitops, target):
     if MAKE_TARGETS[target] not in COMMANDS:
-        pytest.skip(f"`meshrender {MAKE_TARGETS[target]}` is not registered in render.cli.COMMANDS yet")
+        pytest.skip(f"`meshrender {MAKE_TARGETS[target]}` is not registered in meshrender.cli.COMMANDS yet")
     out = gitops.parent / "make-out"
     if target == "diff":  # compare with a render of the same sources: no drift
         subprocess.run([str(BIN / "meshrender"), "render", str(gitops / "apps"), "-o", str(out), "-q"],

@@ -122,14 +122,14 @@ def test_render_check_passes_after_rerendering(runs):
     assert "replicas: 5" in (runs["repo"] / "deploy" / "apps" / "payments" / "checkout.yaml").read_text()
 
 
-@pytest.mark.skipif(not HAS_LINT, reason="`meshrender lint` is not registered in render.cli.COMMANDS yet")
+@pytest.mark.skipif(not HAS_LINT, reason="`meshrender lint` is not registered in meshrender.cli.COMMANDS yet")
 def test_lint_hook_fails_on_a_broken_manifest(runs):
     r = runs["stale"]
     assert hook_lines(r.stdout)["meshrender lint"] == "Failed", r.stdout + r.stderr
     assert "scratch/broken.yaml:12:" in r.stdout
 
 
-@pytest.mark.skipif(not HAS_LINT, reason="`meshrender lint` is not registered in render.cli.COMMANDS yet")
+@pytest.mark.skipif(not HAS_LINT, reason="`meshrender lint` is not registered in meshrender.cli.COMMANDS yet")
 def test_lint_hook_passes_on_good_manifests(runs):
     r = runs["fresh"]
     assert hook_lines(r.stdout)["meshrender lint"] == "Passed", r.stdout + r.stderr

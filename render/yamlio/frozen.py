@@ -24,7 +24,7 @@ class SharedDataError(TypeError):
 
 def _refuse(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
     raise SharedDataError(f"{type(self).__name__} is shared between pods and read only; "
-                          "replace it with render.frozen.thaw(value) before changing it")
+                          "replace it with meshrender.yamlio.frozen.thaw(value) before changing it")
 
 
 class FrozenDict(dict):
