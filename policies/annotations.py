@@ -12,20 +12,20 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from functools import cache
-from types import SimpleNamespace
 from typing import Any
 
-from meshrender.inject.injector import InjectionError, pod_proxy_config
 from meshrender.inject.probes import parse_go_bool
 from meshrender.inject.validate import VALIDATORS, AnnotationError, check
+from meshrender.istio import ProxyConfigError, read_proxy_config
 from meshrender.kube import durations
 from meshrender.kube.quantity import QuantityError
 from meshrender.kube.quantity import parse as parse_quantity
-from meshrender.lint.finding import Anchor, Hit, Subject
+from meshrender.lint.finding import Hit, Subject
 from meshrender.lint.model import LintModel, WorkloadView, doc_subject
 from meshrender.lint.rules import catalog, rule_ids, run_rule, workload_rule
 from meshrender.lint.suppress import IGNORE, parse
-from meshrender.settings.layers import Origin, Tree
+from meshrender.settings.layers import Tree
+from meshrender.settings.provenance import Origin, Place
 
 INJECT_WORDS = ("y", "yes", "true", "on", "n", "no", "false", "off", "")
 # Settings-tree leaves that hold values the mesh parses, and the annotation whose check applies.
@@ -101,8 +101,8 @@ def _type_problem(entry: dict[str, Any], value: str) -> str | None:
                 return f"{p.strip()!r} is not a port (0-65535)"
     if kind == "proxyconfig":
         try:
-            pod_proxy_config(SimpleNamespace(annotations={entry["name"]: value}), {})
-        except InjectionError as e:
+            read_proxy_config(value)
+        except ProxyConfigError as e:
             return f"{e}; Istio's injector refuses the pod"
     return None
 
@@ -156,14 +156,14 @@ def _tree_fields(model: LintModel, tree: Tree) -> list[tuple[tuple, Any]]:
         out: list[tuple[tuple, Any]] = []
         details: dict[tuple, Any] = {}
         for path, origin in tree.origins.items():
-            if origin.doc is None or not (path in TREE_CHECKS or any(
+            if origin.doc is None or not origin.user_set or not (path in TREE_CHECKS or any(
                     path[:len(q)] == q and len(path) == len(q) + 2 for q in QUANTITY_TREES)):
                 continue
-            key = (id(origin.doc), tuple(origin.field))
+            assert origin.place is not None
+            key = (id(origin.doc), origin.place.path, origin.place.inner)
             if key not in details:
                 problem = _tree_value_problem(path, tree.get(*path))
-                details[key] = (f"{_field_name(origin)}: {problem}",
-                                Anchor(location=Anchor(origin.doc, tuple(origin.field)).resolve()),
+                details[key] = (f"{_field_name(origin)}: {problem}", Place(location=origin.location()),
                                 doc_subject(origin.doc, model.namespaces)) if problem else None
             out.append((key, details[key]))
         return out
@@ -198,7 +198,7 @@ def _tree_hits(model: LintModel) -> Iterator[Hit]:
 
 
 def _field_name(origin: Origin) -> str:
-    return f"{origin.layer}: {'.'.join(map(str, origin.field))}" if origin.field else origin.layer
+    return f"{origin.name}: {origin.field}" if origin.field else origin.name
 
 
 INVALID = "invalid-mesh-annotation"
@@ -217,7 +217,7 @@ INVALID = "invalid-mesh-annotation"
 def invalid_mesh_annotation(model: LintModel) -> Iterator[Hit]:
     for p in model.problems:
         if p.kind == "invalid-setting":
-            yield Hit(p.message, p.anchor, p.subject)
+            yield Hit(p.message, p.place, model.subject_of(p))
     yield from _tree_hits(model)
 
 
@@ -239,7 +239,7 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
         hint = suggest(rule, ids)
         message = f"{IGNORE} names unknown rule {rule!r}" + (f"; did you mean {hint}?" if hint else
                                                             "; see meshrender lint --list-rules")
-        yield Hit(message, Anchor(at(IGNORE).doc, at(IGNORE).path, needle=rule), subject)
+        yield Hit(message, Place(at(IGNORE).doc, at(IGNORE).path, needle=rule), subject)
 
 
 def _unknown_on_workload(view: WorkloadView) -> Iterator[Hit]:
@@ -263,7 +263,7 @@ def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
         doc = model.namespaces[name]
         anns = (doc.data.get("metadata") or {}).get("annotations") or {}
         if isinstance(anns, dict):
-            yield from _unknown_key_hits(anns, lambda k, d=doc: Anchor(d, ("metadata", "annotations", k)),
+            yield from _unknown_key_hits(anns, lambda k, d=doc: Place(d, ("metadata", "annotations", k)),
                                          doc_subject(doc, model.namespaces))
 
 

@@ -6,38 +6,30 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshrender.inject.gotext import truthy
-from meshrender.inject.proxyconfig import hold_application
 from meshrender.lint.finding import Hit
-from meshrender.lint.model import Setting, WorkloadView
+from meshrender.lint.model import WorkloadView
 from meshrender.lint.rules import workload_rule
+from meshrender.settings.provenance import Effective, Step
 
-PROXY = "istio-proxy"
 
-
-def _drains(lifecycle: Any) -> bool:
-    """Whether a lifecycle's preStop calls the proxy's drain endpoint."""
-    pre_stop = (lifecycle.get("preStop") if isinstance(lifecycle, dict) else None) or {}
+def _drains(pre_stop: Any) -> bool:
+    """Whether a preStop hook calls the proxy's drain endpoint."""
+    pre_stop = pre_stop if isinstance(pre_stop, dict) else {}
     words: list[Any] = [*((pre_stop.get("exec") or {}).get("command") or []),
                         ((pre_stop.get("httpGet") or {}).get("path") or "")]
     return any("drain" in str(w) for w in words)
 
 
-def _user_set(setting: Setting | None) -> bool:
-    return setting is not None and setting.user_set
+def _user_set(s: Effective | Step | None) -> bool:
+    return s is not None and s.origin.user_set
 
 
-def _user_lifecycle(view: WorkloadView) -> Setting | None:
-    """The custom proxy lifecycle: the user's own istio-proxy container, else the settings.
-
-    Without one, the injector gives a native proxy a preStop that drains it (Istio's template).
-    """
-    for key in ("initContainers", "containers"):
-        for i, c in view.containers(key):
-            if c.get("name") == PROXY and c.get("lifecycle"):
-                return Setting(c["lifecycle"], view.at_spec(key, i, "lifecycle"),
-                               f"the pod's own {PROXY} container")
-    setting = view.setting("values", "global", "proxy", "lifecycle")
-    return setting if _user_set(setting) and truthy(setting.value) else None  # type: ignore[union-attr]
+def _custom_pre_stop(view: WorkloadView) -> Effective | None:
+    """The proxy's preStop when the user's configuration decides it (their own istio-proxy
+    container, or a proxy lifecycle in the settings, which replaces the injector's hooks);
+    None when the injector's own hook stands (a native proxy's drain)."""
+    pre_stop = view.setting("proxy.lifecycle.preStop")
+    return pre_stop if _user_set(pre_stop) else None
 
 
 @workload_rule(
@@ -52,17 +44,18 @@ def _user_lifecycle(view: WorkloadView) -> Setting | None:
 def hold_application_ignored(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected or not view.native:
         return
-    candidates = [
-        (view.proxy_setting("holdApplicationUntilProxyStarts"), hold_application),
-        (view.setting("values", "global", "proxy", "holdApplicationUntilProxyStarts"), truthy),
-    ]
-    for setting, is_on in candidates:
-        if _user_set(setting) and is_on({"holdApplicationUntilProxyStarts": setting.value}
-                                        if is_on is hold_application else setting.value):
+    hold = view.setting("proxy.holdApplicationUntilProxyStarts")
+    if hold is None or not hold.value:
+        return
+    # Either switch turns it on (the ProxyConfig field or the values one): the strongest
+    # source that turns it on and was set in a file is the place to remove it.
+    for step in (hold.winner, *hold.overridden):
+        if _user_set(step) and truthy(step.value):
             yield Hit(
-                f"holdApplicationUntilProxyStarts (set in {setting.source}) has no effect: istio-proxy runs "
+                f"holdApplicationUntilProxyStarts (set in {step.origin.name}) has no effect: istio-proxy runs "
                 "as a native sidecar, which Kubernetes starts and waits for before the app containers; "
-                "remove it, or keep it only for traditional workloads", setting.anchor)
+                "remove it, or keep it only for traditional workloads", step.origin.place)
+            break
 
 
 @workload_rule(
@@ -75,20 +68,24 @@ def hold_application_ignored(view: WorkloadView) -> Iterator[Hit]:
     keep them only in settings that apply to traditional ones.""",
 )
 def drain_settings_ignored(view: WorkloadView) -> Iterator[Hit]:
-    custom = _user_lifecycle(view)
-    if not view.injected or not view.native or (custom is not None and not _drains(custom.value)):
+    if not view.injected or not view.native:
+        return
+    custom = _custom_pre_stop(view)
+    if custom is not None and not _drains(custom.value):
         return  # a custom lifecycle without the drain call: lifecycle-overrides-native-drain says so
     for label, setting in (
-        ("terminationDrainDuration", view.proxy_setting("terminationDrainDuration")),
+        ("terminationDrainDuration", view.setting("proxy.terminationDrainDuration")),
         ("proxyMetadata.EXIT_ON_ZERO_ACTIVE_CONNECTIONS",
-         view.proxy_setting("proxyMetadata", "EXIT_ON_ZERO_ACTIVE_CONNECTIONS")),
+         view.setting("proxy.proxyMetadata.EXIT_ON_ZERO_ACTIVE_CONNECTIONS")),
     ):
-        if _user_set(setting) and str(setting.value).strip().lower() != "false":  # type: ignore[union-attr]
-            assert setting is not None
+        if setting is None or not _user_set(setting) or setting.winner.value is None:
+            continue
+        value = setting.winner.value
+        if str(value).strip().lower() != "false":
             yield Hit(
-                f"{label} {setting.value} (set in {setting.source}) has no effect: istio-proxy runs as a "
+                f"{label} {value} (set in {setting.origin.name}) has no effect: istio-proxy runs as a "
                 "native sidecar and drains through its preStop hook, and Kubernetes stops it only after "
-                "the app containers; remove it, or keep it only for traditional workloads", setting.anchor)
+                "the app containers; remove it, or keep it only for traditional workloads", setting.origin.place)
 
 
 @workload_rule(
@@ -103,10 +100,10 @@ def drain_settings_ignored(view: WorkloadView) -> Iterator[Hit]:
 def lifecycle_overrides_drain(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected or not view.native:
         return
-    custom = _user_lifecycle(view)
+    custom = _custom_pre_stop(view)
     if custom is None or _drains(custom.value):
         return
     yield Hit(
-        f"the custom proxy lifecycle (set in {custom.source}) replaces the preStop drain hook of the native "
+        f"the custom proxy lifecycle (set in {custom.origin.name}) replaces the preStop drain hook of the native "
         "sidecar, so connections are cut when the pod stops; drop it for native workloads or have its "
-        "preStop run `pilot-agent request --debug-port=15020 POST drain`", custom.anchor)  # type: ignore[arg-type]
+        "preStop run `pilot-agent request --debug-port=15020 POST drain`", custom.origin.place)

@@ -45,9 +45,9 @@ def unsupported_kubernetes(view: WorkloadView) -> Iterator[Hit]:
     if kube == (1, 28):
         gate = (" (1.28 has them only behind the SidecarContainers feature gate, and even then terminates "
                 "them out of order: together with the app containers, not after them)")
-    assert view.resolved is not None
+    assert view.mode is not None
     yield Hit(
-        f"runs istio-proxy as a native sidecar ({view.resolved.mode.reason}), but Kubernetes "
+        f"runs istio-proxy as a native sidecar ({view.mode.reason}), but Kubernetes "
         f"{show(kube)} does not support native sidecars{gate}; {where} needs {show(need)}+. Run it "
         "traditional (sidecar.istio.io/nativeSidecar: \"false\") or upgrade the cluster",
         view.mode_anchor or view.model.kube_version_anchor or view.at_meta())
@@ -66,10 +66,10 @@ def native_available(view: WorkloadView) -> Iterator[Hit]:
     cluster = view.model.cluster
     if not view.injected or view.native or cluster is None:
         return
-    assert view.resolved is not None
-    mode = view.resolved.mode
+    mode = view.mode
+    assert mode is not None
     would, why = cluster.auto_native()
-    if not would or mode.reason.startswith("auto:"):
+    if not would or mode.rule == 5:
         return
     if stripping_webhooks(view):  # traditional on purpose: a webhook would break native
         return

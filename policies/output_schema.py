@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshrender.kube import apischema as kube_schema
-from meshrender.lint.finding import Anchor, Hit
+from meshrender.lint.finding import Hit
 from meshrender.lint.model import WorkloadView
 from meshrender.lint.rules import workload_rule
+from meshrender.settings.provenance import Place
 
 
 @workload_rule(
@@ -38,7 +39,7 @@ def output_schema_invalid(view: WorkloadView) -> Iterator[Hit]:
     for p in kube_schema.object_problems(obj, view.doc, tuple(view.workload.path), view.display, schema):
         where = p.workload[len(view.display):].lstrip(", ")
         message = f"{p.field}{f' ({where})' if where else ''}: {p.message}"
-        yield Hit(message + (f"; {p.hint}" if p.hint else ""), Anchor(location=p.location))
+        yield Hit(message + (f"; {p.hint}" if p.hint else ""), Place(location=p.location))
 
 
 def _rendered_object(view: WorkloadView) -> dict[str, Any] | None:

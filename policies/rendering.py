@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from meshrender.lint.finding import Anchor, Hit
+from meshrender.lint.finding import Hit
 from meshrender.lint.model import LintModel, WorkloadView
 from meshrender.lint.rules import run_rule
+from meshrender.settings.provenance import Place
 
 
 def _refused_workload(view: WorkloadView) -> Iterator[Hit]:
-    if view.resolve_error is not None:
-        e = view.resolve_error
-        where = Anchor(location=e.location) if e.location else view.at_meta()
-        yield Hit(f"meshrender render refuses this: {e.message}", where, view.subject)
-    if view.render_error is not None:
-        anchor = (view.at_annotation("inject.istio.io/templates")
-                  if "inject.istio.io/templates" in view.annotations else view.at_meta())
-        yield Hit(f"meshrender render refuses this: {view.render_error}", anchor, view.subject)
+    e = view.error
+    if e is not None:
+        where = Place(location=e.location) if e.location else view.at_meta()
+        message = e.message.removeprefix(f"{view.display}: ")  # the finding names the workload
+        yield Hit(f"meshrender render refuses this: {message}", where, view.subject)
 
 
 @run_rule(
@@ -32,4 +30,4 @@ def _refused_workload(view: WorkloadView) -> Iterator[Hit]:
 def render_error(model: LintModel) -> Iterator[Hit]:
     for p in model.problems:
         if p.kind == "render":
-            yield Hit(f"meshrender render refuses this: {p.message}", p.anchor, p.subject)
+            yield Hit(f"meshrender render refuses this: {p.message}", p.place, model.subject_of(p))

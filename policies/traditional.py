@@ -42,9 +42,9 @@ def _calls_quit(view: WorkloadView) -> bool:
 def job_sidecar_never_exits(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected or view.native or view.kind not in ("Job", "CronJob") or _calls_quit(view):
         return
-    assert view.resolved is not None
+    assert view.mode is not None
     if _can_run_native(view) and view.mode_anchor is not None:
-        advice = f"run it native (the cluster supports it): change {view.resolved.mode.reason}"
+        advice = f"run it native (the cluster supports it): change {view.mode.reason}"
     elif _can_run_native(view):
         advice = "run it native (the cluster supports it): sidecar.istio.io/nativeSidecar: \"true\""
     else:
@@ -67,12 +67,11 @@ def job_sidecar_never_exits(view: WorkloadView) -> Iterator[Hit]:
 def init_container_without_mesh(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected or view.native:
         return
-    mode = view.pod_setting("sidecar.istio.io/interceptionMode", "proxy", "interceptionMode")
+    mode = view.setting("traffic.interceptionMode")
     if mode is not None and mode.value == "NONE":
         return
-    outbound = view.pod_setting("traffic.sidecar.istio.io/includeOutboundIPRanges",
-                                "values", "global", "proxy", "includeIPRanges")
-    if outbound is not None and str(outbound.value).strip() == "":
+    outbound = view.setting("traffic.includeOutboundIPRanges")
+    if outbound is not None and outbound.value is not None and str(outbound.value).strip() == "":
         return
     for i, c in view.containers("initContainers"):
         name = c.get("name")

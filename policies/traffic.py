@@ -8,18 +8,19 @@ from functools import cache
 from typing import Any
 
 from meshrender.lint.finding import Hit
-from meshrender.lint.model import Setting, WorkloadView
+from meshrender.lint.model import WorkloadView
 from meshrender.lint.rules import catalog, workload_rule
-
-ANNOTATION = "traffic.sidecar.istio.io/"
-VALUES = ("values", "global", "proxy")
+from meshrender.settings.provenance import Step
 
 
-def _setting(view: WorkloadView, annotation: str, value_key: str) -> Setting | None:
-    return view.pod_setting(ANNOTATION + annotation, *VALUES, value_key)
+def _setting(view: WorkloadView, name: str) -> Step | None:
+    """What set a traffic setting for this pod (the annotation, else the settings), as
+    written: the injector's own additions (ASM's excluded ports) are not the user's."""
+    s = view.setting(f"traffic.{name}")
+    return s.winner if s is not None and s.winner.value is not None else None
 
 
-def _items(setting: Setting | None) -> tuple[str, ...]:
+def _items(setting: Step | None) -> tuple[str, ...]:
     if setting is None:
         return ()
     value: Any = setting.value
@@ -31,11 +32,11 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
-def _ports(setting: Setting | None) -> list[int]:
+def _ports(setting: Step | None) -> list[int]:
     return [int(p) for p in _items(setting) if p.isdigit()]
 
 
-def _networks(setting: Setting | None) -> list[Any]:
+def _networks(setting: Step | None) -> list[Any]:
     return [n for n in map(_network, _items(setting)) if n is not None]
 
 
@@ -57,21 +58,22 @@ def _reserved(flavor: str) -> dict[int, str]:
     return {p["port"]: p["use"] for p in catalog("proxy-ports.yaml")["ports"] if p.get("flavor") in (None, flavor)}
 
 
-def _where(s: Setting) -> str:
-    return s.source
+def _where(s: Step) -> str:
+    return s.origin.name
 
 
-def _blame(a: Setting, b: Setting) -> Any:
+def _blame(a: Step, b: Step) -> Any:
     """Point at the setting the user wrote (the later, more specific one when both are)."""
-    return (b.anchor or a.anchor) if b.user_set or not a.user_set else a.anchor
+    if b.origin.user_set or not a.origin.user_set:
+        return b.origin.place or a.origin.place
+    return a.origin.place
 
 
 def _port_overlaps(view: WorkloadView) -> Iterator[Hit]:
     for direction, inc_key, exc_key, outcome in (
-        ("inbound", ("includeInboundPorts", "includeInboundPorts"), ("excludeInboundPorts", "excludeInboundPorts"),
+        ("inbound", ("includeInboundPorts",), ("excludeInboundPorts",),
          "with an explicit include list the exclusion is ignored and the port is still captured"),
-        ("outbound", ("includeOutboundPorts", "includeOutboundPorts"),
-         ("excludeOutboundPorts", "excludeOutboundPorts"),
+        ("outbound", ("includeOutboundPorts",), ("excludeOutboundPorts",),
          "the exclusion wins and the inclusion does nothing"),
     ):
         inc, exc = _setting(view, *inc_key), _setting(view, *exc_key)
@@ -86,8 +88,8 @@ def _port_overlaps(view: WorkloadView) -> Iterator[Hit]:
 
 
 def _range_overlaps(view: WorkloadView) -> Iterator[Hit]:
-    inc = _setting(view, "includeOutboundIPRanges", "includeIPRanges")
-    exc = _setting(view, "excludeOutboundIPRanges", "excludeIPRanges")
+    inc = _setting(view, "includeOutboundIPRanges")
+    exc = _setting(view, "excludeOutboundIPRanges")
     if inc is None or exc is None or str(inc.value).strip() == "*":
         return
     excluded = _networks(exc)
@@ -100,18 +102,19 @@ def _range_overlaps(view: WorkloadView) -> Iterator[Hit]:
 
 
 def _capture_off(view: WorkloadView) -> Iterator[Hit]:
-    exc = _setting(view, "excludeOutboundIPRanges", "excludeIPRanges")
-    inc = _setting(view, "includeOutboundIPRanges", "includeIPRanges")
+    exc = _setting(view, "excludeOutboundIPRanges")
+    inc = _setting(view, "includeOutboundIPRanges")
     everything = _all_traffic()
-    if exc is not None and exc.user_set and (inc is None or str(inc.value).strip() != ""):
+    if exc is not None and exc.origin.user_set and (inc is None or str(inc.value).strip() != ""):
         wide = [n for n in _networks(exc) if n in everything]
         if wide:
             yield Hit(f"excludeOutboundIPRanges {wide[0]} ({_where(exc)}) takes all outbound traffic away from the "
                       "proxy, so mTLS, routing and telemetry do not apply to it; exclude only the ranges that "
-                      "must bypass the mesh (or set includeOutboundIPRanges: \"\" if that is the intent)", exc.anchor)
-    inc_in = _setting(view, "includeInboundPorts", "includeInboundPorts")
-    exc_in = _setting(view, "excludeInboundPorts", "excludeInboundPorts")
-    if exc_in is None or not exc_in.user_set or (inc_in is not None and str(inc_in.value).strip() != "*"):
+                      "must bypass the mesh (or set includeOutboundIPRanges: \"\" if that is the intent)",
+                      exc.origin.place)
+    inc_in = _setting(view, "includeInboundPorts")
+    exc_in = _setting(view, "excludeInboundPorts")
+    if exc_in is None or not exc_in.origin.user_set or (inc_in is not None and str(inc_in.value).strip() != "*"):
         return
     declared = {p.get("containerPort") for _, c in view.containers() if c.get("name") != "istio-proxy"
                 for p in c.get("ports") or [] if isinstance(p, dict)}
@@ -120,7 +123,7 @@ def _capture_off(view: WorkloadView) -> Iterator[Hit]:
         ports = ", ".join(str(p) for p in sorted(declared))
         yield Hit(f"excludeInboundPorts ({_where(exc_in)}) excludes every port the app serves ({ports}), so no "
                   "inbound traffic reaches the proxy and mTLS and authorization do not apply; exclude only the "
-                  "ports that must bypass the mesh", exc_in.anchor)
+                  "ports that must bypass the mesh", exc_in.origin.place)
 
 
 def _proxy_port_clashes(view: WorkloadView) -> Iterator[Hit]:

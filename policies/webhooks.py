@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from meshrender.lint.finding import Anchor, Hit
+from meshrender.kube.selectors import matches as selector_matches
+from meshrender.lint.finding import Hit
 from meshrender.lint.model import WorkloadView
 from meshrender.lint.rules import catalog, workload_rule
-from meshrender.settings.resolve import _selector_matches as selector_matches
+from meshrender.settings.provenance import Place
 from meshrender.yamlio import Document
 
 
@@ -27,7 +28,7 @@ class Offender:
 @dataclass(frozen=True)
 class Match:
     offender: Offender
-    anchor: Anchor
+    anchor: Place
     how: str
     by_namespace_label: bool
 
@@ -82,7 +83,7 @@ def stripping_webhooks(view: WorkloadView) -> list[Match]:
             if not (selector_matches(hook.get("namespaceSelector"), ns_labels)
                     and selector_matches(hook.get("objectSelector"), view.workload.labels)):
                 continue
-            found.append(Match(offender, Anchor(doc, ("webhooks", i, "name")),
+            found.append(Match(offender, Place(doc, ("webhooks", i, "name")),
                                f"webhook {hook['name']} of MutatingWebhookConfiguration {config}", False))
     ns_doc = model.namespaces.get(view.namespace)
     if ns_doc is not None:
@@ -92,7 +93,7 @@ def stripping_webhooks(view: WorkloadView) -> list[Match]:
             if offender.id in seen or not wanted or any(ns_labels.get(k) != v for k, v in wanted):
                 continue
             key, value = wanted[0]
-            found.append(Match(offender, Anchor(ns_doc, ("metadata", "labels", key)),
+            found.append(Match(offender, Place(ns_doc, ("metadata", "labels", key)),
                                f"selected by the namespace label {key}: {value}", True))
     return found
 
@@ -125,7 +126,7 @@ def webhook_strips_native(view: WorkloadView) -> Iterator[Hit]:
             m.anchor)
 
 
-def _label_anchor(view: WorkloadView, key: str) -> Anchor:
+def _label_anchor(view: WorkloadView, key: str) -> Place:
     if key in view.workload.pod.labels:
         return view.at_meta("labels", key)
     return view.at("spec", "jobTemplate", "spec", "template", "metadata", "labels", key)
@@ -149,11 +150,11 @@ def reinjected(view: WorkloadView) -> Iterator[Hit]:
     pod_labels = view.workload.labels
     why = anchor = None
     if ns_doc is not None and ns_labels.get("istio-injection") == "enabled":
-        why, anchor = "its namespace is labelled istio-injection=enabled", Anchor(
+        why, anchor = "its namespace is labelled istio-injection=enabled", Place(
             ns_doc, ("metadata", "labels", "istio-injection"))
     elif ns_doc is not None and "istio-injection" not in ns_labels and "istio.io/rev" in ns_labels:
         why, anchor = (f"its namespace is labelled istio.io/rev={ns_labels['istio.io/rev']}",
-                       Anchor(ns_doc, ("metadata", "labels", "istio.io/rev")))
+                       Place(ns_doc, ("metadata", "labels", "istio.io/rev")))
     elif "istio-injection" not in ns_labels and "istio.io/rev" not in ns_labels:
         if pod_labels.get("sidecar.istio.io/inject") == "true":
             why, anchor = ("its pods carry the label sidecar.istio.io/inject: \"true\"",

@@ -246,4 +246,7 @@ def test_sidecar_image_sources_are_enough_to_install_meshrender(tmp_path):
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "meshrender/policies/__init__.py" in names and "meshrender/data/asm.yaml" in names
+    # every package folder of render/ ships (pyproject lists them one by one)
+    for init in (ROOT / "render").rglob("__init__.py"):
+        assert f"meshrender/{init.relative_to(ROOT / 'render').as_posix()}" in names, init
     assert any(n.startswith("meshrender/schemas/") and n.endswith(".json") for n in names)

@@ -244,7 +244,7 @@ def test_custom_lifecycle_on_the_pods_own_proxy_container(lint):
             preStop:
               exec: {command: [sleep, "10"]}"""
     r = lint({"profile.yaml": profile(), "app.yaml": deployment(spec=body)})
-    assert r.where("lifecycle-overrides-native-drain") == [r.at("app.yaml", "lifecycle")]
+    assert r.where("lifecycle-overrides-native-drain") == [r.at("app.yaml", "preStop")]
 
 
 def test_lifecycle_that_still_drains_or_traditional_mode_is_fine(lint):

@@ -163,7 +163,7 @@ def test_an_unpicklable_error_crosses_with_its_type_name_and_message():
 
 def test_small_runs_stay_in_one_process_and_jobs_can_be_set(monkeypatch):
     from meshrender.errors import UsageError
-    from meshrender.run import pipeline
+    from meshrender.run import driver as pipeline
 
     monkeypatch.delenv("MESHRENDER_JOBS", raising=False)
     assert pipeline.workers_for(1, 10 * 1024 * 1024) == 1  # one file: nothing to share

@@ -49,12 +49,12 @@ def test_mutated_inputs_get_a_located_answer(seed, tmp_path_factory):
 ])
 def test_harness_flags_crashes(monkeypatch, tmp_path, boom, expected):
     """If rendering crashed, the fuzzer would say so (the harness can fail)."""
-    from meshrender.run import pipeline
+    from meshrender.run import render
 
     def crash(*args, **kwargs):
         raise boom
 
-    monkeypatch.setattr(pipeline, "render_stream", crash)
+    monkeypatch.setattr(render, "drive", crash)
     o = fuzz_cli.run_case({"a.yaml": b"apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"}, [], tmp_path,
                           timeout=10, use_output=False, use_stdin=False)
     assert o.problem and expected in o.problem
@@ -63,9 +63,9 @@ def test_harness_flags_crashes(monkeypatch, tmp_path, boom, expected):
 def test_harness_flags_hangs(monkeypatch, tmp_path):
     import time
 
-    from meshrender.run import pipeline
+    from meshrender.run import render
 
-    monkeypatch.setattr(pipeline, "render_stream", lambda *a, **k: time.sleep(30))
+    monkeypatch.setattr(render, "drive", lambda *a, **k: time.sleep(30))
     o = fuzz_cli.run_case({"a.yaml": b"apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"}, [], tmp_path,
                           timeout=0.5, use_output=False, use_stdin=False)
     assert o.problem and o.problem.startswith("hang")
@@ -73,12 +73,12 @@ def test_harness_flags_hangs(monkeypatch, tmp_path):
 
 def test_harness_flags_messages_without_a_location(monkeypatch, tmp_path):
     from meshrender.errors import InputError
-    from meshrender.run import pipeline
+    from meshrender.run import render
 
     def unlocated(*args, **kwargs):
         raise InputError("something is wrong somewhere")
 
-    monkeypatch.setattr(pipeline, "render_stream", unlocated)
+    monkeypatch.setattr(render, "drive", unlocated)
     o = fuzz_cli.run_case({"a.yaml": b"apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"}, [], tmp_path,
                           timeout=10, use_output=False, use_stdin=False)
     assert o.problem == "exit 2 without FILE:LINE:COL: error: message"

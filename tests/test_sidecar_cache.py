@@ -135,7 +135,7 @@ def test_a_cache_key_that_ignores_annotations_is_caught(render_both, monkeypatch
     r = cli("render", "--flavor", "istio", str(root))
     sidecar_cache.CACHE.clear()
     assert r.code == 2 and not r.out
-    assert "internal error: AssertionError: the sidecar cache changed the spec of beta" in r.err
+    assert "internal error: CacheInconsistency: the sidecar cache changed the spec of beta" in r.err
 
 
 def test_pods_share_frozen_parts_that_refuse_changes(cli, repo, monkeypatch):
@@ -163,7 +163,7 @@ def test_pods_share_frozen_parts_that_refuse_changes(cli, repo, monkeypatch):
         alpha["spec"]["volumes"][0]["name"] = "changed"
 
 
-def test_a_step_that_changes_shared_data_falls_back_to_the_plain_render(cli, repo, monkeypatch):
+def test_a_step_that_changes_shared_data_is_an_error_not_a_silent_second_try(cli, repo, monkeypatch):
     from meshrender.inject import injector
 
     real = injector._post_process
@@ -177,6 +177,11 @@ def test_a_step_that_changes_shared_data_falls_back_to_the_plain_render(cli, rep
     monkeypatch.setattr(injector, "_post_process", careless)
     monkeypatch.setattr(sidecar_cache, "VERIFY", False)
     root = repo({"apps/pods.yaml": PODS, "settings/s.yaml": SETTINGS})
+    r = cli("render", "--flavor", "istio", str(root))
+    assert r.code == 2 and not r.out
+    assert "internal error: CacheInconsistency" in r.err and "MESHRENDER_SIDECAR_CACHE=0" in r.err
+    # with the cache off, the same step renders (nothing is shared between pods)
+    monkeypatch.setattr(sidecar_cache, "ENABLED", False)
     r = cli("render", "--flavor", "istio", str(root))
     assert r.code == 0, r.err
     for doc in r.docs():

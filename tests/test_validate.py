@@ -168,15 +168,16 @@ items:
 
 
 def test_workload_problems_is_the_api_the_lint_rule_uses(repo):
-    from meshrender.inputs import sources
-    from meshrender.run import pipeline
+    from meshrender.run.render import Renderer, render
     from meshrender.settings.resolve import Options
 
     root = repo({"app.yaml": APP, "mesh.yaml": NATIVE})
-    result = pipeline.render(sources.load([str(root)]), Options(kube_version="1.27"))
-    schema = kube_schema.schema_for(kube_schema.target_version(result))
-    (w,) = result.workloads
-    (problem,) = kube_schema.workload_problems(w, schema)
+    found = []
+    renderer = Renderer(per_file=lambda run: lambda evaluated: found.extend(
+        kube_schema.workload_problems(e, kube_schema.schema_for(kube_schema.target_version(run.resolver)))
+        for e in evaluated.evaluations))
+    render([str(root)], Options(kube_version="1.27"), renderer, workers=1)
+    ((problem,),) = found
     assert problem.field == "spec.template.spec.initContainers[1].restartPolicy"
     assert problem.location.path.endswith("app.yaml") and problem.location.line > 1
     assert problem.hint

@@ -43,12 +43,12 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
 
     from meshrender.diff import drift
     from meshrender.diff import format as drift_format
-    from meshrender.run import pipeline
+    from meshrender.run.render import render
 
     paths_list = list(paths) or ["."]
     root = Path(against)
     drift.check_against(root, paths_list)
-    result = pipeline.render_paths(paths_list, make_options(**kw))  # in worker processes
+    result = render(paths_list, make_options(**kw))  # in worker processes
     report = drift.compare(drift.rendered_tree(result.outputs), root, against)
     refresh = refresh_command(paths_list, against, kw)
     if not quiet:

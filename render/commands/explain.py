@@ -23,10 +23,8 @@ def explain(paths: tuple[str, ...], selector: str, kind: str | None, fmt: str, *
     """Why a workload gets the sidecar it gets: its mode and every proxy setting's source."""
     from meshrender.explain import answer as explain_mod
     from meshrender.explain import format as explain_format
-    from meshrender.inputs import sources
 
-    files = sources.load(list(paths))
-    answer = explain_mod.explain(files, make_options(**kw), selector, kind)
+    answer = explain_mod.explain(list(paths), make_options(**kw), selector, kind)
     out = explain_format.as_json(answer) if fmt == "json" else explain_format.text(answer)
     sys.stdout.write(out)
     sys.stdout.flush()

@@ -36,7 +36,7 @@ def lint(paths: tuple[str, ...], fmt: str, fail_on: str, list_rules: bool, quiet
     from meshrender.lint.finding import Severity
     from meshrender.lint.formats import STDERR_SUMMARY, renderer, summary_line
     from meshrender.lint.rules import all_rules
-    from meshrender.lint.stream import lint_paths
+    from meshrender.lint.run import lint_paths
 
     if list_rules:
         if fmt not in ("text", "json"):

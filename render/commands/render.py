@@ -31,7 +31,8 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
     from meshrender.errors import InputError
     from meshrender.progress import Progress
     from meshrender.run import output as out_mod
-    from meshrender.run import pipeline
+    from meshrender.run.render import Renderer
+    from meshrender.run.render import render as run_render
     from meshrender.run.summary import summarize
 
     paths_list = list(paths) or ["."]
@@ -42,14 +43,14 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
     validation = _Validation() if validate else None
     with sink:
         with Progress(enabled=False if quiet else None) as bar:
-            def on_file(done: Any) -> None:
-                sink.add(done)
+            def on_file(file: Any, done: Any) -> None:
+                sink.add(file, done)
                 if validation:
                     validation.add(done.extra)
 
-            result = pipeline.render_stream(paths_list, options, on_file, write=sink.write, progress=bar,
-                                            per_file=validation.setup if validation else None,
-                                            warn=(lambda _: None) if quiet else None)
+            renderer = Renderer(on_file, write=sink.write, per_file=validation.setup if validation else None)
+            result = run_render(paths_list, options, renderer, progress=bar,
+                                warn=(lambda _: None) if quiet else None)
         if validation:
             validation.check()
         if fail_empty and not sink.has_output:
@@ -88,13 +89,13 @@ class _Folder:
 
         self.staging.write(f.rel, dump_stream(texts))
 
-    def add(self, done: Any) -> None:
+    def add(self, file: Any, done: Any) -> None:
         if not done.has_output:
             return
         self.has_output = True
-        first = self._by_rel.setdefault(done.file.rel, done.file.display)
-        if first != done.file.display and self._clash is None:
-            self._clash = (first, done.file.display, done.file.rel)
+        first = self._by_rel.setdefault(file.rel, file.display)
+        if first != file.display and self._clash is None:
+            self._clash = (first, file.display, file.rel)
 
     def finish(self, marker: str) -> None:
         if self._clash:
@@ -126,7 +127,7 @@ class _Stdout:
             max_size=32 * 1024 * 1024, mode="w+", encoding="utf-8", newline="\n")
         self.has_output = False
 
-    def add(self, done: Any) -> None:
+    def add(self, file: Any, done: Any) -> None:
         for t in done.texts or ():
             if self.has_output and not t.startswith("---"):
                 self.spool.write("---\n")
@@ -157,22 +158,20 @@ class _Validation:
         self.version: Any = None
         self._error: Exception | None = None
 
-    def setup(self, resolver: Any) -> Any:
-        from types import SimpleNamespace
-
+    def setup(self, run: Any) -> Any:
         from meshrender.errors import MeshrenderError
         from meshrender.kube import apischema as kube_schema
 
         try:
-            self.version = kube_schema.target_version(SimpleNamespace(resolver=resolver))
+            self.version = kube_schema.target_version(run.resolver)
             schema = kube_schema.schema_for(self.version)
         except MeshrenderError as e:  # reported after the render, as without workers
             self._error = e
             return None
         self.notes = [schema.note] if schema.note else []
 
-        def check(f: Any, rendered: Any) -> list[Any]:
-            return [p for w in rendered.workloads for p in kube_schema.workload_problems(w, schema)]
+        def check(evaluated: Any) -> list[Any]:
+            return [p for e in evaluated.evaluations for p in kube_schema.workload_problems(e, schema)]
 
         return check
 
@@ -191,6 +190,6 @@ class _Validation:
 def load_and_render(paths: list[str], options: Any, bar: Any) -> Any:
     """Read and render `paths` (in worker processes), advancing `bar` (a
     meshrender.progress.Progress); the result's `outputs` holds every file's documents."""
-    from meshrender.run import pipeline
+    from meshrender.run.render import render
 
-    return pipeline.render_paths(paths, options, progress=bar)
+    return render(paths, options, progress=bar)

@@ -12,8 +12,9 @@ import json
 from typing import Any
 
 from meshrender.errors import Location
-from meshrender.explain.answer import RULES, Explanation, cluster_summary
-from meshrender.explain.attribution import MISSING, Setting, Source, Step
+from meshrender.explain.answer import Explanation, cluster_summary
+from meshrender.settings.mode import RULES
+from meshrender.settings.provenance import MISSING, Effective, Origin, Step
 
 VALUE_WIDTH = 32
 _DEFAULTS = ("flavor-default", "istio-default", "injector")
@@ -40,11 +41,11 @@ def _loc(loc: Location | None) -> str:
     return f"{loc.path}:{loc.line}" if loc else ""
 
 
-def _source_text(s: Source) -> str:
-    return f"{s.name}  {_loc(s.location)}".rstrip()
+def _source_text(s: Origin) -> str:
+    return f"{s.name}  {_loc(s.location())}".rstrip()
 
 
-def _sublines(s: Setting) -> list[str]:
+def _sublines(s: Effective) -> list[str]:
     """Caveats under a row: the spelling it was set as, what it overrode (when that is news)."""
     out = []
     if s.configured is not MISSING:
@@ -52,15 +53,15 @@ def _sublines(s: Setting) -> list[str]:
     if s.overridden:
         first = s.overridden[0]
         same = first.value is not None and show_value(first.value) == show_value(s.value)
-        if not same and (s.source.kind in ("annotation", "container") or first.source.kind not in _DEFAULTS):
+        if not same and (s.origin.kind in ("annotation", "container") or first.origin.kind not in _DEFAULTS):
             if first.value is None:
-                out.append(f"removes the value of {_source_text(first.source)}")
+                out.append(f"removes the value of {_source_text(first.origin)}")
             else:
                 verb = "drops" if s.value is None else "overrides"
-                out.append(f"{verb} {show_value(first.value)} from {_source_text(first.source)}")
-    if s.parts and any(step.source.kind != "flavor-default" for _, step in s.parts):
+                out.append(f"{verb} {show_value(first.value)} from {_source_text(first.origin)}")
+    if s.parts and any(step.origin.kind != "flavor-default" for _, step in s.parts):
         out.append("composed: " + ", ".join(
-            f"{part} {show_value(step.value)} ({step.source.name})" for part, step in s.parts))
+            f"{part} {show_value(step.value)} ({step.origin.name})" for part, step in s.parts))
     out += s.notes
     return out
 
@@ -87,23 +88,24 @@ def text(e: Explanation) -> str:
     m = e.mode
     if not e.injected:
         lines.append(f"not injected: {e.skipped}")
-        if e.skip_source:
-            lines.append(f"         from {_source_text(e.skip_source)}")
+        skip = _skip_source(e)
+        if skip:
+            lines.append(f"         from {_source_text(skip)}")
     else:
-        lines.append(f"mode     {m.mode} — {m.reason}")
+        lines.append(f"mode     {_mode(m)} — {m.reason}")
         lines.append(f"         rule {m.rule} of 5, first match wins: {RULES[m.rule]}")
-        lines += [f"         from {_source_text(s)}" for s in m.sources]
+        lines += [f"         from {_source_text(s)}" for s in _mode_sources(m)]
         if m.overridden:
             first = m.overridden[0]
             lines.append(f"         overrides nativeSidecar: {show_value(first.value)} "
-                         f"from {_source_text(first.source)}")
+                         f"from {_source_text(first.origin)}")
         lines += [f"         note: {n}" for n in m.notes]
     if e.settings:
         lines.append("")
-        rows = [(s.name, show_value(s.value), s.source.name, _loc(s.source.location), _sublines(s))
+        rows = [(s.name, show_value(s.value), s.origin.name, _loc(s.origin.location()), _sublines(s))
                 for s in e.settings]
-        rows += [(f"other: {a.source.name.removeprefix('annotation ')}", show_value(a.value), "annotation",
-                  _loc(a.source.location), []) for a in e.other_annotations]
+        rows += [(f"other: {a.origin.name.removeprefix('annotation ')}", show_value(a.value), "annotation",
+                  _loc(a.origin.location()), []) for a in e.other_annotations]
         lines += _table(rows)
     if e.notes:
         lines.append("")
@@ -113,14 +115,34 @@ def text(e: Explanation) -> str:
 
 # -- JSON -----------------------------------------------------------------------------------
 
-def _source(s: Source | None) -> dict | None:
+def _mode(m: Effective) -> str:
+    return "native" if m.value else "traditional"
+
+
+def _mode_sources(m: Effective) -> list[Origin]:
+    """What decided the mode: the winning origin, or (auto) the versions it read."""
+    if m.rule == 5:
+        return m.sources
+    return [m.origin]
+
+
+def _skip_source(e: Explanation) -> Origin | None:
+    """What opted the workload out, when a file (or the pod itself) says so."""
+    d = e.decision
+    if d is None or d.origin.kind in _DEFAULTS:
+        return None
+    return d.origin
+
+
+def _source(s: Origin | None) -> dict | None:
     if s is None:
         return None
     out: dict[str, Any] = {"kind": s.kind, "name": s.name}
     if s.scope:
         out["scope"] = s.scope
-    if s.location:
-        out.update(file=s.location.path, line=s.location.line, column=s.location.column)
+    loc = s.location()
+    if loc:
+        out.update(file=loc.path, line=loc.line, column=loc.column)
     if s.field:
         out["field"] = s.field
     return out
@@ -131,11 +153,11 @@ def _value(v: Any) -> Any:
 
 
 def _step(step: Step) -> dict:
-    return {"value": _value(step.value), "source": _source(step.source)}
+    return {"value": _value(step.value), "source": _source(step.origin)}
 
 
-def _setting(s: Setting) -> dict:
-    out: dict[str, Any] = {"setting": s.name, "value": _value(s.value), "source": _source(s.source)}
+def _setting(s: Effective) -> dict:
+    out: dict[str, Any] = {"setting": s.name, "value": _value(s.value), "source": _source(s.origin)}
     if s.configured is not MISSING:
         out["configured"] = s.configured
     out["overridden"] = [_step(o) for o in s.overridden]
@@ -157,12 +179,12 @@ def as_json(e: Explanation) -> str:
                     "nativeSidecars": c.native_flag},
         "injected": e.injected,
         "skipped": e.skipped,
-        "skipSource": _source(e.skip_source),
-        "mode": {"mode": m.mode, "native": m.native, "reason": m.reason, "rule": m.rule,
-                 "ruleName": RULES[m.rule], "sources": [_source(s) for s in m.sources],
+        "skipSource": _source(_skip_source(e)) if not e.injected else None,
+        "mode": {"mode": _mode(m), "native": bool(m.value), "reason": m.reason, "rule": m.rule,
+                 "ruleName": RULES[m.rule], "sources": [_source(s) for s in _mode_sources(m)],
                  "overridden": [_step(o) for o in m.overridden], "notes": m.notes},
         "settings": [_setting(s) for s in e.settings],
-        "otherAnnotations": [{"annotation": a.source.name.removeprefix("annotation "), **_step(a)}
+        "otherAnnotations": [{"annotation": a.origin.name.removeprefix("annotation "), **_step(a)}
                              for a in e.other_annotations],
         "notes": e.notes,
     }

@@ -14,26 +14,31 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from meshrender import yamlio
-from meshrender.errors import InputError
-from meshrender.inject import probes, proxyconfig, sidecar_cache, smp
+from meshrender.inject import probes, proxyconfig, smp
 from meshrender.inject.context import PINNED_PROXY, InjectConfig, PodRef
 from meshrender.inject.gotext import lookup, truthy
 from meshrender.inject.template import TemplateData
-from meshrender.inject.templates import render_template, selected
+from meshrender.inject.templates import SidecarRenderer, render_template, selected
 from meshrender.inject.validate import AnnotationError, check
+from meshrender.istio import (
+    CORE_DUMP,
+    IGNORED_NAMESPACES,
+    INIT,
+    INJECT,
+    INJECT_YES,
+    OVERRIDES,
+    PROXY,
+    STATUS,
+    VALIDATION,
+    ProxyConfigError,
+)
+from meshrender.istio import pod_proxy_config as _pod_proxy_config
 from meshrender.kube import selectors
 from meshrender.kube.quantity import canonical_resources
 from meshrender.yamlio import plain
-from meshrender.yamlio.frozen import FrozenDict, SharedDataError, freeze, thaw
+from meshrender.yamlio.frozen import FrozenDict, freeze, thaw
 
-PROXY = "istio-proxy"
-INIT = "istio-init"
-VALIDATION = "istio-validation"
-CORE_DUMP = "enable-core-dump"
-STATUS = "sidecar.istio.io/status"
-OVERRIDES = "proxy.istio.io/overrides"
-IGNORED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
+__all__ = ["CORE_DUMP", "INIT", "PROXY", "STATUS", "VALIDATION"]
 _PROM_SANITIZE = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -45,69 +50,60 @@ class InjectionError(ValueError):
         self.annotation = annotation
 
 
-def skip_reason(pod: PodRef, cfg: InjectConfig | None = None) -> str | None:
-    """Why Istio would leave this pod alone, or None when it injects (injectRequired).
+@dataclasses.dataclass(frozen=True)
+class Required:
+    """Istio's injectRequired for one pod: whether it is injected, why, and which rule
+    decided (`rule` names what the evaluation points at: the field or setting)."""
 
-    With `cfg`, the injector config counts too, as the webhook applies it: the policy
+    inject: bool
+    reason: str
+    rule: str  # host-network | namespace | pod-label | pod-annotation | never-selector |
+    #            always-selector | policy
+
+
+def inject_required(pod: PodRef, cfg: InjectConfig) -> Required:
+    """Whether Istio's webhook injects this pod, as injectRequired decides (first match):
+    host networking, the namespaces it never touches, the pod's `sidecar.istio.io/inject`
+    (label, else annotation), then for pods that say nothing the injector config:
+    `neverInjectSelector`, `alwaysInjectSelector`, and the policy
     (`global.proxy.autoInject`: `enabled` injects unless a pod opts out, `disabled` only
-    pods that opt in) and, for pods that say nothing, `neverInjectSelector` then
-    `alwaysInjectSelector`.
+    pods that opt in).
     """
     if pod.spec.get("hostNetwork") is True:
-        return "host networking is enabled"
+        return Required(False, "host networking is enabled", "host-network")
     if pod.namespace in IGNORED_NAMESPACES:
-        return f"namespace {pod.namespace} is never injected"
-    selector = pod.annotations.get("sidecar.istio.io/inject")
-    if "sidecar.istio.io/inject" in pod.labels:
-        selector = pod.labels["sidecar.istio.io/inject"]
+        return Required(False, f"namespace {pod.namespace} is never injected", "namespace")
+    rule = "pod-label" if INJECT in pod.labels else "pod-annotation"
+    selector = pod.labels[INJECT] if INJECT in pod.labels else pod.annotations.get(INJECT)
     value = "" if selector is None else str(selector).lower()
-    if value not in ("y", "yes", "true", "on", ""):
-        return "sidecar injection is disabled (sidecar.istio.io/inject)"
-    if cfg is None or value:
-        return None
+    if value and value not in INJECT_YES:
+        return Required(False, f"sidecar injection is disabled ({INJECT})", rule)
+    if value:
+        return Required(True, f"the pod asks for injection ({INJECT})", rule)
     hook = lookup(cfg.values, "sidecarInjectorWebhook") or {}
     for sel in hook.get("neverInjectSelector") or []:
         if selectors.matches(sel, pod.labels, empty=False):
-            return "the pod's labels match the injector's neverInjectSelector"
+            return Required(False, "the pod's labels match the injector's neverInjectSelector", "never-selector")
     for sel in hook.get("alwaysInjectSelector") or []:
         if selectors.matches(sel, pod.labels, empty=False):
-            return None
+            return Required(True, "the pod's labels match the injector's alwaysInjectSelector", "always-selector")
     policy = lookup(cfg.values, "global.proxy.autoInject", "enabled")
     if policy == "enabled":
-        return None
+        return Required(True, "the injection policy is enabled", "policy")
     if policy == "disabled":
-        return "the injection policy is disabled and the pod does not ask for injection (sidecar.istio.io/inject)"
-    return f"the injection policy {policy!r} is neither enabled nor disabled, which turns injection off"
+        return Required(False, "the injection policy is disabled and the pod does not ask for injection "
+                               f"({INJECT})", "policy")
+    return Required(False, f"the injection policy {policy!r} is neither enabled nor disabled, which turns "
+                           "injection off", "policy")
 
 
 def pod_proxy_config(pod: PodRef, base: dict[str, Any], pinned: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ProxyConfig for this pod: `base` with `proxy.istio.io/config` applied.
-
-    Fields set by a workload-selected ProxyConfig resource (`pinned`) keep their value:
-    Istio merges the annotation with lower priority than those (EffectiveProxyConfig).
-    """
-    raw = pod.annotations.get("proxy.istio.io/config")
-    if raw is None:
-        return base
+    """The ProxyConfig for this pod (meshrender.istio.pod_proxy_config), refused as Istio
+    refuses it: an InjectionError naming the annotation."""
     try:
-        override = yamlio.load_plain(raw, "proxy.istio.io/config")
-    except InputError as e:
-        raise InjectionError(f"proxy.istio.io/config is not valid YAML: {e.message}",
-                             "proxy.istio.io/config") from None
-    if override is None:
-        return base
-    if not isinstance(override, dict):
-        raise InjectionError("proxy.istio.io/config must be a ProxyConfig map", "proxy.istio.io/config")
-    try:
-        override = proxyconfig.normalize(override, "proxy.istio.io/config")
-    except InputError as e:
-        raise InjectionError(e.message, "proxy.istio.io/config") from None
-    for key, value in (pinned or {}).items():
-        if key == "proxyMetadata" and isinstance(override.get(key), dict):
-            override[key] = {k: v for k, v in override[key].items() if k not in value}
-        else:
-            override.pop(key, None)
-    return proxyconfig.merge(base, override)
+        return _pod_proxy_config(pod.annotations, base, pinned)
+    except ProxyConfigError as e:
+        raise InjectionError(str(e), "proxy.istio.io/config") from None
 
 
 def _status_of(annotations: dict[str, str]) -> dict[str, Any] | None:
@@ -505,53 +501,13 @@ def proxy_image(values: dict, proxy: dict, annotations: dict[str, str]) -> str:
     return f"{hub}/{image}:{tag}"
 
 
-def inject(pod: PodRef, cfg: InjectConfig) -> None:
+def inject(pod: PodRef, cfg: InjectConfig, render_sidecar: SidecarRenderer | None = None) -> None:
     """Inject the proxy into `pod` in place. Raises InjectionError when Istio would refuse.
 
-    The sidecar template comes from render/inject/sidecar_cache.py: rendered once per
-    configuration, its unchanging parts shared (frozen) between pods. With
-    MESHRENDER_VERIFY_SIDECAR_CACHE=1 every pod is injected both ways and compared.
+    `render_sidecar` renders the sidecar template in place of the template itself: the
+    sidecar cache (render/inject/sidecar_cache.py) wraps the injector this way, from
+    outside; the injector itself knows nothing of it.
     """
-    if sidecar_cache.VERIFY:
-        _inject_verified(pod, cfg)
-    elif not sidecar_cache.ENABLED:
-        _inject(pod, cfg, cached=False)
-    else:
-        try:
-            _inject(pod, cfg, cached=True)
-        except SharedDataError:
-            # A step changed data shared between pods (a bug, found by the tests in verify
-            # mode); `pod` is changed only at the very end, so inject it the plain way.
-            _inject(pod, cfg, cached=False)
-
-
-def _inject_verified(pod: PodRef, cfg: InjectConfig) -> None:
-    """Inject `pod` with the cache, and a copy without; fail on any difference."""
-    twin = dataclasses.replace(pod, metadata=plain.deepcopy(pod.metadata), spec=plain.deepcopy(pod.spec))
-    expected: Exception | None = None
-    try:
-        _inject(twin, cfg, cached=False)
-    except Exception as e:
-        expected = e
-    try:
-        _inject(pod, cfg, cached=True)
-    except Exception as e:
-        if expected is None or type(e) is not type(expected) or str(e) != str(expected):
-            raise AssertionError(f"the sidecar cache changed the outcome of {pod.deploy_name}: "
-                                 f"{e!r} instead of {expected!r}") from e
-        raise
-    if expected is not None:
-        raise AssertionError(f"the sidecar cache changed the outcome of {pod.deploy_name}: "
-                             f"no error instead of {expected!r}") from expected
-    strict = sidecar_cache.strict
-    for part in ("metadata", "spec"):
-        got, want = getattr(pod, part), getattr(twin, part)
-        if strict(got) != strict(want):
-            raise AssertionError(f"the sidecar cache changed the {part} of {pod.deploy_name}:\n"
-                                 f"{yamlio.dump(got)}\n!=\n{yamlio.dump(want)}")
-
-
-def _inject(pod: PodRef, cfg: InjectConfig, cached: bool) -> None:
     # Not a copy: nothing below changes `original` (the merges build new maps, `merged` is
     # a copy), and the pod's own maps are replaced only at the end.
     original = {"metadata": pod.metadata, "spec": pod.spec}
@@ -594,7 +550,7 @@ def _inject(pod: PodRef, cfg: InjectConfig, cached: bool) -> None:
     )
     merged = plain.deepcopy(original)
     template_pod: dict = {"metadata": {}, "spec": {}}
-    for rendered in render_template(selected(original_annotations, cfg), data, cfg, cached):
+    for rendered in render_template(selected(original_annotations, cfg), data, cfg, render_sidecar):
         template_pod = smp.merge_pod(template_pod, rendered, share=True)  # read only
         tspec = template_pod["spec"]
         if _find(tspec.get("initContainers"), PROXY) and _find(merged["spec"].get("containers"), PROXY):

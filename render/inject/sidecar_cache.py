@@ -19,9 +19,11 @@ Why the reuse is exact:
   same path and produces the same result;
 - the rest of its input (configuration, effective proxy config, proxy image, revision)
   is the cache key.
-MESHRENDER_VERIFY_SIDECAR_CACHE=1 injects every pod both ways (render/inject/injector.py)
-and fails on any difference (the tests run with it); MESHRENDER_SIDECAR_CACHE=0 turns the
-cache off.
+`inject` is the injector wrapped with the cache, which is how every pod is injected.
+MESHRENDER_VERIFY_SIDECAR_CACHE=1 injects every pod both ways and fails on any difference
+(the tests run with it); MESHRENDER_SIDECAR_CACHE=0 turns the cache off. A step that
+changes data the cache shares between pods is a bug, and ends the run with an internal
+error naming the switch, never a silent second try.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from meshrender.yamlio.frozen import freeze
+from meshrender.yamlio.frozen import SharedDataError, freeze
 
 # Configurations x annotation variants kept; beyond it the cache starts again.
 MAX_ENTRIES = 512
@@ -285,3 +287,54 @@ class SidecarCache:
 
 CACHE = SidecarCache()
 
+
+
+class CacheInconsistency(RuntimeError):
+    """The cached sidecar and the plain one differ, or a step changed shared data: a bug."""
+
+
+def inject(pod: Any, cfg: Any) -> None:
+    """Inject `pod` in place (render/inject/injector.py), the sidecar template rendered
+    through the cache unless it is off; in verify mode both ways, compared."""
+    from meshrender.inject import injector
+
+    if VERIFY:
+        _inject_verified(pod, cfg)
+    elif not ENABLED:
+        injector.inject(pod, cfg)
+    else:
+        try:
+            injector.inject(pod, cfg, CACHE.render)
+        except SharedDataError as e:
+            raise CacheInconsistency(f"the sidecar template cache saw shared data changed ({e}); this is a "
+                                     "meshrender bug: please report it, and set MESHRENDER_SIDECAR_CACHE=0 "
+                                     "to render without the cache meanwhile") from e
+
+
+def _inject_verified(pod: Any, cfg: Any) -> None:
+    """Inject `pod` with the cache, and a copy without; fail on any difference."""
+    from meshrender import yamlio
+    from meshrender.inject import injector
+    from meshrender.yamlio import plain
+
+    twin = dataclasses.replace(pod, metadata=plain.deepcopy(pod.metadata), spec=plain.deepcopy(pod.spec))
+    expected: Exception | None = None
+    try:
+        injector.inject(twin, cfg)
+    except Exception as e:
+        expected = e
+    try:
+        injector.inject(pod, cfg, CACHE.render)
+    except Exception as e:
+        if expected is None or type(e) is not type(expected) or str(e) != str(expected):
+            raise CacheInconsistency(f"the sidecar cache changed the outcome of {pod.deploy_name}: "
+                                     f"{e!r} instead of {expected!r}") from e
+        raise
+    if expected is not None:
+        raise CacheInconsistency(f"the sidecar cache changed the outcome of {pod.deploy_name}: "
+                                 f"no error instead of {expected!r}") from expected
+    for part in ("metadata", "spec"):
+        got, want = getattr(pod, part), getattr(twin, part)
+        if strict(got) != strict(want):
+            raise CacheInconsistency(f"the sidecar cache changed the {part} of {pod.deploy_name}:\n"
+                                     f"{yamlio.dump(got)}\n!=\n{yamlio.dump(want)}")

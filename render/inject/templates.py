@@ -17,12 +17,12 @@ from typing import Any
 
 from meshrender import yamlio
 from meshrender.errors import InputError
-from meshrender.inject import sidecar_cache
 from meshrender.inject.context import InjectConfig
 from meshrender.inject.gotext import lookup
 from meshrender.inject.template import TemplateData, render_sidecar
 
 TemplateFn = Callable[[TemplateData, InjectConfig], dict]
+SidecarRenderer = Callable[[TemplateFn, TemplateData, InjectConfig], dict]
 ANNOTATION = "inject.istio.io/templates"
 
 
@@ -125,12 +125,13 @@ def selected(annotations: dict[str, str], cfg: InjectConfig) -> list[str]:
 
 
 def render_template(names: list[str], d: TemplateData, cfg: InjectConfig,
-                    cached: bool = True) -> list[dict[str, Any]]:
+                    render_sidecar: SidecarRenderer | None = None) -> list[dict[str, Any]]:
     """The rendered overlays, in the order they apply.
 
-    With `cached`, the built-in sidecar (not a replacement registered under its name)
-    renders once per configuration (render/inject/sidecar_cache.py): the result then holds
-    frozen subtrees shared with other pods.
+    `render_sidecar(fn, d, cfg)`, when given, renders the built-in sidecar template (not a
+    replacement registered under its name) in place of `fn(d, cfg)`: the sidecar cache
+    (render/inject/sidecar_cache.py), whose result holds frozen subtrees shared with other
+    pods.
     """
     custom = custom_templates(cfg)
     out = []
@@ -142,5 +143,5 @@ def render_template(names: list[str], d: TemplateData, cfg: InjectConfig,
         if fn is None:
             known = sorted(set(BUILTIN) | set(custom))
             raise TemplateError(f"requested template {name!r} not found; have {', '.join(known)}", name)
-        out.append(sidecar_cache.CACHE.render(fn, d, cfg) if cached and fn is _sidecar else fn(d, cfg))
+        out.append(render_sidecar(fn, d, cfg) if render_sidecar is not None and fn is _sidecar else fn(d, cfg))
     return out

@@ -289,7 +289,8 @@ class Report:
 
 
 def workload_problems(w: Any, schema: KubeSchema) -> list[Problem]:
-    """Schema problems of one rendered workload (a `pipeline.WorkloadResult`)."""
+    """Schema problems of one rendered workload (an Evaluation whose workload document holds
+    what render writes)."""
     return object_problems(w.workload.doc, w.doc, tuple(w.workload.path), w.workload.display, schema)
 
 
@@ -332,25 +333,13 @@ def _container_at(obj: Any, path: tuple) -> str | None:
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
-def target_version(result: Any) -> Version:
+def target_version(resolver: Any) -> Version:
     """The Kubernetes version a render is for (--kube-version, KUBE_VERSION, ClusterProfile)."""
-    resolver = getattr(result, "resolver", None)
     version = resolver.cluster.kube_version if resolver is not None else None
     if version is None:
         raise UsageError("validating needs the target Kubernetes version: pass --kube-version X.Y, set "
                          "KUBE_VERSION, or add a ClusterProfile with spec.kubernetesVersion")
     return version
-
-
-def check(result: Any) -> Report:
-    """Validate every workload of a `pipeline.RenderResult` against its target version's schema."""
-    version = target_version(result)
-    schema = schema_for(version)
-    report = Report(version, notes=[schema.note] if schema.note else [])
-    for w in result.workloads:
-        report.validated += 1
-        report.problems.extend(workload_problems(w, schema))
-    return report
 
 
 class SchemaInvalid(InputError):

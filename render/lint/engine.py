@@ -1,17 +1,25 @@
-"""Runs the rules over a loaded model and turns their hits into sorted, suppressed findings."""
+"""Runs the rules over each file's workloads and turns their hits into sorted, suppressed findings.
+
+Each file's workloads are checked in the worker that evaluated them, and their hits
+located there, while the file's text is at hand (`check_file`); only the small located
+findings and what run rules total come back. `Gatherer` merges them in input order,
+then runs the run rules (what looks across files) and sorts the report.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from meshrender.errors import Location
-from meshrender.lint.finding import Anchor, Finding, Hit, Severity
-from meshrender.lint.model import LintModel, Problem, WorkloadView
-from meshrender.lint.rules import Rule, all_rules
+from meshrender.lint.finding import Finding, Hit, Severity
+from meshrender.lint.model import LintModel, WorkloadView
+from meshrender.lint.rules import Rule
 from meshrender.lint.suppress import suppressed_by
+from meshrender.run.driver import Problem
+from meshrender.settings.provenance import Place
 
 NOWHERE = Location("<command line>", 1, 1)
 
@@ -42,11 +50,11 @@ class _Locator:
     def __init__(self) -> None:
         self._memo: dict[tuple, Location | None] = {}
 
-    def __call__(self, anchor: Anchor, fallback: Anchor | None) -> Location:
+    def __call__(self, anchor: Place, fallback: Place | None) -> Location:
         for a in (anchor, fallback):
             if a is None:
                 continue
-            key = (id(a.doc), a.path, a.needle, a.location)
+            key = (id(a.doc), a.path, a.needle, a.inner, a.location)
             if key not in self._memo:
                 self._memo[key] = a.resolve()
             if self._memo[key] is not None:
@@ -111,56 +119,55 @@ def check_file(model: LintModel, views: list[WorkloadView], rules: tuple[Rule, .
     return out
 
 
-def finish(model: LintModel, checked: Iterable[FileLint], rules: tuple[Rule, ...], files: int) -> Report:
-    """Findings of every file (in input order) and of the run rules, deduplicated, suppressed, sorted.
+class Gatherer:
+    """Findings of every file (in input order) and of the run rules, deduplicated,
+    suppressed and sorted. Each file's result is merged as it arrives and not kept."""
 
-    `checked` may be a stream: each file's result is merged as it arrives and not kept.
-    """
-    report = Report(files=files, rules=rules)
-    by_id = {r.id: r for r in rules}
-    seen: set[tuple] = set()
-    # Findings are what the report keeps for every workload: the same file names, workload
-    # names, messages and places (a settings line many workloads share) arrive from the
-    # workers as separate copies, and are kept once.
-    shared: dict[Any, Any] = {}
+    def __init__(self, model: LintModel, rules: tuple[Rule, ...], files: int):
+        self.model = model
+        self.rules = rules
+        self.report = Report(files=files, rules=rules)
+        self.by_id = {r.id: r for r in rules}
+        self.seen: set[tuple] = set()
+        # Findings are what the report keeps for every workload: the same file names, workload
+        # names, messages and places (a settings line many workloads share) arrive from the
+        # workers as separate copies, and are kept once.
+        self.shared: dict[Any, Any] = {}
 
-    def add(found: Found) -> None:
+    def _add(self, found: Found) -> None:
         rule_id, raw, location, workload, by = found
         key = (rule_id, location, workload, raw)  # one finding per place, workload and problem
-        if key in seen:
+        if key in self.seen:
             return
+        shared = self.shared
         location = shared.setdefault(location, location)
         if location.path is not shared.setdefault(location.path, location.path):
             location = shared[location] = Location(shared[location.path], location.line, location.column)
         workload = shared.setdefault(workload, workload)
         raw = shared.setdefault(raw, raw)  # many workloads get the same message
-        seen.add((rule_id, location, workload, raw))
+        self.seen.add((rule_id, location, workload, raw))
         message = " ".join(raw.split())  # one line: FILE:LINE:COL parsers read line by line
         message = raw if message == raw else message
-        finding = Finding(rule_id, by_id[rule_id].severity, message, location, workload, by)
-        (report.suppressed if by else report.findings).append(finding)
+        finding = Finding(rule_id, self.by_id[rule_id].severity, message, location, workload, by)
+        (self.report.suppressed if by else self.report.findings).append(finding)
 
-    for result in checked:
-        report.workloads += result.workloads
-        model.problems += result.problems
+    def add(self, result: FileLint) -> None:
+        self.report.workloads += result.workloads
+        self.model.problems += result.problems
         for rule_id, tally in result.tallies.items():
-            total = model.tallies.setdefault(rule_id, {})
+            total = self.model.tallies.setdefault(rule_id, {})
             for key, (detail, n) in tally.items():
                 total.setdefault(key, [detail, 0])[1] += n
         for found in result.found:
-            add(found)
-    # Run rules last: they also report what loading and rendering the workloads turned up.
-    locate = _Locator()
-    for rule in rules:
-        if rule.scope == "run":
-            for hit in rule.check(model):
-                add(_found(rule, hit, None, locate))
-    report.findings.sort(key=Finding.sort_key)
-    report.suppressed.sort(key=Finding.sort_key)
-    return report
+            self._add(found)
 
-
-def run(model: LintModel, rules: tuple[Rule, ...] | None = None) -> Report:
-    """Lint a model loaded in one process (model.load): every workload at once."""
-    rules = all_rules() if rules is None else rules
-    return finish(model, [check_file(model, model.workloads, rules)], rules, len(model.files))
+    def finish(self) -> Report:
+        """Run rules last: they also report what loading and rendering the workloads turned up."""
+        locate = _Locator()
+        for rule in self.rules:
+            if rule.scope == "run":
+                for hit in rule.check(self.model):
+                    self._add(_found(rule, hit, None, locate))
+        self.report.findings.sort(key=Finding.sort_key)
+        self.report.suppressed.sort(key=Finding.sort_key)
+        return self.report

@@ -188,7 +188,7 @@ class Collector:
         scope = "workload" if selector is not None else ("namespace" if ns else "global")
         label = f"SidecarProxySettings {ns + '/' if ns else ''}{_name(doc)} ({scope})"
         self.settings.sidecar.append(
-            SidecarSettings(doc, _name(doc), ns, selector, sidecar_settings_layer(label, doc)))
+            SidecarSettings(doc, _name(doc), ns, selector, sidecar_settings_layer(label, doc, scope)))
 
     def _ClusterProfile(self, doc: Document) -> None:
         schema.validate(doc, "clusterprofile.json", f"ClusterProfile {_name(doc)}")
@@ -267,8 +267,9 @@ class Collector:
         full: dict[str, Any] = {"proxy": overlay}
         if selector is not None:
             full["extras"] = {PINNED_PROXY: overlay}
+        scope = "workload" if selector is not None else ("namespace" if ns else "global")
         self.settings.proxy_configs.append(ProxyConfigResource(
-            doc, ns, selector, Layer(label, full, doc=doc, fields=fields)))
+            doc, ns, selector, Layer(label, full, doc=doc, fields=fields, kind="ProxyConfig", scope=scope)))
 
 
 def check_mesh(doc: Document, mesh: dict, at: tuple) -> None:
@@ -305,29 +306,30 @@ def values_file_layer(path: str, mesh: bool) -> Layer:
     """
     flag = "--mesh-config" if mesh else "--values"
     what = "mesh config file" if mesh else "values file"
+    kind = "mesh-config-file" if mesh else "values-file"
     doc = _read_one(path, what)
     if doc is None:
-        return Layer(flag, {}, source=path)
+        return Layer(f"{flag} file", {}, source=path, kind=kind)
     data = doc.data
-    kind = settings_kind(data)
-    if kind == "IstioOperator":
+    settings = settings_kind(data)
+    if settings == "IstioOperator":
         schema.validate(doc, "istiooperator.json", f"{flag} IstioOperator", schema.without_nulls(data))
         layer = istioconfig.istio_operator_layer(doc)
         layer.overlay.pop("values" if mesh else "mesh", None)
         if not mesh:
             layer.overlay.pop("proxy", None)
-    elif kind == "ConfigMap/istio" and mesh:
+    elif settings == "ConfigMap/istio" and mesh:
         cm_layer, cm_mesh = istioconfig.mesh_configmap_layer(doc)
         check_mesh(doc, cm_mesh, ("data", "mesh"))
         layer = cm_layer or Layer(flag, {}, doc=doc)
-    elif kind == "ConfigMap/istio-sidecar-injector" and not mesh:
+    elif settings == "ConfigMap/istio-sidecar-injector" and not mesh:
         layer = istioconfig.injector_configmap_layer(doc) or Layer(flag, {}, doc=doc)
     elif mesh:
         check_mesh(doc, data, ())
-        layer = upstream_layer(flag, None, data, doc=doc)
+        layer = upstream_layer(flag, None, data, kind=kind, doc=doc)
     else:
         schema.validate_embedded(schema.without_nulls(data), "values.json", what, (), lambda p: locate(doc, p))
-        layer = upstream_layer(flag, data, None, doc=doc)
-    layer.label = flag  # the file is in the layer's origins; explain keys on the flag
+        layer = upstream_layer(flag, data, None, kind=kind, doc=doc)
+    layer.label, layer.kind = f"{flag} file", kind  # whatever it holds, the flag is what set it
     layer.source = path
     return layer

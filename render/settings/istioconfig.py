@@ -83,7 +83,8 @@ def istio_operator_layer(doc: Document) -> Layer:
     if spec.get("revision"):
         values["revision"] = spec["revision"]
     layer = upstream_layer(f"IstioOperator {name_of(doc) or '(unnamed)'}", values, spec.get("meshConfig"),
-                           doc=doc, values_field=("spec", "values"), mesh_field=("spec", "meshConfig"))
+                           kind="IstioOperator", doc=doc, values_field=("spec", "values"),
+                           mesh_field=("spec", "meshConfig"))
     for key in shortcuts:
         fields[("values", "global", key)] = ("spec", key)
     if spec.get("revision"):
@@ -100,7 +101,8 @@ def mesh_configmap_layer(doc: Document) -> tuple[Layer | None, dict]:
     label = f"ConfigMap {name_of(doc)}"
     mesh = _embedded(doc, "mesh", label) or {}
     embedded.check(doc, "mesh", mesh, "meshconfig.json", f"{label}: mesh config")  # before reading it
-    return upstream_layer(f"{label} (data.mesh)", None, mesh, doc=doc, mesh_field=("data", "mesh")), mesh
+    return upstream_layer(f"{label} (data.mesh)", None, mesh, kind="ConfigMap", doc=doc,
+                          mesh_field=("data", "mesh")), mesh
 
 
 def injector_configmap_layer(doc: Document) -> Layer | None:
@@ -113,7 +115,8 @@ def injector_configmap_layer(doc: Document) -> Layer | None:
         values = _embedded(doc, "values", label) or {}
         embedded.check(doc, "values", values, "values.json", f"{label}: values")
     parts = ", ".join(f"data.{key}" for key in ("values", "config") if key in data)
-    layer = upstream_layer(f"{label} ({parts})", values, None, doc=doc, values_field=("data", "values"))
+    layer = upstream_layer(f"{label} ({parts})", values, None, kind="ConfigMap", doc=doc,
+                           values_field=("data", "values"))
     if "config" in data:
         config = _embedded(doc, "config", label) or {}
         _apply_config(layer, config)

@@ -18,50 +18,53 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshrender.errors import Location
-from meshrender.yamlio import Document, locate, plain
+from meshrender.settings.provenance import MISSING, Origin, Place, Step
+from meshrender.yamlio import Document, plain
 
 MERGED_PROXY_MAPS = ("proxyMetadata", "proxyHeaders")
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a setting came from: a layer, and the field in the file that set it."""
-
-    layer: str
-    doc: Document | None = None
-    field: tuple = ()
-    source: str | None = None
-
-    def location(self) -> Location | None:
-        if self.doc is not None:
-            return locate(self.doc, self.field)
-        if self.source:
-            return Location(self.source, 1, 1)
-        return None
-
-    def describe(self) -> str:
-        loc = self.location()
-        return f"{self.layer} ({loc})" if loc else self.layer
-
-
 @dataclass
 class Layer:
-    """One source of settings: an overlay on the tree, and each leaf's source field."""
+    """One source of settings: an overlay on the tree, and each leaf's source field.
+
+    `kind` and `label` are the origin's kind and name (`SidecarProxySettings`,
+    "SidecarProxySettings payments/checkout (workload)"); `fields` maps tree paths to the
+    fields of `doc` that set them; `source` names a file that has no document (an empty
+    --values file).
+    """
 
     label: str
     overlay: dict[str, Any]
     doc: Document | None = None
     source: str | None = None
     fields: dict[tuple, tuple] = field(default_factory=dict)
+    kind: str = "config"
+    scope: str | None = None
 
-    def origin(self, path: tuple) -> Origin:
-        """The origin of the tree leaf at `path` (its own field, else its parent's)."""
+    def field_of(self, path: tuple) -> tuple:
+        """The field of `doc` that set tree path `path` (its own, else its nearest parent's)."""
         p = path
         while p:
             if p in self.fields:
-                return Origin(self.label, self.doc, self.fields[p], self.source)
+                return self.fields[p]
             p = p[:-1]
-        return Origin(self.label, self.doc, (), self.source)
+        return ()
+
+    def origin(self, path: tuple) -> Origin:
+        """The origin of the tree leaf at `path`."""
+        f = self.field_of(path)
+        if self.doc is not None:
+            if len(f) > 2 and f[0] == "data" and self.doc.data.get("kind") == "ConfigMap":
+                # data.mesh / data.values hold YAML as text: the field is inside it
+                place = Place(self.doc, f[:2], inner=f[2:])
+            else:
+                place = Place(self.doc, f)
+        elif self.source:
+            place = Place(location=Location(self.source, 1, 1))
+        else:
+            place = None
+        return Origin(self.kind, self.label, place, self.scope)
 
 
 @dataclass
@@ -121,6 +124,17 @@ class Tree:
             node = node[p]
         return node
 
+    def steps(self, path: tuple) -> list[Step]:
+        """Every layer that set `path` (a value, or None: it removed it), strongest first:
+        the first is the effective one, the others what it overrode."""
+        out = []
+        for rank, layer in enumerate(self.applied):
+            value = overlay_at(layer.overlay, path)
+            if value is not MISSING:
+                out.append(Step(value, layer.origin(path), rank))
+        out.reverse()
+        return out
+
     def origin(self, *path: Any) -> Origin | None:
         """The origin of the value at `path`, or of the nearest leaf below it."""
         p = tuple(path)
@@ -135,6 +149,18 @@ class Tree:
             if p in self.origins:
                 return self.origins[p]
         return None
+
+
+def overlay_at(overlay: Any, path: tuple) -> Any:
+    """What a layer's overlay says about `path`: a value, None (removed) or MISSING."""
+    node = overlay
+    for p in path:
+        if node is None:
+            return None
+        if not isinstance(node, dict) or p not in node:
+            return MISSING
+        node = node[p]
+    return node
 
 
 def _without_nulls(value: Any) -> Any:

@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from meshrender.settings.layers import Origin
+from meshrender.istio import NATIVE
+from meshrender.settings.layers import Tree
+from meshrender.settings.provenance import Effective, Origin, Place, Step
 
 Version = tuple[int, int]
 ACK_PROVIDERS = ("ack", "ack-serverless", "acs")
@@ -32,13 +34,15 @@ def show(v: Version | None) -> str:
 
 @dataclass(frozen=True)
 class Cluster:
-    """What the target cluster runs, as far as the inputs say."""
+    """What the target cluster runs, as far as the inputs say, and where each fact came
+    from (`origins`: flavor, kubernetesVersion, provider, meshVersion, nativeSidecars)."""
 
     flavor: str
     kube_version: Version | None
     provider: str | None
     mesh_version: Version | None
     native_flag: str = "auto"  # --native-sidecars
+    origins: dict[str, Origin] = field(default_factory=dict, compare=False, hash=False)
 
     def min_kube_for_native(self) -> Version:
         if self.flavor == "istio":
@@ -65,34 +69,43 @@ class Cluster:
         )
 
 
-@dataclass(frozen=True)
-class ModeDecision:
-    native: bool
-    reason: str
-    origin: Origin | None = None
+# The rules of the table, in order: what `Effective.rule` numbers.
+RULES = {
+    1: f"pod annotation {NATIVE}",
+    2: "nativeSidecar of the most specific SidecarProxySettings",
+    3: "ASMMeshConfig spec.enableNativeSidecar",
+    4: "--native-sidecars (cluster-wide)",
+    5: "auto, from the Kubernetes and mesh versions",
+}
 
-    @property
-    def mode(self) -> str:
-        return "native" if self.native else "traditional"
 
-
-def decide(annotations: dict[str, str], annotation_origin: Origin | None, settings_native: bool | None,
-           settings_origin: Origin | None, asm_native: bool | None, asm_origin: Origin | None,
-           cluster: Cluster) -> ModeDecision:
-    value = annotations.get("sidecar.istio.io/nativeSidecar")
+def decide(annotations: dict[str, str], annotation_place: Place | None, tree: Tree,
+           asm_native: bool | None, asm_origin: Origin | None, cluster: Cluster) -> Effective:
+    """Native (value True) or traditional, by the first rule of the table that applies;
+    the lower sources that set it are what it overrode."""
+    settings = tree.steps(("native",))
+    value = annotations.get(NATIVE)
     if value:
         native = value != "false"
-        return ModeDecision(native, f"pod annotation sidecar.istio.io/nativeSidecar: \"{value}\"",
-                            annotation_origin)
-    if settings_native is not None:
-        where = settings_origin.layer if settings_origin else "SidecarProxySettings"
-        return ModeDecision(settings_native, f"nativeSidecar: {str(settings_native).lower()} in {where}",
-                            settings_origin)
-    if asm_native is not None:
-        return ModeDecision(asm_native, f"ASMMeshConfig enableNativeSidecar: {str(asm_native).lower()}",
-                            asm_origin)
+        origin = Origin("annotation", f"annotation {NATIVE}", annotation_place)
+        decision = Effective("mode", native, Step(value, origin), overridden=settings, rule=1,
+                             reason=f'pod annotation {NATIVE}: "{value}"')
+        if value not in ("true", "false"):
+            decision.notes.append(f'{NATIVE}: "{value}" is read as true; write "true" or "false"')
+        return decision
+    if settings and settings[0].value is not None:
+        winner = settings[0]
+        native = bool(winner.value)
+        return Effective("mode", native, winner, overridden=settings[1:], rule=2,
+                         reason=f"nativeSidecar: {str(native).lower()} in {winner.origin.name}")
+    if asm_native is not None and asm_origin is not None:
+        return Effective("mode", asm_native, Step(asm_native, asm_origin), rule=3,
+                         reason=f"ASMMeshConfig enableNativeSidecar: {str(asm_native).lower()}")
     if cluster.native_flag in ("true", "false"):
-        return ModeDecision(cluster.native_flag == "true",
-                            f"--native-sidecars {cluster.native_flag} (cluster-wide setting)")
+        origin = cluster.origins.get("nativeSidecars") or Origin(
+            "command-line", f"--native-sidecars {cluster.native_flag}")
+        return Effective("mode", cluster.native_flag == "true", Step(cluster.native_flag, origin), rule=4,
+                         reason=f"--native-sidecars {cluster.native_flag} (cluster-wide setting)")
     native, why = cluster.auto_native()
-    return ModeDecision(native, why)
+    sources = [cluster.origins[k] for k in ("kubernetesVersion", "provider", "meshVersion") if k in cluster.origins]
+    return Effective("mode", native, Step(native, Origin("default", "auto")), rule=5, reason=why, sources=sources)

@@ -19,13 +19,17 @@ from meshrender.errors import InputError, UsageError, show_value
 from meshrender.inject import proxyconfig
 from meshrender.inject.context import InjectConfig
 from meshrender.inputs.kinds import Workload
+from meshrender.istio import NATIVE
 from meshrender.kube import selectors
 from meshrender.settings.collect import ProxyConfigResource, Settings, SidecarSettings, values_file_layer
-from meshrender.settings.layers import Layer, Origin, Tree, leaf_paths
-from meshrender.settings.mode import Cluster, ModeDecision, decide, parse_version
+from meshrender.settings.layers import Layer, Tree, leaf_paths
+from meshrender.settings.mode import Cluster, decide, parse_version
+from meshrender.settings.provenance import Effective, Origin, Place, Step
 from meshrender.settings.translate import upstream_layer
 
 DNS_KEYS = ("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE")
+# What a cached Resolved holds until each workload's own mode is decided.
+_UNDECIDED = Effective("mode", None, Step(None, Origin("default", "undecided")))
 
 
 @dataclass(frozen=True)
@@ -48,16 +52,13 @@ def flavor_defaults(flavor: str) -> dict[str, Any]:
 
 @dataclass
 class Resolved:
-    """One workload's effective configuration, mode, and where each piece came from."""
+    """One workload's effective configuration (the tree, with each leaf's origin), the
+    injector configuration made from it, and native or traditional (an Effective whose
+    value is True for native)."""
 
     tree: Tree
     config: InjectConfig
-    mode: ModeDecision
-    layers: list[str]
-
-
-def _selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
-    return selectors.matches(selector, labels)
+    mode: Effective
 
 
 def _value_at(tree: dict, path: tuple) -> Any:
@@ -77,10 +78,10 @@ def _apply_scope(tree: Tree, layers: list[Layer], scope: str) -> None:
                 here = layer.origin(path)
                 there = other.origin(path)
                 raise InputError(
-                    f"{scope} settings disagree on {'.'.join(map(str, there.field or path))}: "
+                    f"{scope} settings disagree on {there.field or '.'.join(map(str, path))}: "
                     f"{other.label} ({there.location()}) sets {show_value(seen[path][0])}, "
                     f"{layer.label} sets {show_value(value)}; keep one value or narrow one document's scope",
-                    here.location(), field=".".join(map(str, here.field or path)))
+                    here.location(), field=here.field or ".".join(map(str, path)))
             seen[path] = (value, layer)
         tree.apply(layer)
 
@@ -105,6 +106,7 @@ class Resolver:
             provider=profile.get("provider"),
             mesh_version=parse_version(profile.get("meshVersion")),
             native_flag=options.native_sidecars,
+            origins=self._cluster_origins(),
         )
         self.used_settings: set[int] = set()
         self.base = self._base_tree()
@@ -113,6 +115,25 @@ class Resolver:
         # The traditional-mode config of each `_cache` entry, made once: workloads that
         # share it share one InjectConfig, which the sidecar cache keys on.
         self._traditional: dict[tuple, InjectConfig] = {}
+
+    def _cluster_origins(self) -> dict[str, Origin]:
+        """Where each fact about the cluster came from: a flag, the environment, the ClusterProfile."""
+        out: dict[str, Origin] = {}
+        options, doc = self.options, self.settings.profile
+        spec = self.settings.profile_spec
+        name = ((doc.data.get("metadata") or {}).get("name") or "") if doc is not None else ""
+        for key in ("flavor", "kubernetesVersion", "provider", "meshVersion"):
+            if doc is not None and key in spec:
+                out[key] = Origin("ClusterProfile", f"ClusterProfile {name} {key}", Place(doc, ("spec", key)))
+        if options.flavor:
+            out["flavor"] = Origin("command-line", f"--flavor {options.flavor}")
+        if options.kube_version:
+            out["kubernetesVersion"] = Origin("command-line", f"--kube-version {options.kube_version}")
+        elif os.environ.get("KUBE_VERSION"):
+            out["kubernetesVersion"] = Origin("environment", f"KUBE_VERSION={os.environ['KUBE_VERSION']}")
+        if options.native_sidecars in ("true", "false"):
+            out["nativeSidecars"] = Origin("command-line", f"--native-sidecars {options.native_sidecars}")
+        return out
 
     # -- layers -------------------------------------------------------------------------
 
@@ -126,7 +147,8 @@ class Resolver:
         for f in flavors:
             d = flavor_defaults(f)
             tree.apply(upstream_layer(f"{f} flavor default", d.get("values"), d.get("meshConfig"),
-                                      source=f"render/data/{f}.yaml"))
+                                      kind="flavor-default", doc=bundled.document(f"{f}.yaml"),
+                                      values_field=("values",), mesh_field=("meshConfig",)))
         for layer in self.settings.upstream:
             tree.apply(layer)
         for path in self.options.values_files:
@@ -161,9 +183,9 @@ class Resolver:
         labels = w.labels
         ns = w.namespace
         sps = [s for s in self.settings.sidecar if s.scope == "workload"
-               and (s.namespace is None or s.namespace == ns) and _selector_matches(s.selector, labels)]
+               and (s.namespace is None or s.namespace == ns) and selectors.matches(s.selector, labels)]
         pcs = [pc.layer for pc in self.settings.proxy_configs
-               if pc.selector and self._ns(pc) == ns and _selector_matches(pc.selector, labels)]
+               if pc.selector and self._ns(pc) == ns and selectors.matches(pc.selector, labels)]
         return sps, pcs
 
     # -- per workload -------------------------------------------------------------------
@@ -177,29 +199,28 @@ class Resolver:
             tree = self._namespace_tree(w.namespace).copy()
             _apply_scope(tree, pcs, "workload ProxyConfig")
             _apply_scope(tree, [s.layer for s in sps], "workload")
-            base = Resolved(tree, self._config(tree, True), ModeDecision(True, ""), [])
+            base = Resolved(tree, self._config(tree, True), _UNDECIDED)
             self._cache[key] = base
         mode = self._mode(w, base.tree)
-        if mode.native:
+        if mode.value:
             config = base.config
         else:
             config = self._traditional.get(key)
             if config is None:
                 config = self._traditional[key] = self._config(base.tree, False)
-        return Resolved(base.tree, config, mode, [])
+        return Resolved(base.tree, config, mode)
 
-    def _mode(self, w: Workload, tree: Tree) -> ModeDecision:
-        anno_origin = None
-        if "sidecar.istio.io/nativeSidecar" in w.pod.annotations and w.source_doc is not None:
-            anno_origin = Origin("pod annotation", w.source_doc,
-                                 (*w.meta_path, "annotations", "sidecar.istio.io/nativeSidecar"))
+    def _mode(self, w: Workload, tree: Tree) -> Effective:
+        place = None
+        if NATIVE in w.pod.annotations and w.source_doc is not None:
+            place = Place(w.source_doc, (*w.meta_path, "annotations", NATIVE))
         asm_native = asm_origin = None
         amc = self.settings.asm_mesh_config
         if amc is not None and "enableNativeSidecar" in (amc.data.get("spec") or {}):
             asm_native = bool(amc.data["spec"]["enableNativeSidecar"])
-            asm_origin = Origin("ASMMeshConfig", amc, ("spec", "enableNativeSidecar"))
-        return decide(w.pod.annotations, anno_origin, tree.get("native"), tree.origin("native"),
-                      asm_native, asm_origin, self.cluster)
+            name = (amc.data.get("metadata") or {}).get("name") or ""
+            asm_origin = Origin("ASMMeshConfig", f"ASMMeshConfig {name}", Place(amc, ("spec", "enableNativeSidecar")))
+        return decide(w.pod.annotations, place, tree, asm_native, asm_origin, self.cluster)
 
     def _config(self, tree: Tree, native: bool) -> InjectConfig:
         proxy = proxyconfig.effective(tree.data["proxy"])

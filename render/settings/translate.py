@@ -82,7 +82,7 @@ def _convert(field: tuple, value: Any) -> Any:
     return value
 
 
-def sidecar_settings_layer(label: str, doc: Document) -> Layer:
+def sidecar_settings_layer(label: str, doc: Document, scope: str) -> Layer:
     """The layer of one SidecarProxySettings document (already schema-checked)."""
     spec = doc.data.get("spec") or {}
     overlay: dict[str, Any] = {}
@@ -102,7 +102,7 @@ def sidecar_settings_layer(label: str, doc: Document) -> Layer:
                 if isinstance(sub, dict):
                     for kk in sub:
                         fields[(*target, k, kk)] = (*src, k, kk)
-    return Layer(label, overlay, doc=doc, fields=fields)
+    return Layer(label, overlay, doc=doc, fields=fields, kind="SidecarProxySettings", scope=scope)
 
 
 def _mesh_overlay(mesh: dict) -> tuple[dict, dict]:
@@ -115,7 +115,7 @@ def _mesh_overlay(mesh: dict) -> tuple[dict, dict]:
     return mesh, proxy
 
 
-def upstream_layer(label: str, values: dict | None, mesh: dict | None, *, doc: Document | None = None,
+def upstream_layer(label: str, values: dict | None, mesh: dict | None, *, kind: str, doc: Document | None = None,
                    source: str | None = None, values_field: tuple = (), mesh_field: tuple = ()) -> Layer:
     """A layer from Istio's own formats: injector values and/or mesh config."""
     overlay: dict[str, Any] = {}
@@ -131,7 +131,7 @@ def upstream_layer(label: str, values: dict | None, mesh: dict | None, *, doc: D
         if p:
             overlay["proxy"] = p
             _map_fields(p, ("proxy",), (*mesh_field, "defaultConfig"), fields)
-    return Layer(label, overlay, doc=doc, source=source, fields=fields)
+    return Layer(label, overlay, doc=doc, source=source, fields=fields, kind=kind)
 
 
 def _map_fields(value: Any, target: tuple, src: tuple, fields: dict) -> None:

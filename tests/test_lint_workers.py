@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from meshrender.inputs import sources
-from meshrender.lint import engine, model
-from meshrender.lint.stream import lint_paths
+from meshrender.lint.run import lint_paths
 from meshrender.settings.resolve import Options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,11 +92,11 @@ def test_the_multi_file_repo_exercises_what_crosses_workers(cli, multi_repo):
 
 
 def test_findings_located_in_workers_are_where_the_single_process_puts_them(multi_repo, monkeypatch):
-    """The worker locates each finding while it holds the file; the reference loads
-    every file first and locates at the end: same rule, place, workload and message."""
+    """Each worker locates the findings of the files it holds; one process holding every
+    file in turn gives the same rules, places, workloads and messages."""
     options = Options()
     monkeypatch.delenv("KUBE_VERSION", raising=False)
-    reference = engine.run(model.load(sources.load([str(multi_repo)]), options))
+    reference = lint_paths([str(multi_repo)], options, workers=1)
     monkeypatch.setenv("MESHRENDER_JOBS", "3")
     streamed = lint_paths([str(multi_repo)], options)
     assert streamed.findings == reference.findings

@@ -13,75 +13,24 @@ render), and each lower source that was overridden.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from meshrender import bundled, yamlio
-from meshrender.errors import InputError, Location
+from meshrender import bundled
 from meshrender.inject import proxyconfig
-from meshrender.inject.context import PINNED_PROXY
 from meshrender.inject.gotext import truthy
 from meshrender.inject.injector import proxy_image
 from meshrender.inject.template import RES_ANNOTATIONS
-from meshrender.inputs.kinds import Workload
-from meshrender.kube import fieldpath
+from meshrender.istio import INIT_NAMES, PROXY, PROXY_CONFIG, STATUS
 from meshrender.kube.quantity import canonical as canonical_quantity
 from meshrender.kube.quantity import is_quantity
-from meshrender.settings.layers import Layer, Tree
+from meshrender.settings.provenance import MISSING, Effective, Origin, Place, Step
 from meshrender.settings.resolve import DNS_KEYS
 from meshrender.settings.translate import lookup
-from meshrender.yamlio import Document, locate
 
-PROXY = "istio-proxy"
-INIT_NAMES = ("istio-init", "istio-validation")
-CONFIG_ANNOTATION = "proxy.istio.io/config"
-STATUS = "sidecar.istio.io/status"
 ANNOTATION_RANK = 1_000_000  # above every settings layer
 CONTAINER_RANK = ANNOTATION_RANK + 1
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-
-
-@dataclass(frozen=True)
-class Source:
-    """A place a value came from: its kind, a name people recognise, file and line."""
-
-    kind: str  # flavor-default | istio-default | values-file | mesh-config-file | IstioOperator |
-    # ConfigMap | ProxyConfig | SidecarProxySettings | annotation | container | injector | ...
-    name: str
-    location: Location | None = None
-    field: str | None = None
-    scope: str | None = None  # global | namespace | workload, for scoped settings kinds
-
-
-@dataclass
-class Step:
-    """One source that set a value (None: it removed the value)."""
-
-    value: Any
-    source: Source
-    rank: int = -1  # precedence; higher wins
-
-
-@dataclass
-class Setting:
-    """One effective setting: the value the pod gets and the source that decided it."""
-
-    name: str
-    value: Any
-    source: Source
-    configured: Any = MISSING  # the winning source's own value, where the pod shows another
-    overridden: list[Step] = field(default_factory=list)  # strongest first
-    parts: list[tuple[str, Step]] = field(default_factory=list)  # composed values (images)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -117,67 +66,12 @@ def catalog() -> tuple[Spec, ...]:
 
 
 @cache
-def _flavor_doc(flavor: str) -> Document:
-    return bundled.document(f"{flavor}.yaml")
-
-
-def _flavor_field(path: tuple) -> tuple:
-    """Where tree path `path` lives in a flavor's data file."""
-    root, rest = path[0], path[1:]
-    if root == "values":
-        return ("values", *rest)
-    if root == "mesh":
-        return ("meshConfig", *rest)
-    if root == "proxy":
-        return ("meshConfig", "defaultConfig", *rest)
-    return path
+def _by_name() -> dict[str, Spec]:
+    return {s.name: s for s in catalog()}
 
 
 def _get(tree: Any, path: tuple) -> Any:
     return lookup(tree, path, MISSING)
-
-
-def _overlay_at(overlay: Any, path: tuple) -> Any:
-    """What a layer's overlay says about `path`: a value, None (removed) or MISSING."""
-    node = overlay
-    for p in path:
-        if node is None:
-            return None
-        if not isinstance(node, dict) or p not in node:
-            return MISSING
-        node = node[p]
-    return node
-
-
-_BLOCK_HEADER = re.compile(r":\s*\|[-+0-9]*\s*(#.*)?$")
-
-
-def locate_embedded(doc: Document, key_path: tuple, inner: tuple) -> Location:
-    """The line of field `inner` of YAML embedded as a `|` block in the string at `key_path`.
-
-    ConfigMaps (`data.mesh`, `data.values`) and the `proxy.istio.io/config` annotation hold
-    YAML inside a string; pointing at the key inside the block beats pointing at the block.
-    """
-    outer = locate(doc, key_path)
-    value = _get(doc.data, key_path)
-    if not inner or not isinstance(value, str):
-        return outer
-    lines = doc.text.split("\n")
-    at = outer.line - doc.line
-    if not 0 <= at < len(lines) or not _BLOCK_HEADER.search(lines[at]):
-        return outer
-    body = next((ln for ln in lines[at + 1:] if ln.strip()), None)
-    if body is None:
-        return outer
-    indent = len(body) - len(body.lstrip(" "))
-    try:
-        docs = yamlio.parse(value, doc.source)
-    except InputError:
-        return outer
-    if not docs:
-        return outer
-    loc = locate(docs[0], inner)
-    return Location(doc.source, outer.line + loc.line, loc.column + indent)
 
 
 def _find(containers: list | None, names: tuple[str, ...]) -> tuple[int, dict] | None:
@@ -195,29 +89,25 @@ def _json_map(raw: str | None) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _scope(doc: Document) -> str | None:
-    data = doc.data if isinstance(doc.data, dict) else {}
-    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
-    if spec.get("selector") is not None:
-        return "workload"
-    return "namespace" if (data.get("metadata") or {}).get("namespace") else "global"
-
-
 class Attributor:
-    """Explains the settings of one injected workload."""
+    """The settings of one evaluated workload, each computed on first use."""
 
-    def __init__(self, w: Workload, tree: Tree, *, native: bool, flavor: str,
-                 annotations: dict[str, str], original_spec: dict, rendered_spec: dict | None):
-        self.w = w
-        self.tree = tree
-        self.native = native
-        self.flavor = flavor
-        self.annotations = annotations
-        self.original_spec = original_spec
-        self.rendered_spec = rendered_spec
-        self.config_annotation = self._config_annotation()
+    def __init__(self, evaluation: Any):
+        resolved = evaluation.resolved
+        if resolved is None:
+            raise ValueError(f"{evaluation.display}: its settings do not resolve")
+        self.e = evaluation
+        self.w = evaluation.workload
+        self.tree = resolved.tree
+        self.native = evaluation.native
+        self.flavor = resolved.config.flavor
+        self.annotations = evaluation.annotations
+        self.original_spec = evaluation.original_spec
+        pod = evaluation.pod
+        self.rendered_spec = pod["spec"] if pod is not None else None
+        self.config_annotation = evaluation.proxy_config
         self.pc = self._rendered_proxy_config()
-        self.done: dict[str, Setting] = {}
+        self.done: dict[str, Effective] = {}
         self.general_notes: dict[str, None] = {}  # notes about the whole workload, once each
 
     # -- the rendered pod ------------------------------------------------------------------
@@ -272,38 +162,24 @@ class Attributor:
 
     # -- sources ---------------------------------------------------------------------------
 
-    def _config_annotation(self) -> dict:
-        raw = self.annotations.get(CONFIG_ANNOTATION)
-        if raw is None:
-            return {}
-        try:
-            parsed = yamlio.load_plain(raw, CONFIG_ANNOTATION)
-            return proxyconfig.normalize(parsed) if isinstance(parsed, dict) else {}
-        except InputError:
-            return {}  # the injector refuses it first, with a message of its own
-
     def annotation_step(self, name: str) -> Step | None:
-        """The step of annotation `name`, or of `proxy.istio.io/config#field`, if the pod sets it."""
-        doc = self.w.source_doc
+        """The step of annotation `name`, or of `proxy.istio.io/config#field`, if the pod sets
+        it (a field a workload-selected ProxyConfig pins is not the annotation's to set)."""
         base, _, inner_text = name.partition("#")
         inner = tuple(inner_text.split(".")) if inner_text else ()
         if inner:
+            if base != PROXY_CONFIG:
+                return None
             value = _get(self.config_annotation, inner)
             if value is MISSING:
                 return None
-            if base == CONFIG_ANNOTATION and _get(self.tree.get("extras", PINNED_PROXY) or {}, inner) is not MISSING:
-                return None  # a workload-selected ProxyConfig sets it: the annotation does not win
         elif base in self.annotations:
             value = self.annotations[base]
         else:
             return None
         key_path = (*self.w.meta_path, "annotations", base)
-        loc = None
-        if doc is not None:
-            loc = locate_embedded(doc, key_path, inner) if inner else locate(doc, key_path)
-        label = f"annotation {base}" + (f" ({fieldpath.format_path(inner)})" if inner else "")
-        return Step(value, Source("annotation", label, loc, fieldpath.format_path((*key_path, *inner))),
-                    ANNOTATION_RANK)
+        label = f"annotation {base}" + (f" ({'.'.join(inner)})" if inner else "")
+        return Step(value, Origin("annotation", label, Place(self.e.doc, key_path, inner=inner)), ANNOTATION_RANK)
 
     def container_step(self, spec: Spec) -> Step | None:
         """A user-written istio-proxy / istio-init container that sets this field.
@@ -328,42 +204,13 @@ class Attributor:
             if value is MISSING or (sub == ("image",) and value == "auto"):
                 return None
             path = (*self.w.spec_path, key, idx, *sub)
-            loc = locate(self.w.source_doc, path) if self.w.source_doc is not None else None
-            return Step(value, Source("container", f"{c['name']} container in the pod spec", loc,
-                                      fieldpath.format_path(path)), CONTAINER_RANK)
+            return Step(value, Origin("container", f"{c['name']} container in the pod spec", Place(self.e.doc, path)),
+                        CONTAINER_RANK)
         return None
-
-    def layer_source(self, layer: Layer, path: tuple) -> Source:
-        origin = layer.origin(path)
-        doc, fld = origin.doc, tuple(origin.field)
-        if origin.layer.endswith("flavor default"):
-            at = _flavor_field(path)
-            fdoc = _flavor_doc(origin.layer.split()[0])
-            return Source("flavor-default", origin.layer, locate(fdoc, at), fieldpath.format_path(at))
-        if doc is None:
-            return Source("config", origin.layer, Location(origin.source) if origin.source else None)
-        kind = str(doc.data.get("kind") or "") if isinstance(doc.data, dict) else ""
-        if origin.layer in ("--values", "--mesh-config"):
-            if kind == "IstioOperator" and fld[:1] != ("spec",):
-                fld = ("spec", "values" if origin.layer == "--values" else "meshConfig", *fld)
-            src_kind = "values-file" if origin.layer == "--values" else "mesh-config-file"
-            return Source(src_kind, f"{origin.layer} file", locate(doc, fld), fieldpath.format_path(fld))
-        if kind == "ConfigMap" and len(fld) > 2:
-            loc = locate_embedded(doc, fld[:2], fld[2:])
-        else:
-            loc = locate(doc, fld)
-        scope = _scope(doc) if kind in ("SidecarProxySettings", "ProxyConfig") else None
-        return Source(kind or "config", origin.layer, loc, fieldpath.format_path(fld), scope)
 
     def tree_steps(self, path: tuple) -> list[Step]:
         """Every layer that set `path`, strongest first (the first is the effective one)."""
-        steps = []
-        for rank, layer in enumerate(self.tree.applied):
-            value = _overlay_at(layer.overlay, path)
-            if value is not MISSING:
-                steps.append(Step(value, self.layer_source(layer, path), rank))
-        steps.reverse()
-        return steps
+        return self.tree.steps(path)
 
     @staticmethod
     def default_step(spec: Spec) -> Step | None:
@@ -371,12 +218,12 @@ class Attributor:
             return None
         if spec.default == "proxyconfig":
             key = spec.tree[0][-1]
-            return Step(proxyconfig.DEFAULTS.get(key), Source("istio-default", "Istio default (ProxyConfig)"))
-        return Step(spec.default, Source("istio-default", "Istio default"))
+            return Step(proxyconfig.DEFAULTS.get(key), Origin("istio-default", "Istio default (ProxyConfig)"))
+        return Step(spec.default, Origin("istio-default", "Istio default"))
 
     # -- settings --------------------------------------------------------------------------
 
-    def settings(self) -> list[Setting]:
+    def settings(self) -> list[Effective]:
         out = []
         for spec in catalog():
             if spec.rule == "each-metadata":
@@ -385,18 +232,29 @@ class Attributor:
                 out.append(self.explain(spec))
         return out
 
-    def explain(self, spec: Spec) -> Setting:
+    def setting(self, name: str) -> Effective:
+        """The setting `name` of the catalog; `proxy.proxyMetadata.KEY` for one entry."""
+        spec = _by_name().get(name)
+        if spec is not None:
+            return self.explain(spec)
+        base, _, key = name.rpartition(".")
+        meta = _by_name().get(base)
+        if meta is not None and meta.rule == "each-metadata":
+            return self._metadata_entry(meta, key)
+        raise KeyError(f"no setting {name!r} in render/data/explain.yaml")
+
+    def explain(self, spec: Spec) -> Effective:
         if spec.name not in self.done:
             rule = getattr(self, "_rule_" + spec.rule.replace("-", "_"))
             self.done[spec.name] = rule(spec)
         return self.done[spec.name]
 
     def _finish(self, spec: Spec, steps: list[Step | None], notes: list[str] | None = None,
-                value: Any = MISSING, parts: list[tuple[str, Step]] | None = None) -> Setting:
+                value: Any = MISSING, parts: list[tuple[str, Step]] | None = None) -> Effective:
         """The setting from its candidate steps (strongest first) and the rendered pod."""
         chain = [s for s in steps if s is not None]
         if not chain:
-            chain = [Step(None, Source("injector", "none"))]
+            chain = [Step(None, Origin("injector", "none"))]
         winner = chain[0]
         shown = self.rendered(spec.rendered) if value is MISSING else value
         notes = list(notes or [])
@@ -406,7 +264,7 @@ class Attributor:
             if spec.rendered and spec.rendered.startswith("init.") and no_init:
                 self.general_notes["the pod has no istio-init container (interception mode NONE?): "
                                    "init.* and traffic.* settings other than interceptionMode do not apply"] = None
-        setting = Setting(spec.name, shown, winner.source, overridden=chain[1:], parts=parts or [], notes=notes)
+        setting = Effective(spec.name, shown, winner, overridden=chain[1:], parts=parts or [], notes=notes)
         if winner.value is not None and not _same(winner.value, shown):
             setting.configured = winner.value
             added = _added_items(winner.value, shown)
@@ -419,7 +277,7 @@ class Attributor:
                 setting.notes.append(text)
         return setting
 
-    def _rule_plain(self, spec: Spec) -> Setting:
+    def _rule_plain(self, spec: Spec) -> Effective:
         steps: list[Step | None] = [self.container_step(spec)]
         steps += [self.annotation_step(a) for a in spec.annotations]
         steps += self.tree_steps(spec.tree[0])
@@ -435,18 +293,18 @@ class Attributor:
         if present and own not in self.annotations:
             block = self.annotation_step(present[0])
             assert block is not None
-            steps.append(Step(None, block.source, ANNOTATION_RANK))
+            steps.append(Step(None, block.origin, ANNOTATION_RANK))
             notes.append(f"{' and '.join(present)} replace the whole resources block; "
                          f"add {own} to set this one")
         else:
             steps.append(self.annotation_step(own))
         return steps + self.tree_steps(spec.tree[0]), notes
 
-    def _rule_resources(self, spec: Spec) -> Setting:
+    def _rule_resources(self, spec: Spec) -> Effective:
         steps, notes = self._resource_steps(spec)
         return self._finish(spec, [self.container_step(spec), *steps], notes)
 
-    def _rule_init_resources(self, spec: Spec) -> Setting:
+    def _rule_init_resources(self, spec: Spec) -> Effective:
         """istio-init sizing: our `init.resources`, else ASM's proxy_init values, else (istio) the proxy's."""
         extras_path, values_path = spec.tree
         steps: list[Step | None] = [self.container_step(spec)]
@@ -462,10 +320,10 @@ class Attributor:
         own = self.tree_steps(extras_path)
         if not own or own[0].value is None:
             holder = self.tree_steps(extras_path[:2])
-            steps.append(Step(None, holder[0].source, holder[0].rank) if holder else None)
+            steps.append(Step(None, holder[0].origin, holder[0].rank) if holder else None)
         return self._finish(spec, [*steps, *own, *fallback])
 
-    def _rule_image(self, spec: Spec) -> Setting:
+    def _rule_image(self, spec: Spec) -> Effective:
         """A full image from an annotation or a container, else hub/image:tag[-variant]."""
         notes: list[str] = []
         full = self.annotation_step(spec.annotations[0])
@@ -502,9 +360,9 @@ class Attributor:
             proxy_name = _get(values, ("global", "proxy", "image"))
             value = value.replace(f"/{proxy_name if proxy_name is not MISSING else 'proxyv2'}:",
                                   f"/{image[0].value if image else 'proxyv2'}:", 1)
-        return [Step(value, strongest.source, strongest.rank)], parts
+        return [Step(value, strongest.origin, strongest.rank)], parts
 
-    def _rule_lifecycle(self, spec: Spec) -> Setting:
+    def _rule_lifecycle(self, spec: Spec) -> Effective:
         hook = spec.tree[0][-1]
         steps: list[Step | None] = [self.container_step(spec)]
         configured = self.tree.get("values", "global", "proxy", "lifecycle")
@@ -513,20 +371,20 @@ class Attributor:
             if not own or own[0].value is None:
                 holder = self.tree_steps(spec.tree[0][:-1])
                 if holder:
-                    steps.append(Step(None, holder[0].source, holder[0].rank))
+                    steps.append(Step(None, holder[0].origin, holder[0].rank))
                 return self._finish(spec, [*steps, *own], [
                     "not set: a configured proxy lifecycle replaces the injector's own hooks"])
             return self._finish(spec, [*steps, *own])
         hold = self.explain(next(s for s in catalog() if s.rule == "any-true"))
         if hook == "postStart" and hold.value is True and not self.native:
-            steps.append(Step({"exec": {"command": ["pilot-agent", "wait"]}}, hold.source))
+            steps.append(Step({"exec": {"command": ["pilot-agent", "wait"]}}, hold.origin))
             return self._finish(spec, steps, ["added because holdApplicationUntilProxyStarts is true"])
         if hook == "preStop" and self.native:
-            steps.append(Step(None, Source("injector", "native sidecar drain hook")))
+            steps.append(Step(None, Origin("injector", "native sidecar drain hook")))
             return self._finish(spec, steps, ["native sidecars drain through this hook when the pod stops"])
         return self._finish(spec, steps)
 
-    def _rule_any_true(self, spec: Spec) -> Setting:
+    def _rule_any_true(self, spec: Spec) -> Effective:
         """holdApplicationUntilProxyStarts: the ProxyConfig field OR the values switch."""
         pc_path, values_path = spec.tree
         pc_steps = [s for s in [self.annotation_step(spec.annotations[0])] if s] + self.tree_steps(pc_path)
@@ -541,19 +399,19 @@ class Attributor:
             chain = sorted(pc_steps[:1] + values_steps[:1], key=lambda s: -s.rank)
             chain += [s for s in pc_steps[1:] + values_steps[1:]]
             if not chain:
-                chain = [Step(False, Source("istio-default", "Istio default"))]
+                chain = [Step(False, Origin("istio-default", "Istio default"))]
         return self._finish(spec, list(chain), value=pc_on or values_on)
 
-    def _rule_dns(self, spec: Spec) -> Setting:
+    def _rule_dns(self, spec: Spec) -> Effective:
         extras_path, meta_path = spec.tree
         chain: list[Step | None] = [self.annotation_step(spec.annotations[0])]
         chain += self.tree_steps(extras_path)
         chain += self.tree_steps(meta_path)
-        chain.append(Step(False, Source("istio-default", "Istio default")))
+        chain.append(Step(False, Origin("istio-default", "Istio default")))
         captured = self.rendered(spec.rendered)
         return self._finish(spec, chain, value=captured == "true" if self.pc is not None else MISSING)
 
-    def _metadata(self, spec: Spec) -> list[Setting]:
+    def _metadata(self, spec: Spec) -> list[Effective]:
         """One setting per proxyMetadata entry (env vars of the proxy)."""
         base = spec.tree[0]
         keys: dict[str, None] = {}
@@ -561,20 +419,26 @@ class Attributor:
                        self.config_annotation.get("proxyMetadata")):
             if isinstance(source, dict):
                 keys.update(dict.fromkeys(map(str, source)))
+        return [self._metadata_entry(spec, key) for key in sorted(keys)]
+
+    def _metadata_entry(self, spec: Spec, key: str) -> Effective:
+        """The proxyMetadata entry `key` (None when nothing sets it)."""
+        name = f"{spec.name}.{key}"
+        if name in self.done:
+            return self.done[name]
+        base = spec.tree[0]
+        sub = Spec(name, tree=((*base, key),), annotations=(f"{spec.annotations[0]}.{key}",),
+                   rendered=f"{spec.rendered}.{key}")
+        chain: list[Step | None] = [self.annotation_step(sub.annotations[0])]
         dns = self.tree_steps(("extras", "dnsProxy"))
-        out = []
-        for key in sorted(keys):
-            sub = Spec(f"{spec.name}.{key}", tree=((*base, key),),
-                       annotations=(f"{spec.annotations[0]}.{key}",), rendered=f"{spec.rendered}.{key}")
-            chain: list[Step | None] = [self.annotation_step(sub.annotations[0])]
-            if key in DNS_KEYS and dns and dns[0].value is not None:
-                chain.append(Step("true" if dns[0].value else None, dns[0].source, dns[0].rank))
-            chain += self.tree_steps(sub.tree[0])
-            setting = self._finish(sub, chain)
-            if setting.value is MISSING:
-                setting.value = None
-            out.append(setting)
-        return out
+        if key in DNS_KEYS and dns and dns[0].value is not None:
+            chain.append(Step("true" if dns[0].value else None, dns[0].origin, dns[0].rank))
+        chain += self.tree_steps(sub.tree[0])
+        setting = self._finish(sub, chain)
+        if setting.value is MISSING:
+            setting.value = None
+        self.done[name] = setting
+        return setting
 
 
 def _text(value: Any) -> str:

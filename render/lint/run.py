@@ -1,0 +1,53 @@
+"""`meshrender lint` through the driver: every file's workloads checked where they are evaluated.
+
+The run is tolerant (render/run/driver.py): a settings document that does not validate,
+a same-scope conflict or a workload the injector refuses is kept as a problem, reported
+by a rule, and everything else is still checked; only unreadable input and bad usage end
+it with exit status 2. Evaluations keep the pod as written (`keep_original`), since
+rules read both it and the injected one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from meshrender.inputs.sources import SourceFile
+from meshrender.lint.engine import FileLint, Gatherer, Report, check_file
+from meshrender.lint.model import LintModel, WorkloadView
+from meshrender.lint.rules import Rule, all_rules
+from meshrender.run.driver import Evaluated, Run, drive
+from meshrender.settings.resolve import Options
+
+
+class Linter:
+    """The lint handler: rules run in the worker, findings gathered in input order."""
+
+    def __init__(self, rules: tuple[Rule, ...]):
+        self.rules = rules
+        self.model: LintModel | None = None
+        self.gatherer: Gatherer | None = None
+
+    def start(self, run: Run) -> None:
+        self.model = LintModel.of(run)
+        self.gatherer = Gatherer(self.model, self.rules, run.files)
+
+    def file(self, run: Run, evaluated: Evaluated) -> FileLint:
+        assert self.model is not None
+        views = [WorkloadView(self.model, e) for e in evaluated.evaluations]
+        result = check_file(self.model, views, self.rules)
+        result.problems = evaluated.problems
+        result.documents = evaluated.documents
+        return result
+
+    def collect(self, run: Run, index: int, file: SourceFile, result: FileLint) -> None:
+        assert self.gatherer is not None
+        self.gatherer.add(result)
+
+
+def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | None = None,
+               warn: Callable[[str], None] | None = None, workers: int | None = None) -> Report:
+    """Lint the files of `paths`."""
+    linter = Linter(all_rules() if rules is None else rules)  # found before the workers fork
+    drive(paths, options, linter, strict=False, keep_original=True, warn=warn, workers=workers)
+    assert linter.gatherer is not None
+    return linter.gatherer.finish()

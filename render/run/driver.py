@@ -1,0 +1,366 @@
+"""The one driver: read the inputs, gather the settings, evaluate every file's workloads in
+worker processes in input order, and hand each file's result to the command.
+
+Every command that looks at workloads (render, lint, explain, diff, render-check) runs
+through `drive`, so they read the same inputs the same way, resolve settings the same
+way and evaluate each workload once (render/evaluate/evaluation.py). What differs is a
+`Handler`:
+
+- `start(run)`, in this process once the settings are known and before the workers
+  fork (what it sets up, the workers inherit);
+- `file(run, evaluated)`, in the worker that read the file: turn the file's evaluations
+  into a small result that crosses back (texts to print, located findings, ...);
+- `collect(run, i, file, result)`, in this process, in input order.
+
+Memory stays flat: a file's documents live only in the worker that evaluates it.
+
+Two passes over the inputs: first every file is read and only the documents that may be
+settings are parsed (settings apply across files), then each file is read again where
+it is evaluated. Errors are the ones a run that read everything first would meet first,
+in input order: reading and parsing errors before settings errors before evaluation
+errors, whichever worker met them first. A tolerant run (lint) records settings and
+workload problems instead of stopping; only unreadable input and bad usage stop it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from meshrender.errors import InputError, MeshrenderError, UsageError
+from meshrender.evaluate.evaluation import Context, Evaluation, evaluate
+from meshrender.inputs import kinds, sources
+from meshrender.inputs.sources import SourceFile
+from meshrender.run import parallel
+from meshrender.settings.collect import Collector, Settings, SidecarSettings, is_consumed, may_be_settings
+from meshrender.settings.provenance import Place
+from meshrender.settings.resolve import Options, Resolver
+from meshrender.settings.schema import SchemaError
+from meshrender.yamlio import Document, expect, parse_some
+
+# Workers pay off from about this much work: reading settings is light (files), rendering
+# is not (bytes of YAML); below, one process does it all, as forking costs more.
+PARALLEL_MIN_FILES = 256
+PARALLEL_MIN_BYTES = 256 * 1024
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class Problem:
+    """Something render would refuse, kept by a tolerant run: `kind` says which lint rule
+    reports it ("invalid-setting": a settings document that does not validate; "render":
+    anything else render stops on), `doc` the settings document it concerns, if any."""
+
+    kind: str
+    message: str
+    place: Place
+    doc: Document | None = None
+
+
+@dataclass
+class Evaluated:
+    """One file, read and evaluated in a worker: what the handler's `file` gets."""
+
+    file: SourceFile
+    evaluations: list[Evaluation]
+    problems: list[Problem]  # documents that hold no readable workload (tolerant runs)
+    documents: int
+    consumed: int
+
+
+@dataclass
+class Run:
+    """A run as handlers see it: the inputs, the settings and what workloads are evaluated
+    against, and (in this process) the totals so far."""
+
+    paths: list[str]
+    inputs: Inputs
+    context: Context
+    problems: list[Problem] = field(default_factory=list)  # settings problems (tolerant runs)
+    files: int = 0
+    documents: int = 0
+    consumed: int = 0
+    used_settings: set[int] = field(default_factory=set)  # indices into settings.sidecar
+
+    @property
+    def settings(self) -> Settings:
+        return self.context.settings
+
+    @property
+    def resolver(self) -> Resolver | None:
+        return self.context.resolver
+
+    def unused_selectors(self) -> list[SidecarSettings]:
+        """Workload SidecarProxySettings whose selector matched no workload of the run."""
+        return [s for k, s in enumerate(self.settings.sidecar)
+                if s.scope == "workload" and k not in self.used_settings]
+
+
+class Handler(Protocol):
+    def start(self, run: Run) -> None: ...
+
+    def file(self, run: Run, evaluated: Evaluated) -> Any: ...
+
+    def collect(self, run: Run, index: int, file: SourceFile, result: Any) -> None: ...
+
+
+def workers_for(count: int, total_bytes: int | None = None) -> int:
+    """How many processes work on `count` files (of `total_bytes`, when known):
+    MESHRENDER_JOBS, else every core when there is enough to do."""
+    env = os.environ.get("MESHRENDER_JOBS", "").strip()
+    if env:
+        try:
+            jobs = int(env)
+        except ValueError:
+            raise UsageError(f"MESHRENDER_JOBS={env!r} is not a number of processes") from None
+        return max(1, min(jobs, count))
+    if count < 2 or (count < PARALLEL_MIN_FILES if total_bytes is None else total_bytes < PARALLEL_MIN_BYTES):
+        return 1
+    return max(1, min(parallel.cpu_count(), count))
+
+
+class Inputs:
+    """The files of a run, read again by whichever process needs them (stdin once)."""
+
+    def __init__(self, paths: list[str], warn: Warn | None = None):
+        self.found = sources.discover(paths, warn)
+        self.stdin = b""
+        self.first_stdin = next((i for i, (_, _, p) in enumerate(self.found) if p is None), -1)
+        if self.first_stdin >= 0:
+            self.stdin = sources.read_bytes("-", None)  # bounded: stdin may be endless
+        sources.check_total_size(self.found, len(self.stdin))
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    @property
+    def displays(self) -> set[str]:
+        return {display for display, _, _ in self.found}
+
+    def source(self, i: int) -> SourceFile:
+        display, rel, path = self.found[i]
+        return SourceFile(display, rel, path)
+
+    def text(self, i: int) -> str:
+        from meshrender.yamlio import decode
+
+        display, _, path = self.found[i]
+        if path is None:  # a second `-` reads an empty stdin
+            return decode(self.stdin, display) if i == self.first_stdin else ""
+        return sources.read_text(display, path)
+
+    def load(self, i: int) -> SourceFile:
+        from meshrender.yamlio import parse
+
+        f = self.source(i)
+        f.docs = parse(self.text(i), f.display)
+        sources.check_objects(f.docs)
+        return f
+
+
+def first_load_error(inputs: Inputs, indices: list[int], workers: int) -> parallel.Failure | None:
+    """The first file, in input order, that cannot be read or parsed, if any."""
+    for _, r in parallel.ordered_map(lambda k: inputs.load(indices[k]) and None, len(indices), workers):
+        if isinstance(r, parallel.Failure):
+            if isinstance(r.error, MeshrenderError):
+                return parallel.Failure(indices[r.index], r.error)
+            continue  # a bug in reading, not an input error: report the original error
+    return None
+
+
+def _raise(failure: parallel.Failure) -> None:
+    raise failure.error
+
+
+def _prepare() -> None:
+    """Import what a large run needs once the settings are read: the fast YAML reader
+    (yamlio.expect decides later whether to use it) and jsonschema-rs, which validates
+    the settings. Called while workers scan the files, when this process would only wait."""
+    if os.environ.get("MESHRENDER_YAML", "") != "reference":
+        with contextlib.suppress(ImportError):
+            import meshrender.yamlio.fast  # noqa: F401
+    from meshrender.settings import schema
+
+    schema.prefetch()
+
+
+# -- settings -------------------------------------------------------------------------------
+
+def _problem(e: MeshrenderError, kind: str, doc: Document | None = None) -> Problem:
+    return Problem(kind, e.message if not e.field else f"{e.field}: {e.message}", Place(location=e.location), doc)
+
+
+def collect_settings(docs: Iterable[Document], strict: bool, problems: list[Problem]) -> Settings:
+    """The settings of `docs` (in input order). Strict: the first bad document raises;
+    tolerant: it becomes a problem and the others still count."""
+    collector = Collector()
+    for doc in docs:
+        try:
+            collector.add(doc)
+        except SchemaError as e:
+            if strict:
+                raise
+            problems.append(_problem(e, "invalid-setting", doc))
+        except InputError as e:
+            if strict:
+                raise
+            problems.append(_problem(e, "render", doc))
+    return collector.settings
+
+
+def make_context(settings_docs: Iterable[Document], options: Options, *, strict: bool = True,
+                 keep_original: bool = False, inputs: Collection[str] = ()) -> tuple[Context, list[Problem]]:
+    """What workloads are evaluated against. In a tolerant run a Resolver error from a
+    document among `inputs` (display names) is a problem; from anywhere else (a flag, a
+    --values file) it is bad usage and raises."""
+    problems: list[Problem] = []
+    settings = collect_settings(settings_docs, strict, problems)
+    try:
+        resolver: Resolver | None = Resolver(settings, options)
+    except InputError as e:
+        if strict or e.location is None or e.location.path not in inputs:
+            raise
+        problems.append(_problem(e, "render"))
+        resolver = None
+    return Context(options, settings, resolver, strict=strict, keep_original=keep_original), problems
+
+
+# -- workloads ------------------------------------------------------------------------------
+
+def _describe(data: dict, namespace: str) -> str:
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    return f"{data.get('kind')} {meta.get('namespace') or namespace}/{meta.get('name') or '(unnamed)'}"
+
+
+def workloads_of(doc: Document, namespace: str) -> list[kinds.Workload]:
+    """The workloads in a document (one, or each item of a List); InputError, located, for
+    one whose structure holds no pod."""
+    from meshrender.inputs import objects
+
+    data = doc.data
+    out = []
+    items = [((), data)] if kinds.is_workload(data) else \
+        [(("items", i), item) for i, item in enumerate(data["items"])] if kinds.is_list(data) else []
+    for path, item in items:
+        if not kinds.is_workload(item):
+            continue
+        try:
+            w = kinds.workload_of(item, namespace, path)
+        except kinds.ShapeError as e:
+            raise objects.shape_error(e, doc, _describe(item, namespace)) from None
+        w.source_doc = doc
+        out.append(w)
+    return out
+
+
+def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
+    """Evaluate every workload of one loaded file (strict: the first error raises)."""
+    out = Evaluated(f, [], [], 0, 0)
+    namespace = context.options.namespace
+    for doc in f.docs:
+        out.documents += 1
+        if is_consumed(doc.data):
+            out.consumed += 1
+            continue
+        try:
+            workloads = workloads_of(doc, namespace)
+        except InputError as e:
+            if context.strict:
+                raise
+            out.problems.append(_problem(e, "render"))
+            continue
+        out.evaluations += [evaluate(w, doc, context) for w in workloads]
+    return out
+
+
+# -- the run --------------------------------------------------------------------------------
+
+@dataclass
+class _FileDone:
+    result: Any
+    documents: int
+    consumed: int
+    used: frozenset[int]
+
+
+def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool = True,
+          keep_original: bool = False, progress: Any = None, workers: int | None = None,
+          warn: Warn | None = None) -> Run:
+    """Run `handler` over every file of `paths` (see the module docstring); the Run,
+    with its totals, once every file is collected."""
+    inputs = Inputs(paths, warn)
+    n = len(inputs)
+    jobs = workers or workers_for(n)  # for reading settings; evaluating decides below
+
+    # 1. Settings documents, from every file, before any workload is evaluated.
+    settings_docs: list[Document] = []
+    total_bytes = documents = 0
+    counts: list[int] = []
+
+    def scan(i: int) -> tuple[int, list[Document], int]:
+        text = inputs.text(i)
+        docs, count = parse_some(text, inputs.found[i][0], may_be_settings)
+        sources.check_objects(docs)
+        return len(text), docs, count
+
+    failure = None
+    prepare = jobs > 1 and n >= PARALLEL_MIN_FILES
+    for i, r in parallel.ordered_map(scan, n, jobs):
+        if prepare:  # the workers are scanning: this process has time for what comes next
+            _prepare()
+            prepare = False
+        if isinstance(r, parallel.Failure):
+            failure = r
+            break
+        total_bytes += r[0]
+        settings_docs += r[1]
+        documents += r[2]
+        counts.append(r[2])
+        if progress is not None:
+            progress.update("reading", i + 1, n, "files")
+    if failure:  # the first error of a run that read everything first: maybe a parse error before it
+        _raise(first_load_error(inputs, list(range(failure.index + 1)), jobs) or failure)
+    sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
+    try:
+        context, problems = make_context(settings_docs, options, strict=strict, keep_original=keep_original,
+                                         inputs=inputs.displays)
+        run = Run(paths, inputs, context, problems, files=n)
+        handler.start(run)
+    except MeshrenderError as e:
+        _raise(first_load_error(inputs, list(range(n)), jobs) or parallel.Failure(-1, e))
+    del settings_docs
+    expect(total_bytes)  # load the fast YAML reader once, before the workers fork
+
+    # 2. Every file, evaluated where it is read.
+    jobs = workers or workers_for(n, total_bytes)
+    resolver = context.resolver
+    sidecar_index = {id(s): k for k, s in enumerate(context.settings.sidecar)}
+
+    def one(i: int) -> _FileDone:
+        evaluated = evaluate_file(inputs.load(i), context)
+        result = handler.file(run, evaluated)
+        used = frozenset(sidecar_index[u] for u in resolver.used_settings if u in sidecar_index) \
+            if resolver is not None else frozenset()
+        return _FileDone(result, evaluated.documents, evaluated.consumed, used)
+
+    stage = progress.stage("evaluating" if not strict else "rendering", documents, "documents") \
+        if progress is not None else None
+    done = 0
+    for i, r in parallel.ordered_map(one, n, jobs):
+        if isinstance(r, parallel.Failure):
+            failure = r
+            break
+        done = i + 1
+        run.documents += r.documents
+        run.consumed += r.consumed
+        run.used_settings |= r.used
+        handler.collect(run, i, inputs.source(i), r.result)
+        if stage:
+            stage(r.documents)
+    if failure:  # a parse error in any file not evaluated yet comes first
+        _raise(first_load_error(inputs, list(range(done, n)), jobs) or failure)
+    return run

@@ -1,0 +1,126 @@
+"""Rendering: each evaluated file as the YAML documents `render` writes.
+
+The handler the driver runs for `render`, `diff` and `render-check`: in the worker that
+evaluated a file, its documents become text (injected workloads re-emitted, every other
+document passed through as written, settings of meshrender's own kinds consumed), and
+only that text and a summary per workload come back, in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshrender.evaluate.evaluation import WorkloadSummary
+from meshrender.inputs.sources import SourceFile
+from meshrender.kube import gozero
+from meshrender.run.driver import Evaluated, Run, drive
+from meshrender.settings.collect import is_consumed
+from meshrender.settings.resolve import Options
+from meshrender.yamlio import dump, locate
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class FileOutput:
+    """One file rendered, as it crosses back from the worker."""
+
+    texts: list[str] | None  # None when `write` wrote them in the worker
+    has_output: bool
+    workloads: list[WorkloadSummary]
+    warnings: list[str]
+    extra: Any = None  # what the per-file hook returned
+
+
+@dataclass
+class Rendered:
+    """The totals of a render, for the summary and for callers that compare trees."""
+
+    run: Run | None = None
+    workloads: list[WorkloadSummary] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    outputs: list[tuple[SourceFile, list[str]]] = field(default_factory=list)  # with keep_texts
+
+    @property
+    def documents(self) -> int:
+        return self.run.documents if self.run else 0
+
+    @property
+    def consumed(self) -> int:
+        return self.run.consumed if self.run else 0
+
+
+def render_texts(evaluated: Evaluated) -> list[str]:
+    """The output documents of one evaluated file: injected workloads written anew (with
+    kube-inject's Go round trip of the objects around the pod), the rest as written."""
+    injected_docs = set()
+    for e in evaluated.evaluations:
+        if e.pod is not None:
+            gozero.apply(e.workload.doc)
+            injected_docs.add(id(e.doc))
+    return [dump(doc.data) if id(doc) in injected_docs else doc.passthrough_text()
+            for doc in evaluated.file.docs if not is_consumed(doc.data)]
+
+
+class Renderer:
+    """The render handler: text per file, summaries per workload, warnings.
+
+    `write(file, texts)`, when given, is called in the worker with each file's documents
+    instead of sending them back; `per_file(run)` is called once before the workers fork
+    and returns a function run in the worker on each evaluated file, whose result arrives
+    as `FileOutput.extra`; `on_file(file, output)` sees each file in input order.
+    """
+
+    def __init__(self, on_file: Callable[[SourceFile, FileOutput], Any] | None = None, *,
+                 write: Callable[[SourceFile, list[str]], None] | None = None,
+                 per_file: Callable[[Run], Callable[[Evaluated], Any] | None] | None = None,
+                 keep_texts: bool = False):
+        self.on_file = on_file
+        self.write = write
+        self.per_file = per_file
+        self.keep_texts = keep_texts
+        self.hook: Callable[[Evaluated], Any] | None = None
+        self.result = Rendered()
+
+    def start(self, run: Run) -> None:
+        self.result.run = run
+        self.hook = self.per_file(run) if self.per_file else None
+
+    def file(self, run: Run, evaluated: Evaluated) -> FileOutput:
+        texts: list[str] | None = render_texts(evaluated)
+        extra = self.hook(evaluated) if self.hook else None
+        has_output = bool(texts)
+        if self.write is not None:
+            if texts:
+                self.write(evaluated.file, texts)
+            texts = None
+        warnings = [f"{e.doc.location}: skipping injection of {e.display}: {e.skipped}"
+                    for e in evaluated.evaluations if e.skipped]
+        return FileOutput(texts, has_output, [e.summary() for e in evaluated.evaluations], warnings, extra)
+
+    def collect(self, run: Run, index: int, file: SourceFile, out: FileOutput) -> None:
+        self.result.workloads += out.workloads
+        self.result.warnings += out.warnings
+        if self.keep_texts:
+            self.result.outputs.append((file, out.texts or []))
+        if self.on_file is not None:
+            self.on_file(file, out)
+
+    def finish(self, run: Run) -> Rendered:
+        self.result.warnings += unused_selector_warnings(run)
+        return self.result
+
+
+def unused_selector_warnings(run: Run) -> list[str]:
+    return [f"{locate(s.doc, ('spec', 'selector'))}: warning: SidecarProxySettings {s.name}: "
+            "selector matches no workload" for s in run.unused_selectors()]
+
+
+def render(paths: list[str], options: Options, renderer: Renderer | None = None, *, progress: Any = None,
+           workers: int | None = None, warn: Warn | None = None) -> Rendered:
+    """Render the files of `paths` through the driver (strict: the first error raises)."""
+    renderer = renderer or Renderer(keep_texts=True)
+    run = drive(paths, options, renderer, progress=progress, workers=workers, warn=warn)
+    return renderer.finish(run)
