@@ -64,7 +64,7 @@ def read_proxy_config(raw: Any) -> dict[str, Any] | None:
     if override is None:
         return None
     if not isinstance(override, dict):
-        raise ProxyConfigError(f"{PROXY_CONFIG} must be a ProxyConfig map")
+        raise ProxyConfigError(f"{PROXY_CONFIG} is not a ProxyConfig map")
     try:
         return proxyconfig.normalize(override, PROXY_CONFIG)
     except InputError as e:

@@ -11,10 +11,9 @@ import json
 import re
 from collections.abc import Callable
 
-from meshrender import yamlio
-from meshrender.errors import InputError
 from meshrender.inject import proxyconfig, proxyconfig_check
 from meshrender.inject.probes import parse_go_bool
+from meshrender.istio import ProxyConfigError, read_proxy_config
 from meshrender.kube.quantity import QuantityError
 from meshrender.kube.quantity import parse as parse_quantity
 
@@ -120,13 +119,11 @@ def _quantity(v: str) -> None:
 def _proxy_config(v: str) -> None:
     """Istio's validateProxyConfig: the annotation over the built-in proxy defaults."""
     try:
-        override = yamlio.load_plain(v, "proxy.istio.io/config")
-    except InputError as e:
-        raise ValueError(f"failed to convert to apply proxy config: {e.message}") from None
+        override = read_proxy_config(v)
+    except ProxyConfigError as e:
+        raise ValueError(f"failed to convert to apply proxy config: {e}") from None
     if override is None:
         return
-    if not isinstance(override, dict):
-        raise ValueError("failed to convert to apply proxy config: not a ProxyConfig map")
     problems = proxyconfig_check.errors(proxyconfig.merge(proxyconfig.DEFAULTS, override))
     if problems:
         raise ValueError("; ".join(problems))
