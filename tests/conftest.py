@@ -84,3 +84,11 @@ def env_of(c: dict) -> dict:
 
 def arg_after(args: list, flag: str):
     return args[args.index(flag) + 1] if flag in args else None
+
+
+@pytest.fixture
+def lint(cli, tmp_path):
+    """Write a repo and lint it as JSON (tests/lintkit.py)."""
+    from tests.lintkit import Lint
+
+    return Lint(cli, tmp_path / "repo")

@@ -62,13 +62,20 @@ class Context:
 
 @dataclass(frozen=True)
 class WorkloadSummary:
-    """What the render summary says about a workload (small enough to pass between processes)."""
+    """What the render summary (and lint's JSON report) says about a workload: injected or
+    why not, native or traditional and why (small enough to pass between processes)."""
 
     display: str
     injected: bool
     skipped: str | None
     mode: str | None
     reason: str | None
+    location: Location | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        loc = self.location
+        return {"workload": self.display, "file": loc.path if loc else None, "line": loc.line if loc else None,
+                "injected": self.injected, "skipped": self.skipped, "mode": self.mode, "reason": self.reason}
 
 
 @dataclass
@@ -125,7 +132,7 @@ class Evaluation:
     def summary(self) -> WorkloadSummary:
         mode = self.mode
         return WorkloadSummary(self.display, self.injected and self.error is None, self.skipped, self.mode_name,
-                               mode.reason if mode is not None else None)
+                               mode.reason if mode is not None else None, self.location)
 
     # -- what the pod asks for -----------------------------------------------------------
 

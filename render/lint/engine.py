@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshrender.errors import Location
+from meshrender.evaluate.evaluation import WorkloadSummary
 from meshrender.lint.finding import Finding, Hit, Severity
 from meshrender.lint.model import LintModel, WorkloadView
 from meshrender.lint.rules import Rule
@@ -31,6 +32,7 @@ class Report:
     workloads: int = 0
     files: int = 0
     rules: tuple[Rule, ...] = ()
+    evaluated: list[WorkloadSummary] = field(default_factory=list)  # each workload, in input order
 
     def counts(self) -> dict[str, int]:
         c = Counter(f.severity.label for f in self.findings)
@@ -75,6 +77,7 @@ class FileLint:
     problems: list[Problem] = field(default_factory=list)  # documents that are no workload
     workloads: int = 0
     documents: int = 0
+    evaluated: list[WorkloadSummary] = field(default_factory=list)
     tallies: dict[str, dict[Any, list]] = field(default_factory=dict)  # rule id -> key -> [detail, n]
 
 
@@ -102,7 +105,7 @@ def _found(rule: Rule, hit: Hit, view: WorkloadView | None, locate: _Locator) ->
 def check_file(model: LintModel, views: list[WorkloadView], rules: tuple[Rule, ...]) -> FileLint:
     """Check workloads (one file's, or all of them) and locate what they hit while their
     documents are at hand: the result holds no document."""
-    out = FileLint(workloads=len(views))
+    out = FileLint(workloads=len(views), evaluated=[v.e.summary() for v in views])
     locate = _Locator()  # per call: ids of the documents of a file are reused after it
     out.found = [_found(rule, hit, v, locate) for view in views for rule, hit, v in _view_hits(view, rules)]
     for rule in rules:
@@ -153,6 +156,7 @@ class Gatherer:
 
     def add(self, result: FileLint) -> None:
         self.report.workloads += result.workloads
+        self.report.evaluated += result.evaluated
         self.model.problems += result.problems
         for rule_id, tally in result.tallies.items():
             total = self.model.tallies.setdefault(rule_id, {})

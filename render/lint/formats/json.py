@@ -1,4 +1,5 @@
-"""One JSON document: findings, suppressed findings and the summary."""
+"""One JSON document: findings, suppressed findings, the summary, and each workload's
+evaluation (injected or why not, native or traditional and why), as render sees it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def render(report: Report, fail_on: Severity) -> str:
         "findings": [f.to_dict() for f in report.findings],
         "suppressed": [{**f.to_dict(), "suppressedBy": f.suppressed_by} for f in report.suppressed],
         "summary": report.summary(),
+        "workloads": [w.to_dict() for w in report.evaluated],
         "failOn": fail_on.label,
         "failed": report.failed(fail_on),
     }

@@ -1,0 +1,103 @@
+"""Mesh annotations: invalid values, unknown names, the wrong object (policies/annotations.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.lintkit import deployment, profile, settings
+
+# -- invalid-mesh-annotation ------------------------------------------------------------
+
+@pytest.mark.parametrize("name,value,says", [
+    ("traffic.sidecar.istio.io/excludeOutboundPorts", '"5432,99999"', "99999"),
+    ("traffic.sidecar.istio.io/includeOutboundIPRanges", '"10.0.0.0/33"', "10.0.0.0/33"),
+    ("sidecar.istio.io/proxyCPU", "lots", "not a quantity"),
+    ("sidecar.istio.io/nativeSidecar", '"yes"', 'counts as \\"true\\"'),
+    ("sidecar.istio.io/rewriteAppHTTPProbers", "maybe", "not a boolean"),
+    ("sidecar.istio.io/inject", "enabled", "not injected"),
+    ("sidecar.istio.io/statsFlushInterval", "5 seconds", "not a duration"),
+    ("sidecar.istio.io/userVolume", "'[{\"name\": x}]'", "not valid JSON"),
+    ("sidecar.istio.io/logLevel", "verbose", "not one of"),
+    ("proxy.istio.io/config", "'terminationDrainDuration: soon'", "not a duration"),
+    ("readiness.status.sidecar.istio.io/periodSeconds", '"-5"', "unsigned"),
+])
+def test_invalid_annotation_values(lint, name, value, says):
+    r = lint({"profile.yaml": profile(), "app.yaml": deployment(annotations=f"        {name}: {value}")})
+    assert r.where("invalid-mesh-annotation") == [r.at("app.yaml", name)]
+    assert says in json.dumps(r.of("invalid-mesh-annotation")[0]["message"])
+    assert r.code == 1
+
+
+def test_valid_annotations_are_not_reported(lint):
+    anns = "\n".join([
+        '        traffic.sidecar.istio.io/excludeOutboundPorts: "5432,6379"',
+        '        traffic.sidecar.istio.io/includeOutboundIPRanges: "10.0.0.0/8"',
+        '        sidecar.istio.io/proxyCPU: 200m',
+        '        sidecar.istio.io/nativeSidecar: "true"',
+        '        sidecar.istio.io/rewriteAppHTTPProbers: "false"',
+        '        sidecar.istio.io/statsFlushInterval: 10s',
+        # Istio's template ranges over a JSON object: volume name -> volume source.
+        "        sidecar.istio.io/userVolume: '{\"certs\": {\"secret\": {\"secretName\": \"c\"}}}'",
+        "        proxy.istio.io/config: '{concurrency: 4}'",
+    ])
+    r = lint({"profile.yaml": profile(), "app.yaml": deployment(annotations=anns)})
+    assert r.of("invalid-mesh-annotation") == []
+    assert r.code == 0
+
+
+def test_invalid_setting_value_points_at_the_settings_field_once(lint):
+    spec = "  traffic:\n    excludeInboundPorts: 7013,70000\n"
+    r = lint({"profile.yaml": profile(), "mesh.yaml": settings(spec, "shop", "shop"),
+              "a.yaml": deployment("a"), "b.yaml": deployment("b")})
+    assert r.where("invalid-mesh-annotation") == [r.at("mesh.yaml", "excludeInboundPorts")]
+    assert r.of("invalid-mesh-annotation")[0]["workload"] is None
+    assert "70000" in r.of("invalid-mesh-annotation")[0]["message"]
+
+
+def test_settings_document_that_fails_its_schema_is_a_finding_not_exit_2(lint):
+    r = lint({"profile.yaml": profile(), "mesh.yaml": settings('  nativeSidecar: "yes"\n'), "app.yaml": deployment()})
+    assert r.where("invalid-mesh-annotation") == [r.at("mesh.yaml", "nativeSidecar")]
+    assert r.code == 1
+    assert r.of("hold-application-ignored-in-native") == []  # the rest was still checked
+
+
+# -- unknown-mesh-annotation ------------------------------------------------------------
+
+def test_unknown_annotation_with_a_did_you_mean(lint):
+    r = lint({"app.yaml": deployment(annotations="        sidecar.istio.io/proxyCpu: 500m")})
+    assert r.where("unknown-mesh-annotation") == [r.at("app.yaml", "sidecar.istio.io/proxyCpu")]
+    assert "did you mean sidecar.istio.io/proxyCPU?" in r.of("unknown-mesh-annotation")[0]["message"]
+    r = lint({"app.yaml": deployment(annotations='        traffic.sidecar.istio.io/excludeOutboundPort: "53"')})
+    assert "did you mean traffic.sidecar.istio.io/excludeOutboundPorts?" in \
+        r.of("unknown-mesh-annotation")[0]["message"]
+
+
+def test_unknown_rule_in_ignore_annotation_points_at_the_rule_name(lint):
+    r = lint({"app.yaml": deployment(
+        annotations="        meshrender.dev/ignore: proxy-uid-conflict,proxy-uid-conflcit")})
+    assert r.where("unknown-mesh-annotation") == [r.at("app.yaml", "proxy-uid-conflcit")]
+    assert "did you mean proxy-uid-conflict?" in r.of("unknown-mesh-annotation")[0]["message"]
+
+
+def test_known_and_foreign_annotations_are_not_reported(lint):
+    anns = "\n".join(["        sidecar.istio.io/proxyCPU: 500m", "        example.com/owner: team-a",
+                      "        prometheus.io/scrape: \"true\"", "        meshrender.dev/ignore: '*'"])
+    r = lint({"app.yaml": deployment(annotations=anns)})
+    assert r.of("unknown-mesh-annotation") == []
+
+
+# -- mesh-annotation-on-workload-metadata -----------------------------------------------
+
+def test_pod_annotation_on_the_deployments_metadata(lint):
+    text = deployment().replace("  namespace: shop\n", "  namespace: shop\n  annotations:\n"
+                                "    sidecar.istio.io/inject: \"false\"\n    networking.istio.io/exportTo: \".\"\n", 1)
+    r = lint({"app.yaml": text})
+    assert r.where("mesh-annotation-on-workload-metadata") == [r.at("app.yaml", "sidecar.istio.io/inject")]
+    assert "spec.template.metadata.annotations" in r.of("mesh-annotation-on-workload-metadata")[0]["message"]
+
+
+def test_pod_annotations_in_the_template_are_fine(lint):
+    r = lint({"app.yaml": deployment(annotations='        sidecar.istio.io/inject: "true"')})
+    assert r.of("mesh-annotation-on-workload-metadata") == []
