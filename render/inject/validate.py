@@ -10,6 +10,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from meshrender.inject import proxyconfig, proxyconfig_check
 from meshrender.inject.probes import parse_go_bool
@@ -37,17 +38,6 @@ def _port(s: str) -> int:
     return int(t)
 
 
-def _ports(name: str, s: str) -> None:
-    s = s.strip()
-    if not s:
-        return
-    for p in s.split(","):
-        try:
-            _port(p)
-        except ValueError as e:
-            raise ValueError(f"{name} invalid: {e}") from None
-
-
 def _cidrs(s: str) -> None:
     if not s:
         return
@@ -65,36 +55,29 @@ def _cidrs(s: str) -> None:
             raise ValueError(f"failed parsing cidr {cidr!r}")
 
 
-def _include_ip_ranges(v: str) -> None:
-    if v != "*":
+def _named(what: str, check: Callable[[str], Any], unless: str | None = None) -> Callable[[str], None]:
+    """`check`, its complaint prefixed as Istio words it (`includeIPRanges invalid: ...`);
+    `unless` is a value Istio accepts before checking (`*`: everything)."""
+
+    def run(v: str) -> None:
+        if v == unless:
+            return
         try:
-            _cidrs(v)
+            check(v)
         except ValueError as e:
-            raise ValueError(f"includeIPRanges invalid: {e}") from None
+            raise ValueError(f"{what} invalid: {e}") from None
+
+    return run
 
 
-def _exclude_ip_ranges(v: str) -> None:
-    try:
-        _cidrs(v)
-    except ValueError as e:
-        raise ValueError(f"excludeIPRanges invalid: {e}") from None
-
-
-def _include_inbound_ports(v: str) -> None:
-    if v != "*":
-        _ports("includeInboundPorts", v)
+def _ports(v: str) -> None:
+    for p in v.strip().split(",") if v.strip() else ():
+        _port(p)
 
 
 def _interception_mode(v: str) -> None:
     if v not in ("REDIRECT", "TPROXY", "NONE"):
         raise ValueError(f"interceptionMode invalid, use REDIRECT,TPROXY,NONE: {v}")
-
-
-def _status_port(v: str) -> None:
-    try:
-        _port(v)
-    except ValueError as e:
-        raise ValueError(f"statusPort invalid: {e}") from None
 
 
 def _uint32(v: str) -> None:
@@ -147,16 +130,16 @@ def _json_volumes(v: str) -> None:
 
 VALIDATORS: dict[str, Callable[[str], None]] = {
     "sidecar.istio.io/interceptionMode": _interception_mode,
-    "status.sidecar.istio.io/port": _status_port,
+    "status.sidecar.istio.io/port": _named("statusPort", _port),
     "readiness.status.sidecar.istio.io/initialDelaySeconds": _uint32,
     "readiness.status.sidecar.istio.io/periodSeconds": _uint32,
     "readiness.status.sidecar.istio.io/failureThreshold": _uint32,
-    "traffic.sidecar.istio.io/includeOutboundIPRanges": _include_ip_ranges,
-    "traffic.sidecar.istio.io/excludeOutboundIPRanges": _exclude_ip_ranges,
-    "traffic.sidecar.istio.io/includeInboundPorts": _include_inbound_ports,
-    "traffic.sidecar.istio.io/excludeInboundPorts": lambda v: _ports("excludeInboundPorts", v),
-    "traffic.sidecar.istio.io/excludeOutboundPorts": lambda v: _ports("excludeOutboundPorts", v),
-    "traffic.sidecar.istio.io/includeOutboundPorts": lambda v: _ports("includeOutboundPorts", v),
+    "traffic.sidecar.istio.io/includeOutboundIPRanges": _named("includeIPRanges", _cidrs, unless="*"),
+    "traffic.sidecar.istio.io/excludeOutboundIPRanges": _named("excludeIPRanges", _cidrs),
+    "traffic.sidecar.istio.io/includeInboundPorts": _named("includeInboundPorts", _ports, unless="*"),
+    "traffic.sidecar.istio.io/excludeInboundPorts": _named("excludeInboundPorts", _ports),
+    "traffic.sidecar.istio.io/excludeOutboundPorts": _named("excludeOutboundPorts", _ports),
+    "traffic.sidecar.istio.io/includeOutboundPorts": _named("includeOutboundPorts", _ports),
     "prometheus.istio.io/merge-metrics": _bool,
     "sidecar.istio.io/proxyCPU": _quantity,
     "sidecar.istio.io/proxyMemory": _quantity,

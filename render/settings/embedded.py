@@ -15,14 +15,15 @@ from typing import Any
 from meshrender import yamlio
 from meshrender.errors import InputError, Location, type_name
 from meshrender.settings import schema
+from meshrender.settings.provenance import embedded_location
 from meshrender.yamlio import Document, locate
 
 
 def _translate(doc: Document, key: str, inner: Location | None) -> Location:
-    start = yamlio.literal_block_start(doc, ("data", key)) if inner is not None else None
-    if start is None or inner is None:
-        return locate(doc, ("data", key))
-    return Location(doc.source, start[0] + inner.line - 1, start[1] + inner.column)
+    """A location inside the payload at data.`key` as a location in the file (the key
+    itself, unless the payload is a literal block whose lines are the file's)."""
+    where = embedded_location(doc, ("data", key), inner) if inner is not None else None
+    return where or locate(doc, ("data", key))
 
 
 def parse(doc: Document, key: str, what: str, want: type = dict) -> Any:
