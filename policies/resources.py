@@ -45,5 +45,5 @@ def _exceeding(view: WorkloadView, container: str, prefix: str) -> Iterator[Hit]
 def request_exceeds_limit(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected:
         return
-    yield from _exceeding(view, "istio-proxy", "proxy")
-    yield from _exceeding(view, "istio-init", "init")
+    yield from view.per_configuration("resources", lambda: [*_exceeding(view, "istio-proxy", "proxy"),
+                                                           *_exceeding(view, "istio-init", "init")])

@@ -152,7 +152,6 @@ def _proxy_port_clashes(view: WorkloadView) -> Iterator[Hit]:
 def conflicting_traffic(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected:
         return
-    yield from _port_overlaps(view)
-    yield from _range_overlaps(view)
+    yield from view.per_configuration("traffic-overlaps", lambda: [*_port_overlaps(view), *_range_overlaps(view)])
     yield from _capture_off(view)
     yield from _proxy_port_clashes(view)

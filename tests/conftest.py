@@ -15,6 +15,7 @@ from click.testing import CliRunner
 # template (render/inject/sidecar_cache.py): any difference fails the test that made it.
 # Set before render is imported; CLI subprocesses and forked workers inherit it.
 os.environ.setdefault("MESHRENDER_VERIFY_SIDECAR_CACHE", "1")
+os.environ.setdefault("MESHRENDER_VERIFY_SETTINGS_MEMO", "1")
 
 from meshrender.cli import main
 

@@ -26,18 +26,19 @@ from functools import cached_property
 from typing import Any
 
 from meshrender.errors import InputError, Location, unexpected
+from meshrender.evaluate import shared_settings
 from meshrender.inject import sidecar_cache
 from meshrender.inject.context import PINNED_PROXY
 from meshrender.inject.injector import InjectionError, Required, inject_required
 from meshrender.inject.templates import ANNOTATION as TEMPLATES_ANNOTATION
 from meshrender.inject.templates import TemplateError
 from meshrender.inputs.kinds import Workload
-from meshrender.istio import INJECT, PROXY_CONFIG, ProxyConfigError, read_proxy_config, without_pinned
+from meshrender.istio import INJECT, MESH_CONTAINERS, PROXY_CONFIG, ProxyConfigError, read_proxy_config, without_pinned
 from meshrender.settings.collect import Settings
 from meshrender.settings.mode import Cluster
 from meshrender.settings.provenance import Effective, Origin, Place, Step
 from meshrender.settings.resolve import Options, Resolved, Resolver
-from meshrender.yamlio import Document, locate, plain
+from meshrender.yamlio import Document, locate
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Context:
     resolver: Resolver | None  # None when the settings do not resolve (a tolerant run reports why)
     strict: bool = True  # the first problem ends the run (render); else it is recorded (lint)
     keep_original: bool = False  # inject a copy, so the workload keeps the pod as written (lint, explain)
+    # settings shared by workloads of one configuration (render/evaluate/shared_settings.py)
+    settings_memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @property
     def cluster(self) -> Cluster | None:
@@ -182,7 +185,39 @@ class Evaluation:
         """One effective proxy setting (a name of render/data/explain.yaml, such as
         `proxy.concurrency` or `traffic.excludeInboundPorts`): the value the injected pod
         gets, its winning source and what that overrode."""
-        return self.attribution.setting(name)
+        key = self.shared_settings_key
+        if key is None:
+            return self.attribution.setting(name)
+        return shared_settings.get(self.context.settings_memo, key, name, lambda: self.attribution.setting(name),
+                                   self._own_annotations)
+
+    @cached_property
+    def shared_settings_key(self) -> tuple | None:
+        """What this workload's settings are a function of, when the pod itself adds only
+        annotations to it: its injector configuration (the settings tree, native or
+        traditional, the flavor) and its mesh annotations with their values. None for a
+        pod that writes an istio-proxy / istio-init container of its own."""
+        if not shared_settings.ENABLED or self.resolved is None or self.pod is None:
+            return None
+        spec = self.original_spec
+        for key in ("containers", "initContainers"):
+            for c in spec.get(key) or ():
+                if isinstance(c, dict) and c.get("name") in MESH_CONTAINERS:
+                    return None
+        try:
+            mesh = tuple(sorted((k, v) for k, v in self.annotations.items() if "istio.io/" in str(k)))
+            hash(mesh)
+        except TypeError:  # a value that is no string: the injector refuses the pod
+            return None
+        return (id(self.resolved.config), mesh)
+
+    def _own_annotations(self, origin: Origin) -> Origin:
+        """`origin` of an annotation of another pod with the same key, as this pod's."""
+        place = origin.place
+        if origin.kind != "annotation" or place is None or place.doc is None:
+            return origin
+        moved = Place(self.doc, (*self.workload.meta_path, *place.path[-2:]), None, place.needle, place.inner)
+        return Origin(origin.kind, origin.name, moved, origin.scope)
 
     def settings(self) -> list[Effective]:
         """Every setting of render/data/explain.yaml, in its order (proxyMetadata entries expanded)."""
@@ -259,7 +294,13 @@ def _inject(e: Evaluation) -> None:
     assert e.resolved is not None
     pod = w.pod
     if ctx.keep_original:
-        pod = dataclasses.replace(pod, metadata=plain.deepcopy(pod.metadata), spec=plain.deepcopy(pod.spec))
+        # The injector reads the pod without changing it and replaces the contents of its
+        # two maps at the end: fresh top-level maps keep the original as written (and a
+        # map of annotations of its own, which a tolerant run may drop entries from).
+        meta = dict(pod.metadata)
+        if isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = dict(meta["annotations"])
+        pod = dataclasses.replace(pod, metadata=meta, spec=dict(pod.spec))
     for _ in range(len(pod.metadata.get("annotations") or {}) + 1):
         try:
             sidecar_cache.inject(pod, e.resolved.config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 from meshrender.limits import MAX_QUANTITY_DIGITS, MAX_QUANTITY_EXPONENT
 
@@ -152,6 +153,12 @@ def canonical_resources(resources: object) -> object:
 
 def compare(a: object, b: object) -> int:
     """-1, 0 or 1 as quantity `a` is less than, equal to or more than `b`."""
+    return _compare(a, type(a), b, type(b))
+
+
+@lru_cache(maxsize=4096)
+def _compare(a: object, _ta: type, b: object, _tb: type) -> int:
+    # (types in the key: 1 and True, 1.0 and 1 are equal keys but not the same quantity)
     va, _ = parse(a)
     vb, _ = parse(b)
     return (va > vb) - (va < vb)

@@ -131,6 +131,16 @@ class WorkloadView:
             return None
         return self.e.setting(name)
 
+    def per_configuration(self, name: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`, once for every workload of this one's configuration when nothing of
+        the pod goes into its settings (it sets no mesh annotation and writes no mesh
+        container: render/evaluate/shared_settings.py); for a check that reads only the
+        settings, so that what it points at lies in settings files, never in this pod."""
+        key = self.e.shared_settings_key
+        if key is None or key[1]:
+            return compute()
+        return self.model.memo((name, key), compute)
+
     def tree_value(self, *path: Any) -> Effective | None:
         """A leaf (or map) of the effective settings, with the layers that set it."""
         return self.e.tree_value(*path)

@@ -75,12 +75,16 @@ class Tree:
         "values": {}, "mesh": {}, "proxy": {}, "extras": {}})
     origins: dict[tuple, Origin] = field(default_factory=dict)
     applied: list[Layer] = field(default_factory=list)  # in order, for explain's history
+    # steps(path), once per tree and path: the workloads that share a configuration share
+    # its tree, and explain and lint ask each of them the same questions
+    _steps: dict[tuple, list[Step]] = field(default_factory=dict, repr=False, compare=False)
 
     def copy(self) -> Tree:
         return Tree(plain.deepcopy(self.data), dict(self.origins), list(self.applied))
 
     def apply(self, layer: Layer) -> None:
         self.applied.append(layer)
+        self._steps.clear()
         self._merge(self.data, layer.overlay, (), layer)
 
     def _forget(self, path: tuple) -> None:
@@ -126,14 +130,18 @@ class Tree:
 
     def steps(self, path: tuple) -> list[Step]:
         """Every layer that set `path` (a value, or None: it removed it), strongest first:
-        the first is the effective one, the others what it overrode."""
-        out = []
-        for rank, layer in enumerate(self.applied):
-            value = overlay_at(layer.overlay, path)
-            if value is not MISSING:
-                out.append(Step(value, layer.origin(path), rank))
-        out.reverse()
-        return out
+        the first is the effective one, the others what it overrode. (A new list each
+        call; the steps in it are shared and must not be changed.)"""
+        found = self._steps.get(path)
+        if found is None:
+            found = []
+            for rank, layer in enumerate(self.applied):
+                value = overlay_at(layer.overlay, path)
+                if value is not MISSING:
+                    found.append(Step(value, layer.origin(path), rank))
+            found.reverse()
+            self._steps[path] = found
+        return list(found)
 
     def origin(self, *path: Any) -> Origin | None:
         """The origin of the value at `path`, or of the nearest leaf below it."""

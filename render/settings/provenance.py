@@ -15,6 +15,7 @@ place in the file to edit, explain prints the whole chain. They all use these ty
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,12 +191,16 @@ class Effective:
 
     def located(self) -> Effective:
         """This effective value with every place located (see Place.located)."""
+        return self.with_origins(Origin.located)
+
+    def with_origins(self, change: Callable[[Origin], Origin]) -> Effective:
+        """A copy with every origin (of the winner, what it overrode, parts, sources) changed."""
         def step(s: Step) -> Step:
-            return Step(s.value, s.origin.located(), s.rank)
+            return Step(s.value, change(s.origin), s.rank)
 
         return Effective(self.name, self.value, step(self.winner), [step(s) for s in self.overridden],
                          list(self.notes), [(n, step(s)) for n, s in self.parts], self.reason, self.rule,
-                         [o.located() for o in self.sources], self.configured)
+                         [change(o) for o in self.sources], self.configured)
 
     @property
     def user_set(self) -> bool:
