@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from meshrender import yamlio
-from tests.conftest import container, pod_spec, run_cli
+from tests.conftest import container, pod_spec
 
 DEPLOY = """\
 apiVersion: apps/v1
