@@ -39,10 +39,6 @@ PARSE_SAFE_DEPTH = 5_000
 MAX_EXPANDED_NODES = 2_000_000
 MAX_EXPANDED_CHARS = 64 * MiB
 
-# Digits in one integer. Python refuses to convert more than 4,300 and Kubernetes reads
-# at most 64-bit integers (20 digits).
-MAX_INT_DIGITS = 1_000
-
 # Kubernetes quantities: `1e999999999` would make an exact-arithmetic parser compute a
 # number with a billion digits. Real quantities stay within 1e-9 (n) and 1e18 (E).
 MAX_QUANTITY_EXPONENT = 40

@@ -395,15 +395,15 @@ def test_workload_proxy_config_beats_the_annotation_for_the_fields_it_sets(cli, 
           concurrency: 5
           environmentVariables: {PINNED: from-resource}
         """)
-    note = "proxy.istio.io/config: '{concurrency: 1, drainDuration: 30s, proxyMetadata: {PINNED: x, FREE: y}}'"
+    note = "proxy.istio.io/config: '{concurrency: 1, drainDuration: 30s, proxyMetadata: {PINNED: x, FREE: z}}'"
     r = render(cli, repo, {"pc.yaml": pc, "web.yaml": deployment("web", annotations=note),
                            "api.yaml": deployment("api", annotations=note)})
     assert r.code == 0, r.err
     docs = by_name(r)
     web, api = proxy_config(docs["web"]), proxy_config(docs["api"])
     assert web["concurrency"] == 5 and web["drainDuration"] == "30s"
-    assert web["proxyMetadata"] == {"PINNED": "from-resource", "FREE": "y"}
-    assert api["concurrency"] == 1 and api["proxyMetadata"] == {"PINNED": "x", "FREE": "y"}
+    assert web["proxyMetadata"] == {"PINNED": "from-resource", "FREE": "z"}
+    assert api["concurrency"] == 1 and api["proxyMetadata"] == {"PINNED": "x", "FREE": "z"}
 
 
 def test_proxy_config_with_an_empty_selector_selects_nothing(cli, repo):

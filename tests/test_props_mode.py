@@ -15,10 +15,10 @@ through the CLI, and compares where istio-proxy ended up with an oracle written 
 
 from __future__ import annotations
 
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from meshrender import yamlio
 from tests.conftest import pod_spec, run_cli
 
 TRISTATE = st.sampled_from([None, True, False])
@@ -107,7 +107,7 @@ def documents(c: dict) -> tuple[list[dict], list[str]]:
 @given(c=CASES)
 def test_mode_matches_the_contract_table(c):
     docs, flags = documents(c)
-    r = run_cli("render", "-", *flags, stdin=yaml.safe_dump_all(docs, sort_keys=False))
+    r = run_cli("render", "-", *flags, stdin=yamlio.dump_stream(yamlio.dump(d, sort_keys=False) for d in docs))
     assert r.code == 0, r.err
     (deployment,) = [d for d in r.docs() if d["kind"] == "Deployment"]
     spec = pod_spec(deployment)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,7 +172,9 @@ def repos(draw):
 
 
 def _stream(docs: list) -> str:
-    return yaml.safe_dump_all(docs, sort_keys=False)
+    # meshrender's writer, not PyYAML's: PyYAML writes the string "n" plain, which Kubernetes
+    # (and so meshrender) reads as the boolean false.
+    return yamlio.dump_stream(yamlio.dump(d, sort_keys=False) for d in docs)
 
 
 def _render(tmp, inputs: dict[str, str], flags: list[str]):

@@ -57,7 +57,7 @@ def test_a_blank_namespace_is_not_global(tmp_path):
     for value in ("", '""', "null", "~"):
         root = write(tmp_path / f"repo{len(value)}", {
             "a.yaml": app("a", "shop"),
-            "n.yaml": SPS + f"metadata:\n  name: n\n  namespace: {value}\nspec: {{proxy: {{concurrency: 3}}}}\n",
+            "n.yaml": SPS + f"metadata:\n  name: ns\n  namespace: {value}\nspec: {{proxy: {{concurrency: 3}}}}\n",
         })
         r = run_cli("render", str(root))
         assert r.code == 2
@@ -69,7 +69,7 @@ def test_scopes_never_conflict_the_most_specific_wins(tmp_path):
     root = write(tmp_path / "repo", {
         "a.yaml": app("a", "shop") + "---\n" + app("b", "shop", "batch") + "---\n" + app("c", "pay"),
         "s.yaml": SPS + "metadata: {name: g}\nspec: {proxy: {resources: {requests: {cpu: 100m}}}}\n---\n"
-                  + SPS + "metadata: {name: n, namespace: shop}\nspec: {proxy: {resources: {requests: {cpu: 200m}}}}\n"
+                  + SPS + "metadata: {name: ns, namespace: shop}\nspec: {proxy: {resources: {requests: {cpu: 200m}}}}\n"
                   + "---\n" + SPS + "metadata: {name: w, namespace: shop}\n"
                   "spec: {selector: {matchLabels: {app: batch}}, proxy: {resources: {requests: {cpu: 50m}}}}\n",
     })

@@ -3,16 +3,20 @@
 A document that is a list or a scalar, an object without `kind`, or metadata of the
 wrong type is refused here with its file, line and field, rather than passed through to
 fail in the cluster (Argo CD: "Object 'Kind' is missing") or crash a later stage.
-Unknown kinds pass through: meshrender only needs the envelope to be well formed.
+Unknown kinds pass through: meshrender only needs the envelope to be well formed. Not in
+its own API group (meshrender.dev), though: there an unknown kind is a misspelt setting.
 """
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from meshrender.errors import InputError, field_path, quote_hint, type_name
 from meshrender.inputs.kinds import WORKLOAD_KINDS, ShapeError, check_meta
 from meshrender.yamlio import Document, locate, scalar_text
+
+OWN_GROUP = "meshrender.dev"
 
 
 def _describe(data: dict) -> str:
@@ -49,6 +53,8 @@ def _check(doc: Document, data: Any, path: tuple) -> None:
     if api is not None and not isinstance(api, str):
         hint = "" if isinstance(api, (list, dict)) else quote_hint(scalar_text(doc, (*path, "apiVersion")))
         raise _error(doc, (*path, "apiVersion"), f"must be a string, not {type_name(api)}{hint}")
+    if isinstance(api, str) and api.partition("/")[0] == OWN_GROUP:
+        _check_own_kind(doc, kind, path)
     meta = data.get("metadata")
     if meta is not None:
         if not isinstance(meta, dict):
@@ -71,6 +77,22 @@ def _check(doc: Document, data: Any, path: tuple) -> None:
             raise _error(doc, (*path, "items"), f"List: must be a list of objects, not {type_name(items)}")
         for i, item in enumerate(items):
             _check(doc, item, (*path, "items", i))
+
+
+def _check_own_kind(doc: Document, kind: str, path: tuple) -> None:
+    """A kind of meshrender's own API group that meshrender does not know is a typo: passed
+    through, it would be applied to the cluster (where no such resource exists) while the
+    settings it meant to give are silently missing."""
+    from meshrender.settings.collect import CONSUMED_KINDS  # (settings import the inputs)
+
+    if kind in CONSUMED_KINDS:
+        return
+    known = sorted(CONSUMED_KINDS)
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(kind.lower(), list(lowered), n=1, cutoff=0.6)
+    hint = f"did you mean {lowered[close[0]]}? " if close else ""
+    raise _error(doc, (*path, "kind"), f"{kind} is not a kind of the {OWN_GROUP} API group; {hint}"
+                                       f"its kinds are {' and '.join(known)}")
 
 
 def check(doc: Document) -> None:

@@ -3,7 +3,8 @@
 Why our own: PyYAML's and ruamel's emitters are too slow for thousands of manifests, and
 neither writes what `istioctl kube-inject` (Go's yaml.v2) writes. This one does: block
 mappings, sequences not indented under their key, literal blocks for multi-line strings,
-double quotes for strings that would otherwise read as another type (`"15001"`, `"true"`),
+double quotes for strings that would otherwise read as another type (`"15001"`, `"true"`,
+and whatever Go's yaml.v2 types: `"08"`, `"0_8"`, `"y"`; see goyaml.py),
 single quotes for strings that only need protecting (`'*'`). Output is deterministic.
 """
 
@@ -14,6 +15,7 @@ import math
 import re
 from typing import Any
 
+from meshrender.yamlio import goyaml
 from meshrender.yamlio.frozen import FrozenDict, FrozenList
 
 # Strings that a YAML 1.1 or 1.2 reader would not read back as a string when plain.
@@ -56,7 +58,13 @@ def _plain_ok(s: str) -> bool:
         return False
     if s.startswith(("---", "...")):
         return False
-    return not _NON_STRING.match(s)
+    return not _typed(s)
+
+
+def _typed(s: str) -> bool:
+    """Whether plain `s` would be read as something else than this string: by Kubernetes
+    (Go's yaml.v2: `08`, `0_8`, `0X1F`, `y`), or by a YAML 1.1 or 1.2 reader (`1:30`, `0o17`)."""
+    return bool(_NON_STRING.match(s)) or not goyaml.reads_as_itself(s)
 
 
 def _double(s: str) -> str:
@@ -83,7 +91,7 @@ def format_scalar_string(s: str) -> str:
         out = _double(s)
     elif _plain_ok(s):
         out = s
-    elif _NON_STRING.match(s) and s.strip() == s:
+    elif s.strip() == s and _typed(s):
         out = '"' + s + '"' if '"' not in s and "\\" not in s else _double(s)
     else:
         out = "'" + s.replace("'", "''") + "'"

@@ -2,30 +2,36 @@
 
 That is about ten times faster than PyYAML with libyaml, but rapidyaml reads YAML 1.2,
 is more lenient, and its JSON output loses how a scalar was written, while Kubernetes
-(and meshrender's reference reader in render/yamlio/read.py) read YAML 1.1: plain `on`,
-`0644`, `1_000` or `~` are a boolean, numbers and null there. So this reader answers
-only for a document where it can show that the answer is the reference reader's, and
-otherwise returns UNSURE ("ask the reference reader"). How it shows that:
+(and meshrender's reference reader in render/yamlio/read.py) read YAML as Go's yaml.v2
+does (goyaml.py): plain `y`, `0644`, `0o17`, `1_000` or `~` are a boolean, numbers and
+null there. So this reader answers only for a document where it can show that the
+answer is the reference reader's, and otherwise returns UNSURE ("ask the reference
+reader"). How it shows that:
 
 - Before parsing, text the readers treat differently is sent away: tabs, CR, characters
   YAML does not allow, `%` directives, content on a `---` line, `...`, tags (`!`),
   anchors (`&`), complex keys (`? `), block scalar headers followed by text, block
-  scalars at the end of text without a final newline, and flow collections (`[...]`,
-  `{...}`) that are not one line of simple scalars.
-- After parsing, every string that PyYAML would read as another type if written plain
-  (`on`, `0644`, `.inf`, or `8080` as a key) or that plain text cannot start with
-  (`*alias`, `]x`, `@x`) is looked up in the text: written there as a plain scalar, the
-  document goes to the reference reader; quoted, it is a string in both. A document
-  with floats is scanned for the number spellings the readers type differently.
+  scalars at the end of text without a final newline, flow collections (`[...]`,
+  `{...}`) that are not one line of simple scalars, and lines (outside block scalars)
+  longer than the 1,024 characters a simple key may span in yaml.v2 and libyaml.
+- After parsing, every string that Kubernetes would read as another value if written
+  plain (`y`, `0644`, `08`, `.inf`, or `1.0` and `~` as keys) or that plain text cannot
+  start with (`*alias`, `]x`, `@x`) is looked up in the text: written there as a plain
+  scalar, the document goes to the reference reader; quoted, it is a string in both.
+  Strings starting with a blank are sent away (rapidyaml reads a key indented one space
+  too far after a quoted list item as " key"). Every spelling rapidyaml writes as a JSON
+  number is the same number in yaml.v2; numbers are then retyped as Kubernetes' JSON step
+  retypes them (`1.0` is the integer 1).
 - The tree's node count must equal the data's entry count: a duplicate key collapses in
   the data, and the reference reader then reports both lines.
 - Whatever rapidyaml refuses, or orjson cannot read, goes to the reference reader, which
   reports the error with its line and column. So do documents that are a lone scalar,
   empty, nested deeper than rapidyaml's emitter goes (64), or larger than MAX_NODES.
 
-tests/test_yamlfast.py checks this against the reference reader on mutated manifests.
-Importing this module imports rapidyaml and orjson; yamlio treats ImportError as "no
-fast reader" and keeps using the reference one.
+tests/test_yamlfast.py checks this against the reference reader on mutated manifests,
+tests/test_kubectl_yaml.py both readers against kubectl. Importing this module imports
+rapidyaml and orjson; yamlio treats ImportError as "no fast reader" and keeps using the
+reference one.
 """
 
 from __future__ import annotations
@@ -37,33 +43,29 @@ from typing import Any
 import orjson
 import ryml
 
+from meshrender.yamlio import goyaml
+
 UNSURE = object()
 # Larger documents go to the reference reader, which applies meshrender's size limits.
 MAX_NODES = 1_000_000
 
-# Scalars PyYAML's YAML 1.1 resolver types (bool, null, int, float, merge, value) and
-# spellings rapidyaml's JSON emitter rewrites (inf, nan) or types (exponents).
-_TYPED = r"""(?:
-    yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
-  | ~|null|Null|NULL|<<|=
-  | [-+]?\.?(?i:inf(?:inity)?|nan)
-  | [-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?0o[0-7_]+
-  | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?
-  | [-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
-)"""
-# What rapidyaml types exactly as PyYAML does: written plain, these are never strings in
-# the data, so a string that looks like one was quoted in the text.
+# What rapidyaml types exactly as Kubernetes does (goyaml.py, after the JSON step): written
+# plain, these are never strings in the data, so a string that looks like one was quoted.
 _SAME = r"(?:-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]+)?|true|false|null)"
-_TYPED_RE = re.compile(_TYPED + "$", re.X)
 _SAME_RE = re.compile(_SAME + "$")
-_TYPED_FIRST = frozenset("yYnNtTfFoO~<=+-.0123456789iI")
 # Characters PyYAML does not let a plain scalar start with and rapidyaml may still read
 # as one (`-?:` only before a space), or that start an alias rapidyaml leaves unresolved.
 # (`[{` start a flow collection, `#` a comment, `!&` are refused in the text, `%` fails.)
 _INDICATOR_FIRST = frozenset("]},@`*'\"|>")
-_LOOK_FIRST = _TYPED_FIRST | _INDICATOR_FIRST | frozenset("?:")
+# A string starting with a blank: quoted, or a line rapidyaml misread (a key indented one
+# space past its map after a quoted list item comes out as " key").
+_BLANK_FIRST = frozenset(" \t")
+_LOOK_FIRST = goyaml.HINT_FIRST | _INDICATOR_FIRST | _BLANK_FIRST | frozenset("?:<")
 _FIRST_WORD = re.compile(r"\S*")
 _REWRITTEN = re.compile(r"[-+]?\.(?:inf|nan)$")
+# A line longer than yaml.v2's (and libyaml's) 1,024-character limit on a simple key:
+# rapidyaml has no such limit.
+_MAX_KEY_SPAN = 1024
 
 # Where a plain scalar starts and ends, for finding one in the text.
 _BEFORE = frozenset(" \t\n[{,")
@@ -97,13 +99,14 @@ _HEADER_REST = re.compile(r"(?:[1-9][-+]?|[-+][1-9]?)?(?:[ \t]+(?:\#.*)?)?$")
 _DEDENT: dict[int, re.Pattern] = {}
 _FLOWS_SEEN: dict[str, bool] = {}  # the same flow lines recur across a repo
 _LEAD = re.compile(r"[ ]*(?:-[ ]+)*")
-_NUMBER_TOKEN = re.compile(r"(?:^|(?<=[\s\[{,]))(?!" + _SAME + _END + ")" + _TYPED + _END, re.M | re.X)
 
 _CACHE: dict[str, int] = {}
 _KEYS_OK: set[str] = set()
 _DEVNULL: int | None = None
 _JSON_BUF = bytearray(64 * 1024)
-VALUE, KEY = 1, 2  # suspect as a value and as a key / only as a key
+# What a string of the data is suspected of: written plain as a value (VALUE) or as a key
+# (KEY) it would not be this string, or (REJECT) the document goes to the reference reader.
+VALUE, KEY, REJECT = 1, 2, 4
 
 
 def _plain_in(text: str, s: str, end: str) -> bool:
@@ -116,14 +119,24 @@ def _plain_in(text: str, s: str, end: str) -> bool:
 
 
 def _suspect(s: str) -> int:
-    """VALUE: written plain, `s` would not read as this string; KEY: only as a key."""
+    """VALUE | KEY: written plain as a value / as a key, `s` would not read as this
+    string in Kubernetes; REJECT: the document is not for the fast reader."""
     got = _CACHE.get(s)
     if got is None:
         c = s[0]
-        if c in _INDICATOR_FIRST or (c in "-?:" and (len(s) == 1 or s[1] in " \t")):
-            got = VALUE
-        elif c in _TYPED_FIRST and _TYPED_RE.match(s):
-            got = KEY if _SAME_RE.match(s) else VALUE
+        if c in _BLANK_FIRST:
+            got = REJECT
+        elif c in _INDICATOR_FIRST or (c in "-?:" and (len(s) == 1 or s[1] in " \t")):
+            got = VALUE | KEY
+        elif c in goyaml.HINT_FIRST or s == "<<":
+            got = 0
+            if not goyaml.reads_as_itself(s) and not _SAME_RE.match(s):
+                got |= VALUE
+            try:
+                if s == "<<" or goyaml.key_text(*goyaml.resolve(s)) != s:
+                    got |= KEY
+            except goyaml.BadKey:
+                got |= KEY
         else:
             got = 0
         if len(_CACHE) > 20_000:
@@ -133,11 +146,12 @@ def _suspect(s: str) -> int:
 
 
 def _checked(data: Any, nodes: int, text: str) -> bool:
-    """Whether `data` is what the reference reader makes of `text` (see module doc)."""
+    """Whether `data` is what the reference reader makes of `text` (see module doc); numbers
+    are retyped in place as Kubernetes' JSON step retypes them."""
     entries = 0
     values: list[str] = []
     keys: list[str] = []
-    floats = False
+    retype = False
     stack = [data]
     look = _LOOK_FIRST
     keys_ok = _KEYS_OK
@@ -149,7 +163,12 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
             if not keys_ok.issuperset(node):  # (most keys were seen before: one C loop)
                 for k in node:
                     if k not in keys_ok:
-                        if not k or _suspect(k):
+                        if not k:
+                            return False
+                        got = _suspect(k)
+                        if got & (KEY | REJECT):
+                            if got & REJECT:
+                                return False
                             keys.append(k)
                         else:
                             keys_ok.add(k)
@@ -164,26 +183,48 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
                     got = seen.get(v)  # (_suspect's cache, looked up here: once per string)
                     if got is None:
                         got = _suspect(v)
-                    if got == VALUE:
+                    if got & (VALUE | REJECT):
+                        if got & REJECT:
+                            return False
                         values.append(v)
             elif t is dict or t is list:
                 stack.append(v)
-            elif t is float:
-                floats = True
+            elif t is float or (t is int and v > goyaml.INT64_MAX):
+                retype = True
     if entries != nodes:
         return False
     for k in keys:
-        if not k or _plain_in(text, k, _KEY_END):
+        if _plain_in(text, k, _KEY_END):
             return False
     for v in values:
         if _REWRITTEN.match(v):
             return False
-        if v[0] in _TYPED_FIRST and _TYPED_RE.match(v):
+        if v[0] in goyaml.HINT_FIRST or v == "<<":
             if _plain_in(text, v, _END):
                 return False
         elif _plain_in(text, _FIRST_WORD.match(v).group(), ""):  # a plain scalar may fold lines
             return False
-    return not (floats and _NUMBER_TOKEN.search(text))
+    if retype:
+        _retype(data)
+    return True
+
+
+def _retype(data: Any) -> None:
+    """Floats and unsigned 64-bit integers as Kubernetes' JSON step leaves them (`1.0` is
+    the integer 1, 2**63 a float): rapidyaml and orjson read the same number as yaml.v2
+    for every spelling rapidyaml writes as a JSON number."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        pairs = node.items() if type(node) is dict else enumerate(node)
+        for k, v in pairs:
+            t = type(v)
+            if t is float:
+                node[k] = goyaml.json_value(goyaml.FLOAT, v)
+            elif t is int:
+                node[k] = goyaml.json_value(goyaml.INT, v)
+            elif t is dict or t is list:
+                stack.append(v)
 
 
 def _positions(text: str, chars: str) -> list[int]:
@@ -290,7 +331,21 @@ def _refused(text: str, raw: bytes) -> bool:
         spans = _block_scalars(text) if text.endswith("\n") else None
         if spans is None:
             return True
+    if len(text) > _MAX_KEY_SPAN and _long_line(text, spans):
+        return True
     return ("[" in text or "{" in text) and not _flows_ok(text, spans)
+
+
+def _long_line(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether a line outside block scalars is longer than a simple key may span."""
+    if max(map(len, text.split("\n"))) <= _MAX_KEY_SPAN:
+        return False
+    at = 0
+    for line in text.split("\n"):
+        if len(line) > _MAX_KEY_SPAN and not any(a <= at < b for a, b in spans):
+            return True
+        at += len(line) + 1
+    return False
 
 
 def _emit_json(tree: Any, node: int) -> memoryview | None:

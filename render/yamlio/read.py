@@ -6,7 +6,8 @@ Reading is split in two: a fast pass that turns each document into data, and a p
 pass (`locate`) that is only run when a message needs the line and column of a field.
 
 The fast pass has two readers that give the same data. The reference reader is PyYAML
-(libyaml when available) with Kubernetes' reading of YAML 1.1. The fast one
+(libyaml when available) for the syntax, with Kubernetes' reading of the result: yaml.v2's
+types, merge keys and keys as sigs.k8s.io/yaml turns them into JSON (goyaml.py). The fast one
 (render/yamlio/fast.py: rapidyaml and orjson, about ten times faster) answers only for
 documents where it can show it agrees with the reference reader, and hands every other
 document, and every error, to the reference reader. It is imported once this process
@@ -31,23 +32,25 @@ from meshrender.limits import (
     MAX_EXPANDED_CHARS,
     MAX_EXPANDED_NODES,
     MAX_FILE_BYTES,
-    MAX_INT_DIGITS,
     PARSE_SAFE_DEPTH,
 )
+from meshrender.yamlio import goyaml
 from meshrender.yamlio.emit import dump as _dump
 
 _MARKER = re.compile(r"(?:---|\.\.\.)(?:[ \t]|$)")
 _BARE_MARKER = re.compile(r"---[ \t]*(?:#.*)?$")
 
-# Kubernetes reads YAML with go-yaml, which has no base-60 numbers: `1:30` is a string
-# there, not 90. PyYAML's YAML 1.1 int and float patterns without the base-60 forms.
-_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
-_FLOAT = re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-                    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
-_PATTERNS = {"tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT}
-# YAML types with no JSON spelling: Kubernetes cannot read them and meshrender could
-# only print them back as Python reprs.
+# Tags a document may carry that have no JSON value: meshrender refuses them (yaml.v2
+# would read them as plain strings or maps, which is never what their author meant).
 _NON_JSON_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
+_Y = "tag:yaml.org,2002:"
+_STR_TAG, _SEQ_TAG, _MAP_TAG, _MERGE_TAG = _Y + "str", _Y + "seq", _Y + "map", _Y + "merge"
+# The tag the resolver gives every plain scalar that yaml.v2 may type (goyaml decides).
+_GO_TAG = "tag:meshrender.dev,2025:go-plain"
+_GO_KIND_OF_TAG = {_Y + "int": goyaml.INT, _Y + "float": goyaml.FLOAT, _Y + "bool": goyaml.BOOL,
+                   _Y + "null": goyaml.NULL}
+_NAME_OF_KIND = {goyaml.STR: "str", goyaml.INT: "int", goyaml.FLOAT: "float", goyaml.BOOL: "bool",
+                 goyaml.NULL: "null", goyaml.MERGE: "merge"}
 
 # Bytes of YAML read with the reference reader before the fast one is worth importing.
 FAST_AFTER_BYTES = 64 * 1024
@@ -85,88 +88,184 @@ class Document:
 class _DuplicateKey(yaml.constructor.ConstructorError):
     """A key written twice; `first_mark` is where it first appears."""
 
-    def __init__(self, key: Any, mark: Any, first_mark: Any):
+    def __init__(self, key: Any, mark: Any, first_mark: Any, written: str | None = None,
+                 same_key: bool = True):
         super().__init__(None, None, f"duplicate key {key!r}", mark)
         self.key = key
         self.first_mark = first_mark
+        self.written = written  # the key as written, when Kubernetes reads it as another text
+        self.same_key = same_key  # False: two different keys yaml.v2 turns into one JSON key
 
 
-def _scalar_key(node: Any) -> Any:
-    """What makes two key nodes the same key, for merging (scalars by tag and text)."""
-    return (node.tag, node.value) if isinstance(node, yaml.ScalarNode) else id(node)
+def _error(message: str, node: Any) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+
+
+class _Kube:
+    """Composed YAML nodes to data, as Kubernetes reads them (see goyaml.py): yaml.v2's
+    scalars, its merge keys, its keys made JSON keys by sigs.k8s.io/yaml.
+
+    Merge keys (`<<`) follow yaml.v2's map decoding, which writes each entry in document
+    order: a `<<` after an explicit key overrides it, an explicit key after a `<<`
+    overrides the merged one, and within `<<: [*a, *b]` the first map wins. A key written
+    twice in one map is refused (kubectl keeps the last, kustomize and the API server's
+    strict decoding refuse it), and so are two keys that are different in yaml.v2 but the
+    same JSON key (`1` and `"1"`, `y` and `true`): sigs.k8s.io/yaml keeps either one, at
+    random. Aliased nodes are read once and shared (check_expansion sizes them).
+    """
+
+    def __init__(self) -> None:
+        self.done: dict[int, Any] = {}
+        self.keys: dict[int, dict[str, tuple[Any, Any]]] = {}  # map node -> key -> (identity, mark)
+        self.open: set[int] = set()
+
+    def value(self, node: Any, depth: int) -> Any:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _STR_TAG:
+                return node.value
+            if tag == _GO_TAG:
+                try:
+                    return goyaml.value(node.value)
+                except goyaml.NotJSON:
+                    raise _error(f"`{node.value}` is a float that JSON cannot hold (NaN or infinite); "
+                                 "Kubernetes refuses the document (json: unsupported value). Quote it if it "
+                                 "is text", node) from None
+            return self.tagged(node)
+        got = self.done.get(id(node))
+        if got is not None:
+            return got
+        if id(node) in self.open:
+            raise _error("an anchor's value contains itself (an alias inside its own anchor); Kubernetes "
+                         "cannot read it", node)
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
+        if node.tag not in (_SEQ_TAG, _MAP_TAG):
+            self.refuse_tag(node)
+        self.open.add(id(node))
+        if cls is yaml.SequenceNode:
+            out: Any = [self.value(child, depth + 1) for child in node.value]
+        else:
+            out = self.mapping(node, depth)
+        self.open.discard(id(node))
+        self.done[id(node)] = out
+        return out
+
+    def mapping(self, node: Any, depth: int) -> dict:
+        out: dict = {}
+        ids: dict[str, tuple[Any, Any]] = {}
+        explicit: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is yaml.ScalarNode and key_node.tag == _MERGE_TAG:
+                self.merge(value_node, out, ids, depth)
+                continue
+            key, identity = self.key(key_node)
+            seen = ids.get(key)
+            if seen is not None:
+                if seen[0] != identity:
+                    raise _DuplicateKey(key, key_node.start_mark, seen[1], key_node.value, same_key=False)
+                if key in explicit:
+                    raise _DuplicateKey(key, key_node.start_mark, explicit[key],
+                                        key_node.value if key_node.value != key else None)
+            out[key] = self.value(value_node, depth + 1)
+            ids[key] = (identity, key_node.start_mark)
+            explicit[key] = key_node.start_mark
+        self.keys[id(node)] = ids
+        return out
+
+    def merge(self, node: Any, out: dict, ids: dict, depth: int) -> None:
+        if node.__class__ is yaml.MappingNode:
+            sources = [node]
+        elif node.__class__ is yaml.SequenceNode:
+            sources = node.value[::-1]  # yaml.v2 steps backwards: earlier maps take precedence
+        else:
+            sources = [None]
+        for source in sources:
+            if source is None or source.__class__ is not yaml.MappingNode:
+                raise _error("map merge requires map or sequence of maps as the value", source or node)
+            merged = self.value(source, depth + 1)
+            merged_ids = self.keys[id(source)]
+            for key, value in merged.items():
+                identity, mark = merged_ids[key]
+                seen = ids.get(key)
+                if seen is not None and seen[0] != identity:
+                    raise _DuplicateKey(key, mark, seen[1], None, same_key=False)
+                out[key] = value
+                ids[key] = (identity, mark)
+
+    def key(self, node: Any) -> tuple[str, Any]:
+        """(JSON key, yaml.v2 identity) of a key node."""
+        if node.__class__ is not yaml.ScalarNode:
+            raise _error("a mapping key must be a scalar", node)
+        tag = node.tag
+        if tag == _STR_TAG:
+            return node.value, node.value
+        if tag == _GO_TAG:
+            kind, value = goyaml.resolve(node.value) if node.value else (goyaml.NULL, None)
+        else:
+            kind, value = self.tagged_kind(node)
+        try:
+            return goyaml.key_text(kind, value), goyaml.key_identity(kind, value)
+        except goyaml.BadKey as e:
+            raise _error(f"the key `{node.value}` is {e}, which Kubernetes cannot make a JSON key of "
+                         "(unsupported map key); quote it", node) from None
+
+    def tagged_kind(self, node: Any) -> tuple[str, Any]:
+        """yaml.v2's resolve(tag, value) of a scalar with an explicit standard tag."""
+        want = _GO_KIND_OF_TAG.get(node.tag)
+        if want is None:
+            self.refuse_tag(node)
+            return goyaml.STR, node.value
+        text = node.value
+        kind, value = goyaml.resolve(text) if text else (goyaml.NULL, None)
+        if kind == want:
+            return kind, value
+        if want == goyaml.FLOAT and kind == goyaml.INT:
+            return goyaml.FLOAT, float(value)
+        raise _error(f"cannot decode !!{_NAME_OF_KIND[kind]} `{text}` as a !!{_NAME_OF_KIND[want]} "
+                     "(Kubernetes refuses it)", node)
+
+    def tagged(self, node: Any) -> Any:
+        kind, value = self.tagged_kind(node)
+        try:
+            return goyaml.json_value(kind, value)
+        except goyaml.NotJSON:
+            raise _error(f"`{node.value}` is a float that JSON cannot hold (NaN or infinite); Kubernetes "
+                         "refuses the document (json: unsupported value)", node) from None
+
+    @staticmethod
+    def refuse_tag(node: Any) -> None:
+        tag = node.tag
+        if tag.startswith(_Y) and tag[len(_Y):] in _NON_JSON_TAGS:
+            raise _error(f"the tag {tag.replace(_Y, '!!')} has no JSON equivalent; Kubernetes reads "
+                         "manifests as JSON, so remove the tag", node)
+        if tag not in (_STR_TAG, _SEQ_TAG, _MAP_TAG):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"could not determine a constructor for the tag {tag!r}", node.start_mark)
 
 
 def _loader_class() -> type:
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class Loader(base):  # type: ignore[misc, valid-type]
-        """SafeLoader with Kubernetes' reading of YAML: no timestamps, no base-60 numbers,
-        no duplicate keys, merge keys (`<<`) whose explicit keys override, JSON types only."""
+        """PyYAML's parser and composer, with yaml.v2's resolution and decoding (_Kube)."""
 
-        yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class attribute
-            ch: [(tag, _PATTERNS.get(tag, rx)) for tag, rx in rs if tag != "tag:yaml.org,2002:timestamp"]
-            for ch, rs in base.yaml_implicit_resolvers.items()
-        }
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            # Called for every node without an explicit tag: plain scalars that yaml.v2
+            # may type get _GO_TAG, every other scalar is a string.
+            if kind is yaml.ScalarNode:
+                if implicit[0]:
+                    if not value or value[0] in goyaml.HINT_FIRST:
+                        return _GO_TAG
+                    if value == "<<":
+                        return _MERGE_TAG
+                return _STR_TAG
+            return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
 
-        def __init__(self, stream: Any) -> None:
-            super().__init__(stream)
-            self._flattened: set[int] = set()
+        def construct_document(self, node: Any) -> Any:
+            return _Kube().value(node, 0)
 
-        def _check_duplicate_keys(self, node: Any) -> None:
-            """Refuse a key written twice in one mapping (keys merged in with `<<` may repeat)."""
-            seen: dict[Any, Any] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    hash(key)
-                except TypeError:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "a mapping key must be a scalar", key_node.start_mark
-                    ) from None
-                if key in seen:
-                    raise _DuplicateKey(key, key_node.start_mark, seen[key])
-                seen[key] = key_node.start_mark
-
-        def flatten_mapping(self, node: Any) -> None:
-            """PyYAML's merge-key expansion, keeping each key once.
-
-            PyYAML appends every merged pair, so `<<: [*a, *a, ...]` nested a few levels
-            grows exponentially (a merge-key bomb) although the result has few keys.
-            """
-            if id(node) in self._flattened:
-                return
-            self._flattened.add(id(node))
-            self._check_duplicate_keys(node)
-            super().flatten_mapping(node)
-            index: dict[Any, int] = {}
-            pairs: list[tuple[Any, Any]] = []
-            for key_node, value_node in node.value:
-                k = _scalar_key(key_node)
-                if k in index:
-                    pairs[index[k]] = (key_node, value_node)  # later wins, first position
-                else:
-                    index[k] = len(pairs)
-                    pairs.append((key_node, value_node))
-            node.value = pairs
-
-        def construct_yaml_int(self, node: Any) -> int:
-            if len(node.value) > MAX_INT_DIGITS:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"an integer of {len(node.value)} digits; meshrender reads integers "
-                    f"up to {MAX_INT_DIGITS} digits (Kubernetes: 64 bits)", node.start_mark)
-            return super().construct_yaml_int(node)
-
-        def construct_non_json(self, node: Any) -> Any:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')} has no JSON "
-                "equivalent; Kubernetes reads manifests as JSON, so remove the tag", node.start_mark)
-
-    Loader.add_constructor("tag:yaml.org,2002:map", Loader.construct_yaml_map)
-    Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
-    for tag in _NON_JSON_TAGS:
-        Loader.add_constructor(f"tag:yaml.org,2002:{tag}", Loader.construct_non_json)
     return Loader
 
 
@@ -174,7 +273,8 @@ _Loader = _loader_class()
 
 
 def decode(raw: bytes, source: str) -> str:
-    """Bytes to text, refusing what is not UTF-8 with the line where it breaks."""
+    """Bytes to text, refusing what is not UTF-8 with the line where it breaks; CR LF line
+    endings become LF, as kubectl reads them."""
     if len(raw) > MAX_FILE_BYTES:
         raise InputError(
             f"file is {len(raw)} bytes; meshrender reads files up to {MAX_FILE_BYTES} bytes",
@@ -183,13 +283,17 @@ def decode(raw: bytes, source: str) -> str:
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
         raise InputError(
             f"not UTF-8: byte 0x{raw[e.start]:02x} cannot be decoded", Location(source, line, col)
         ) from None
+    # kubectl reads a file line by line (apimachinery's YAMLReader over bufio's ReadLine),
+    # which ends a line at LF or CR LF: a file with Windows or mixed line endings is cut
+    # into documents at its `---` lines like any other. A lone CR is left to the parser.
+    return text.replace("\r\n", "\n") if "\r" in text else text
 
 
 def split_documents(text: str) -> list[tuple[int, str]]:
@@ -279,21 +383,6 @@ def _split_with_directives(text: str) -> list[tuple[int, str]]:
 
 class _TooDeep(Exception):
     """A document nests deeper than MAX_DEPTH (the caller finds where)."""
-
-
-def _check_depth(data: Any) -> None:
-    """Raise _TooDeep if `data` nests deeper than MAX_DEPTH (documents without anchors)."""
-    if not isinstance(data, (dict, list)):
-        return
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth >= MAX_DEPTH:
-            raise _TooDeep
-        children = node.values() if isinstance(node, dict) else node
-        for c in children:
-            if isinstance(c, (dict, list)):
-                stack.append((c, depth + 1))
 
 
 def _check_expansion(data: Any, source: str, line: int) -> None:
@@ -460,9 +549,14 @@ def _yaml_error(e: yaml.YAMLError, source: str, first_line: int, chunk: str = ""
         return _reader_error(e, source, first_line, chunk)
     if isinstance(e, _DuplicateKey):
         first = _mark_location(source, first_line, e.first_mark, chunk)
-        return InputError(f"invalid YAML: duplicate key {e.key!r} (first at line {first.line}); keep one "
-                          "(Kubernetes tools disagree on which one wins)",
-                          _mark_location(source, first_line, e.problem_mark, chunk))
+        where = _mark_location(source, first_line, e.problem_mark, chunk)
+        if not e.same_key:
+            return InputError(f"invalid YAML: two keys that Kubernetes reads as the same key {e.key!r} (the other "
+                              f"at line {first.line}); sigs.k8s.io/yaml keeps either one at random: keep one",
+                              where)
+        written = f", as Kubernetes reads `{e.written}`" if e.written is not None else ""
+        return InputError(f"invalid YAML: duplicate key {e.key!r}{written} (first at line {first.line}); keep one "
+                          "(Kubernetes tools disagree on which one wins)", where)
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     if _tab_at(chunk, mark):
         return InputError("invalid YAML: a tab character where YAML expects indentation or content; "
@@ -533,7 +627,7 @@ def _load(chunk: str, source: str, first_line: int, fast: Any, data: Any = None)
             if where is not None:
                 raise _too_deep(where) from None
         raise _yaml_error(e, source, first_line, chunk) from None
-    except RecursionError:
+    except (RecursionError, _TooDeep):
         raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
     if data is not None:
         _check_loaded(data, chunk, source, first_line)
@@ -541,13 +635,12 @@ def _load(chunk: str, source: str, first_line: int, fast: Any, data: Any = None)
 
 
 def _check_loaded(data: Any, chunk: str, source: str, first_line: int) -> None:
-    """Depth and alias expansion of a document the reference reader loaded (the fast
-    reader answers only for documents without anchors, at most 64 levels deep)."""
+    """Alias expansion of a document the reference reader loaded (its depth was checked
+    as it was read; the fast reader answers only for documents without anchors)."""
+    if "&" not in chunk:
+        return
     try:
-        if "&" in chunk:
-            _check_expansion(data, source, first_line)
-        else:
-            _check_depth(data)
+        _check_expansion(data, source, first_line)
     except _TooDeep:
         raise _too_deep(_too_deep_at(chunk, source, first_line) or Location(source, first_line, 1)) from None
 
