@@ -125,10 +125,7 @@ def _compile(type_expr: str) -> Callable[[Any], None]:
                     if struct_items:
                         raise PodShapeError("is an empty list item; remove it", (i,))
                     continue
-                try:
-                    item_ok(item)
-                except PodShapeError as e:
-                    raise _within(e, i) from None
+                _at(item_ok, item, i)
 
         return check_list
     if type_expr.startswith("{"):
@@ -143,10 +140,7 @@ def _compile(type_expr: str) -> Callable[[Any], None]:
                 if not isinstance(k, str):
                     raise PodShapeError(f"the key {k!r} is not a string", (k,), "key")
                 if v is not None:
-                    try:
-                        value_ok(v)
-                    except PodShapeError as e:
-                        raise _within(e, k) from None
+                    _at(value_ok, v, k)
 
         return check_map
     struct = _types().get(type_expr)
@@ -187,12 +181,17 @@ def _compile(type_expr: str) -> Callable[[Any], None]:
         for key, field_ok in fields:
             v = value.get(key)
             if v is not None:
-                try:
-                    field_ok(v)
-                except PodShapeError as e:
-                    raise _within(e, key) from None
+                _at(field_ok, v, key)
 
     return check_struct
+
+
+def _at(check: Callable[[Any], None], value: Any, step: Any) -> None:
+    """`check(value)`, a failure reported as lying below `step`."""
+    try:
+        check(value)
+    except PodShapeError as e:
+        raise _within(e, step) from None
 
 
 def _any(value: Any) -> None:
