@@ -91,32 +91,27 @@ def _shape_error(e: kinds.ShapeError, doc: Document, w_desc: str) -> InputError:
     return objects.shape_error(e, doc, w_desc)
 
 
-def _describe(data: dict, namespace: str) -> str:
+def _describe(data: Any, namespace: str) -> str:
+    data = data if isinstance(data, dict) else {}
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     return f"{data.get('kind')} {meta.get('namespace') or namespace}/{meta.get('name') or '(unnamed)'}"
 
 
-def iter_workloads(doc: Document, namespace: str) -> list[kinds.Workload]:
-    """The workloads in a document (one, or each item of a List)."""
-    data = doc.data
-    out = []
-    if kinds.is_workload(data):
-        try:
-            w = kinds.workload_of(data, namespace)
-        except kinds.ShapeError as e:
-            raise _shape_error(e, doc, _describe(data, namespace)) from None
+def iter_workloads(doc: Document, namespace: str, table: kinds.KindTable | None = None,
+                   warnings: list[str] | None = None) -> list[kinds.Workload]:
+    """The workloads in a document (one, or each item of a list), by the table of kinds
+    (`table`: the built-in one and the ClusterProfile's workloadKinds); notes about pod
+    templates that are not injected go to `warnings` when given."""
+    try:
+        found = kinds.workloads_in(doc.data, namespace, table)
+    except kinds.ShapeError as e:
+        item = kinds.get_path(doc.data, e.obj_path)
+        raise _shape_error(e, doc, _describe(item, namespace)) from None
+    for w in found.workloads:
         w.source_doc = doc
-        out.append(w)
-    elif kinds.is_list(data):
-        for i, item in enumerate(data["items"]):
-            if kinds.is_workload(item):
-                try:
-                    w = kinds.workload_of(item, namespace, ("items", i))
-                except kinds.ShapeError as e:
-                    raise _shape_error(e, doc, _describe(item, namespace)) from None
-                w.source_doc = doc
-                out.append(w)
-    return out
+    if warnings is not None:
+        warnings += [f"{locate(doc, n.path)}: warning: {n.message}" for n in found.notes]
+    return found.workloads
 
 
 def _template_error(e: TemplateError, w: kinds.Workload, doc: Document, resolved: Resolved) -> InputError:
@@ -172,7 +167,7 @@ def render_file(f: SourceFile, resolver: Resolver, progress: Callable[[int], Any
         if is_consumed(doc.data):
             out.consumed += 1
             continue
-        workloads = iter_workloads(doc, namespace)
+        workloads = iter_workloads(doc, namespace, resolver.settings.workload_kinds, out.warnings)
         changed = False
         for w in workloads:
             r = inject_workload(w, doc, resolver)
