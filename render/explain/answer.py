@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from meshrender.errors import Location, UsageError
 from meshrender.explain.attribution import Attributor, Setting, Source, Step, catalog
-from meshrender.inputs.kinds import Workload
+from meshrender.inputs.kinds import KindTable, Workload
 from meshrender.inputs.sources import SourceFile
 from meshrender.kube import fieldpath
 from meshrender.run import pipeline
@@ -68,12 +68,12 @@ class Explanation:
 
 # -- choosing the workload ----------------------------------------------------------------
 
-def all_workloads(files: list[SourceFile], namespace: str) -> list[Workload]:
+def all_workloads(files: list[SourceFile], namespace: str, table: KindTable | None = None) -> list[Workload]:
     out = []
     for f in files:
         for doc in f.docs:
             if not is_consumed(doc.data):
-                out += pipeline.iter_workloads(doc, namespace)
+                out += pipeline.iter_workloads(doc, namespace, table)
     return out
 
 
@@ -225,7 +225,7 @@ def _misplaced(w: Workload) -> list[str]:
 
 def explain(files: list[SourceFile], options: Options, selector: str, kind: str | None = None) -> Explanation:
     resolver = Resolver(pipeline.collect_settings(files), options)
-    w = find_workload(all_workloads(files, options.namespace), selector, kind)
+    w = find_workload(all_workloads(files, options.namespace, resolver.settings.workload_kinds), selector, kind)
     original_meta = copy.deepcopy(w.pod.metadata)
     original_spec = copy.deepcopy(w.pod.spec)
     annotations = dict(original_meta.get("annotations") or {})

@@ -473,10 +473,15 @@ def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: 
         for k in keys.get(wanted, ()):
             cfg[field] = anns[k]
     if sidecar is not None and any(cfg.values()):
-        sidecar.setdefault("env", []).append({
-            "name": "ISTIO_PROMETHEUS_ANNOTATIONS",
-            "value": json.dumps(cfg, separators=(",", ":"), ensure_ascii=False),
-        })
+        entry = {"name": "ISTIO_PROMETHEUS_ANNOTATIONS",
+                 "value": json.dumps(cfg, separators=(",", ":"), ensure_ascii=False)}
+        env = sidecar.setdefault("env", [])
+        # A proxy Istio keeps from a previous injection has it already: replaced, not repeated.
+        at = next((i for i, e in enumerate(env) if e.get("name") == entry["name"]), None)
+        if at is None:
+            env.append(entry)
+        else:
+            env[at] = entry
     _clear_prometheus(anns, keys)
     anns["prometheus.io/port"] = target
     anns["prometheus.io/path"] = "/stats/prometheus"

@@ -104,18 +104,20 @@ class KindSpec:
 def spec_from(entry: dict[str, Any], builtin: bool, index: int = 0) -> KindSpec:
     """A KindSpec from a table entry or a ClusterProfile declaration (schema-checked)."""
     group, version = split_api_version(str(entry.get("apiVersion") or ""))
-    try:
-        template = None if entry.get("inject") is False else parse_path(str(entry.get("template") or ""))
-    except ValueError as e:
-        raise KindError(str(e), index, "template") from None
+    template: tuple[str, ...] | None = None
+    if entry.get("inject") is not False:
+        if not entry.get("template"):
+            raise KindError("needs a template path (or inject: false)", index, "kind")
+        try:
+            template = parse_path(str(entry["template"]))
+        except ValueError as e:
+            raise KindError(str(e), index, "template") from None
     refs = []
     for r in entry.get("references") or []:
         try:
             refs.append(parse_path(str(r)))
         except ValueError as e:
             raise KindError(str(e), index, "references") from None
-    if template is None and entry.get("inject") is not False:
-        raise KindError("needs a template path (or inject: false)", index, "template")
     return KindSpec(group, version, str(entry.get("kind")), template, tuple(refs),
                     entry.get("ownerAPIVersion"), builtin)
 
@@ -460,14 +462,15 @@ def pod_templates(obj: dict, limit: int = SEARCH_DEPTH) -> list[tuple]:
 
 
 def _note_unknown(obj: dict, api: Any, kind: Any, path: tuple, namespace: str, found: Found) -> None:
+    group = split_api_version(api)[0] if isinstance(api, str) and api else ""
+    known_as = f"{kind} of {group or 'the core group'}" if api else f"{kind} without an apiVersion"
     for tpath in pod_templates(obj):
         where = show_path(tuple(tpath))
         found.notes.append(Note((*path, *tpath), (
             f"{_describe(obj, kind, namespace)} ({api or 'no apiVersion'}) carries a pod template at {where}, "
-            f"but meshrender does not know the kind {kind} of {api or 'this apiVersion'}, so its pods are "
-            f"not injected here (the cluster's webhook injects them); declare it in "
-            f"ClusterProfile.spec.workloadKinds (template: {where}) to render it, or with inject: false to "
-            "leave it alone")))
+            f"but meshrender does not know the kind {known_as}: its pods are left without the proxy here, "
+            f"while the cluster's webhook may inject them. Declare the kind in ClusterProfile.spec.workloadKinds "
+            f"(template: {where}) to render it, or with inject: false to leave it alone")))
 
 
 def _note_references(obj: dict, spec: KindSpec, kind: Any, path: tuple, namespace: str, has_template: bool,

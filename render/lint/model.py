@@ -40,7 +40,7 @@ PROXY_CONFIG = "proxy.istio.io/config"
 class Problem:
     """Something `render` would refuse, found while loading; `kind` says which rule reports it."""
 
-    kind: str  # "invalid-setting" or "render"
+    kind: str  # "invalid-setting", "render" or "not-injected"
     message: str
     anchor: Anchor
     subject: Subject | None = None
@@ -418,11 +418,14 @@ def views_of(model: LintModel, f: SourceFile) -> tuple[list[WorkloadView], list[
     for doc in f.docs:
         if is_consumed(doc.data):
             continue
+        notes: list[kinds.Note] = []
         try:
-            workloads = iter_workloads(doc, model.options.namespace)
+            workloads = iter_workloads(doc, model.options.namespace, model.settings.workload_kinds, notes)
         except InputError as e:
             problems.append(_problem_from(e, "render"))
             continue
+        problems += [Problem("not-injected", n.message, Anchor(doc, n.path),
+                             doc_subject(doc, model.settings.namespaces)) for n in notes]
         views.extend(_load_workload(model, w, doc) for w in workloads)
     return views, problems
 

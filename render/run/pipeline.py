@@ -98,10 +98,10 @@ def _describe(data: Any, namespace: str) -> str:
 
 
 def iter_workloads(doc: Document, namespace: str, table: kinds.KindTable | None = None,
-                   warnings: list[str] | None = None) -> list[kinds.Workload]:
+                   notes: list[kinds.Note] | None = None) -> list[kinds.Workload]:
     """The workloads in a document (one, or each item of a list), by the table of kinds
-    (`table`: the built-in one and the ClusterProfile's workloadKinds); notes about pod
-    templates that are not injected go to `warnings` when given."""
+    (`table`: the built-in one and the ClusterProfile's workloadKinds); what the user
+    should hear about pod templates that are not injected goes to `notes` when given."""
     try:
         found = kinds.workloads_in(doc.data, namespace, table)
     except kinds.ShapeError as e:
@@ -109,8 +109,8 @@ def iter_workloads(doc: Document, namespace: str, table: kinds.KindTable | None 
         raise _shape_error(e, doc, _describe(item, namespace)) from None
     for w in found.workloads:
         w.source_doc = doc
-    if warnings is not None:
-        warnings += [f"{locate(doc, n.path)}: warning: {n.message}" for n in found.notes]
+    if notes is not None:
+        notes += found.notes
     return found.workloads
 
 
@@ -167,7 +167,9 @@ def render_file(f: SourceFile, resolver: Resolver, progress: Callable[[int], Any
         if is_consumed(doc.data):
             out.consumed += 1
             continue
-        workloads = iter_workloads(doc, namespace, resolver.settings.workload_kinds, out.warnings)
+        notes: list[kinds.Note] = []
+        workloads = iter_workloads(doc, namespace, resolver.settings.workload_kinds, notes)
+        out.warnings += [f"{locate(doc, n.path)}: warning: {n.message}" for n in notes]
         changed = False
         for w in workloads:
             r = inject_workload(w, doc, resolver)
