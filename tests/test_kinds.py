@@ -167,7 +167,7 @@ spec:
 def test_openkruise_workloads_are_injected_with_their_own_group(cli, repo):
     docs = []
     for api, kind in (("apps.kruise.io/v1alpha1", "CloneSet"), ("apps.kruise.io/v1beta1", "StatefulSet"),
-                      ("apps.kruise.io/v1alpha1", "DaemonSet")):
+                      ("apps.kruise.io/v1alpha1", "DaemonSet"), ("apps.kruise.io/v1alpha1", "BroadcastJob")):
         docs.append(f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: {kind.lower()}}}\nspec:\n"
                     "  template:\n    metadata: {labels: {app: k}}\n"
                     "    spec: {containers: [{name: app, image: nginx}]}\n")
@@ -176,7 +176,8 @@ def test_openkruise_workloads_are_injected_with_their_own_group(cli, repo):
     owners = [_env(container(d, "istio-proxy"), "ISTIO_META_OWNER") for d in r.docs()]
     assert owners == ["kubernetes://apis/apps.kruise.io/v1alpha1/namespaces/default/clonesets/cloneset",
                       "kubernetes://apis/apps.kruise.io/v1beta1/namespaces/default/statefulsets/statefulset",
-                      "kubernetes://apis/apps.kruise.io/v1alpha1/namespaces/default/daemonsets/daemonset"]
+                      "kubernetes://apis/apps.kruise.io/v1alpha1/namespaces/default/daemonsets/daemonset",
+                      "kubernetes://apis/apps.kruise.io/v1alpha1/namespaces/default/broadcastjobs/broadcastjob"]
 
 
 def test_a_known_kind_name_in_another_group_is_not_taken_for_it(cli, repo):
@@ -369,3 +370,14 @@ def test_a_declaration_is_checked_against_its_schema(cli, repo):
     r = cli("render", str(root))
     assert r.code == 2
     assert f"{root / 'profile.yaml'}:6:" in r.err and "error: spec.workloadKinds[0].apiVersion" in r.err
+
+
+def test_a_declared_kind_without_its_template_is_a_warning(cli, repo):
+    profile = PROFILE + "  - {apiVersion: example.com/v1, kind: Thing, template: spec.podTemplate}\n"
+    thing = "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec: {replicas: 1}\n"
+    root = repo({"profile.yaml": profile, "thing.yaml": thing})
+    r = cli("render", str(root))
+    assert r.code == 0, r.err
+    assert r.out == thing
+    assert (f"{root / 'thing.yaml'}:1:1: warning: Thing default/t has no pod template at spec.podTemplate (as "
+            "ClusterProfile.spec.workloadKinds declares); nothing to inject") in r.err

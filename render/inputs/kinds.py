@@ -524,9 +524,10 @@ def workloads_in(data: Any, namespace: str, table: KindTable | None = None, path
         raise
     if spec.references:
         _note_references(data, spec, kind, path, namespace, bool(got), found)
-        if not got and not any(get_path(data, r) is not None for r in spec.references):
-            found.notes.append(Note(path, f"{_describe(data, kind, namespace)} has no pod template at "
-                                          f"{show_path(spec.template)}; nothing to inject"))
+    if not got and not any(get_path(data, r) is not None for r in spec.references):
+        declared = "" if spec.builtin else " (as ClusterProfile.spec.workloadKinds declares)"
+        found.notes.append(Note(path, f"{_describe(data, kind, namespace)} has no pod template at "
+                                      f"{show_path(spec.template)}{declared}; nothing to inject"))
     found.workloads += got
     return found
 
