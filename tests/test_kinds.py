@@ -381,3 +381,13 @@ def test_a_declared_kind_without_its_template_is_a_warning(cli, repo):
     assert r.out == thing
     assert (f"{root / 'thing.yaml'}:1:1: warning: Thing default/t has no pod template at spec.podTemplate (as "
             "ClusterProfile.spec.workloadKinds declares); nothing to inject") in r.err
+
+
+def test_lint_says_a_job_template_annotation_does_not_reach_the_pods(cli, repo):
+    opt_out = '      annotations: {sidecar.istio.io/nativeSidecar: "true"}'
+    root = repo({"cj.yaml": CRONJOB.replace("      labels: {owner: team}", opt_out) % ""})
+    r = cli("lint", str(root), "--format", "json")
+    hits = [f for f in json.loads(r.out)["findings"] if f["rule"] == "mesh-annotation-on-workload-metadata"]
+    assert [(f["line"], f["message"]) for f in hits] == [(
+        8, "sidecar.istio.io/nativeSidecar on spec.jobTemplate.metadata has no effect, the injector reads the pod "
+           "template; move it to spec.jobTemplate.spec.template.metadata.annotations")]
