@@ -677,7 +677,10 @@ def _inject(pod: PodRef, cfg: InjectConfig, cached: bool) -> None:
         merged = plain.deepcopy(original)
     # What the user wrote (the pod before any injection, with their recorded overrides):
     # the containers of it that the templates also define are re-applied over them.
-    user = {"metadata": merged["metadata"], "spec": dict(merged["spec"])}
+    # (A snapshot: the loop below moves and appends containers in `merged`'s lists.)
+    user = {"metadata": merged["metadata"],
+            "spec": {k: list(v) if k in ("containers", "initContainers") and isinstance(v, list) else v
+                     for k, v in merged["spec"].items()}}
     old_proxy = _traditional_proxy_kept_by_istio(original, cfg.native)
     kept = None
     template_pod: dict = {"metadata": {}, "spec": {}}
