@@ -271,24 +271,37 @@ def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
     "mesh-annotation-on-workload-metadata", "warning",
     title="A pod annotation sits on the workload's own metadata",
     rationale="""The injector reads pod annotations from the pod template only. A pod-level mesh
-    annotation on the Deployment's (StatefulSet's, Job's, ...) own metadata has no effect.""",
+    annotation on the Deployment's (StatefulSet's, Job's, ...) own metadata, or on a CronJob's
+    Job template (spec.jobTemplate.metadata, where istioctl kube-inject reads them but the pods
+    never carry them), has no effect.""",
     fix="Move the annotation to the pod template's metadata.annotations.",
 )
 def annotation_on_workload_metadata(view: WorkloadView) -> Iterator[Hit]:
     if view.kind == "Pod":
         return
-    own = view.own_meta.get("annotations") or {}
-    if not isinstance(own, dict):
-        return
     target = ".".join(map(str, (*view.workload.meta_path[len(view.workload.path):], "annotations")))
-    for key in sorted(own):
-        entry = known().get(key)
-        if entry is None or entry["scope"] != "pod":
+    template = view.workload.template_path
+    # The object's own metadata, and the metadata of every object template between it and
+    # the pod template (a CronJob's spec.jobTemplate.metadata).
+    places: list[tuple[tuple, str]] = [((), f"the {view.kind}'s own metadata")]
+    places += [(template[:i], f"{'.'.join(map(str, template[:i]))}.metadata")
+               for i in range(1, len(template)) if template[i] == "spec"]
+    for at, where in places:
+        holder = view.workload.doc
+        for key in at:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        meta = holder.get("metadata") if isinstance(holder, dict) else None
+        own = meta.get("annotations") if isinstance(meta, dict) else None
+        if not isinstance(own, dict):
             continue
-        if view.annotations.get(key) == own[key]:
-            advice = f"remove it here: {target} already sets it"
-        else:
-            advice = f"move it to {target}"
-        yield Hit(f"{key} on the {view.kind}'s own metadata has no effect, the injector reads the pod "
-                  f"template; {advice}", view.at("metadata", "annotations", key))
+        for key in sorted(own):
+            entry = known().get(key)
+            if entry is None or entry["scope"] != "pod":
+                continue
+            if view.annotations.get(key) == own[key]:
+                advice = f"remove it here: {target} already sets it"
+            else:
+                advice = f"move it to {target}"
+            yield Hit(f"{key} on {where} has no effect, the injector reads the pod template; {advice}",
+                      view.at(*at, "metadata", "annotations", key))
 

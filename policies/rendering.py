@@ -31,3 +31,21 @@ def render_error(model: LintModel) -> Iterator[Hit]:
     for p in model.problems:
         if p.kind == "render":
             yield Hit(f"meshrender render refuses this: {p.message}", p.place, model.subject_of(p))
+
+
+@run_rule(
+    "pod-template-not-injected", "warning",
+    title="A pod template that meshrender does not inject",
+    rationale="""A document carries a pod template that meshrender leaves as it is: its kind is not
+    one meshrender knows (a CRD whose controller creates pods, such as a Knative Service or a
+    Kubeflow job), or it takes its template from another object (an Argo Rollout with
+    spec.workloadRef). The cluster's webhook may inject those pods all the same, with the cluster's
+    settings rather than this repository's, and nothing in the rendered output shows it.""",
+    fix="""Declare the kind and its template path in ClusterProfile.spec.workloadKinds (or with
+    inject: false when its pods are not meshrender's to inject); for a workloadRef, keep the
+    referenced Deployment among the inputs.""",
+)
+def pod_template_not_injected(model: LintModel) -> Iterator[Hit]:
+    for p in model.problems:
+        if p.kind == "not-injected":
+            yield Hit(p.message, p.place, model.subject_of(p))

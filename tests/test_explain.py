@@ -460,17 +460,17 @@ items:
   spec:
     schedule: "0 0 * * *"
     jobTemplate:
-      metadata:
-        annotations:
-          sidecar.istio.io/logLevel: debug
       spec:
         template:
+          metadata:
+            annotations:
+              sidecar.istio.io/logLevel: debug
           spec: {containers: [{name: c, image: c}], restartPolicy: Never}
 """})
     data = explain_json(cli, str(root), "--workload", "a/nightly")
     assert (data["workload"]["kind"], data["workload"]["line"]) == ("CronJob", 8)
     log = by_setting(data)["proxy.logLevel"]
-    assert (log["value"], log["source"]["line"]) == ("debug", 16)
+    assert (log["value"], log["source"]["line"]) == ("debug", 18)
 
 
 def test_not_injected_workload_says_why_and_where(cli, repo):

@@ -93,7 +93,7 @@ def test_valid_value_of_the_same_annotation_renders(cli, repo, name, bad, says, 
 
 
 def test_line_points_into_a_list_item_and_a_cronjob(cli, repo):
-    """kube-inject reads a CronJob's annotations from spec.jobTemplate.metadata."""
+    """A CronJob's pod annotations are on its pod template, where the webhook reads them."""
     text = textwrap.dedent("""\
         apiVersion: v1
         kind: List
@@ -104,11 +104,11 @@ def test_line_points_into_a_list_item_and_a_cronjob(cli, repo):
           spec:
             schedule: "0 0 * * *"
             jobTemplate:
-              metadata:
-                annotations:
-                  traffic.sidecar.istio.io/includeInboundPorts: "eighty"
               spec:
                 template:
+                  metadata:
+                    annotations:
+                      traffic.sidecar.istio.io/includeInboundPorts: "eighty"
                   spec:
                     restartPolicy: Never
                     containers: [{name: job, image: busybox}]
@@ -116,7 +116,7 @@ def test_line_points_into_a_list_item_and_a_cronjob(cli, repo):
     path = repo({"list.yaml": text}) / "list.yaml"
     r = cli("render", "--flavor", "istio", str(path))
     assert r.code == 2
-    assert f"{path}:12:11:" in r.err
+    assert f"{path}:14:15:" in r.err
     assert "CronJob default/nightly" in r.err
     assert "includeInboundPorts" in r.err
 

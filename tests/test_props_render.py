@@ -224,8 +224,8 @@ def test_deterministic_idempotent_and_complete(case, tmp_path_factory):
 def _pod_meta(doc: dict) -> dict:
     if doc["kind"] == "Pod":
         return doc["metadata"]
-    if doc["kind"] == "CronJob":  # kube-inject annotates the Job template, not the pod template
-        return doc["spec"]["jobTemplate"].get("metadata") or {}
+    if doc["kind"] == "CronJob":  # the pod template, as the webhook sees the pod
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["metadata"]
     return doc["spec"]["template"]["metadata"]
 
 

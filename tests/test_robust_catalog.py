@@ -225,6 +225,14 @@ CASES: list[Case] = [
     Case("unknown-kind", "Unknown kind (passes through unchanged)",
          {"a.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {any: [thing]}\n"},
          None, "", code=0, group="Shapes"),
+    Case("unknown-pod-kind", "Unknown kind that carries a pod template (passes through unchanged, with a warning; "
+         "declare it in ClusterProfile.spec.workloadKinds)",
+         {"a.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  template:\n"
+                    "    spec: {containers: [{name: a, image: a}]}\n"},
+         ("a.yaml", 5, 3), "does not know the kind Widget of example.com", code=0, warning=True, group="Shapes"),
+    Case("typed-list-item", "Item of a typed list (PodList) without a name",
+         {"a.yaml": "apiVersion: v1\nkind: PodList\nitems:\n- spec: {containers: [{name: a, image: a}]}\n"},
+         ("a.yaml", 4, 3), "items[0]: Pod has no metadata.name", group="Shapes"),
     # -- settings ---------------------------------------------------------------------------
     Case("sps-no-metadata", "SidecarProxySettings without metadata", {"s.yaml": SPS + "spec: {}\n"},
          ("s.yaml", 1, 1), "metadata: SidecarProxySettings (unnamed): is required", group="Settings"),
@@ -272,6 +280,15 @@ CASES: list[Case] = [
     Case("profile-provider", "Unknown provider",
          {"p.yaml": PROFILE + "metadata: {name: prod}\nspec:\n  provider: aws\n"}, ("p.yaml", 5, 3),
          '"aws" is not one of "ack", "ack-serverless", "acs", "community"', group="Settings"),
+    Case("kind-declared-twice", "A workload kind declared twice in ClusterProfile.spec.workloadKinds",
+         {"p.yaml": PROFILE + "metadata: {name: prod}\nspec:\n  workloadKinds:\n"
+                    "  - {apiVersion: example.com/v1, kind: Widget, template: spec.template}\n"
+                    "  - {apiVersion: example.com/v1, kind: Widget, template: spec.pod}\n"}, ("p.yaml", 7, 34),
+         "Widget of example.com/v1 is declared twice", group="Settings"),
+    Case("kind-without-template", "A declared workload kind without a template path (nor inject: false)",
+         {"p.yaml": PROFILE + "metadata: {name: prod}\nspec:\n  workloadKinds:\n"
+                    "  - {apiVersion: example.com/v1, kind: Widget}\n"}, ("p.yaml", 6, 34),
+         "needs a template path (or inject: false)", group="Settings"),
     Case("asm-mesh-config", "ASMMeshConfig with a string for a boolean",
          {"m.yaml": "apiVersion: istio.alibabacloud.com/v1beta1\nkind: ASMMeshConfig\nmetadata: {name: d}\n"
                     "spec: {enableNativeSidecar: yes please}\n"}, ("m.yaml", 4, 8),

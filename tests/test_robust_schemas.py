@@ -102,6 +102,8 @@ def valid_sample(schema: dict, current: str) -> Any:
     schema, current = resolve(schema, current)
     if "const" in schema:
         return schema["const"]
+    if "examples" in schema:  # a string with a pattern: "x" would not do
+        return schema["examples"][0]
     if "enum" in schema:
         return schema["enum"][0]
     if "anyOf" in schema:

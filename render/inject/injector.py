@@ -163,21 +163,88 @@ def _clear_prometheus(anns: dict, keys: dict[str, list[str]]) -> None:
             del anns[k]
 
 
-def strip(pod: dict, status_port: int) -> dict:
-    """The pod as it was before a previous injection (Istio's stripPod)."""
+def _old_proxy(spec: dict, status: dict[str, Any]) -> dict | None:
+    """The proxy container a previous injection put in the pod (where its status says)."""
+    for key in ("containers", "initContainers"):
+        if PROXY in _names(status, key):
+            found = _find(spec.get(key), PROXY)
+            if found is not None:
+                return found
+    return None
+
+
+def _env_value(container: dict | None, name: str) -> str | None:
+    for e in (container or {}).get("env") or []:
+        if isinstance(e, dict) and e.get("name") == name:
+            value = e.get("value")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _drop_named(spec: dict, key: str, names: list[str]) -> None:
+    """Remove the entries of spec[key] named in `names` (the key goes when it empties)."""
+    items = spec.get(key)
+    if not names or not isinstance(items, list):
+        return
+    kept = [x for x in items if not (isinstance(x, dict) and x.get("name") in names)]
+    if kept:
+        spec[key] = kept
+    else:
+        del spec[key]
+
+
+def _restore_prometheus(annotations: dict, recorded: str | None) -> None:
+    """Put back the app's own Prometheus annotations, which injection moved into the
+    agent's ISTIO_PROMETHEUS_ANNOTATIONS (under their usual names)."""
+    if not recorded:
+        return
+    try:
+        cfg = json.loads(recorded)
+    except ValueError:
+        return
+    if not isinstance(cfg, dict):
+        return
+    for field in ("scrape", "port", "path"):
+        value = cfg.get(field)
+        if isinstance(value, str) and value:
+            annotations[f"prometheus.io/{field}"] = value
+
+
+def strip(pod: dict, status_port: int, keep_patched: bool = False) -> dict:
+    """The pod as it was before a previous injection, so that injecting it again is a
+    fresh render, whatever mode, flavor or version injected it before.
+
+    Istio's stripPod removes the containers the status annotation names, the Prometheus
+    annotations that point at the agent, and the status. Istio then lays the templates
+    over the pod *with* the old proxy, which keeps whatever the new templates do not set;
+    here the templates are laid over this pod, so everything the previous injection
+    recorded is undone as well: the app probes and lifecycle hooks it pointed at the
+    agent (from ISTIO_KUBE_APP_PROBERS), the app's Prometheus annotations (from
+    ISTIO_PROMETHEUS_ANNOTATIONS), the volumes and image pull secrets it added.
+
+    `keep_patched` keeps the regular containers the status names other than the proxy:
+    the gRPC templates list the app containers they patch, which were the user's before.
+    The template data (as Istio) leaves them out.
+    """
     status = _status_of(pod["metadata"].get("annotations") or {})
     if status is None:
         return pod
     out = plain.deepcopy(pod)
     spec = out["spec"]
-    for key, names in (("containers", _names(status, "containers")),
-                       ("initContainers", _names(status, "initContainers"))):
-        if names and isinstance(spec.get(key), list):
-            spec[key] = [c for c in spec[key] if not (isinstance(c, dict) and c.get("name") in names)]
+    old = _old_proxy(spec, status)
+    containers = _names(status, "containers")
+    if keep_patched:
+        containers = [n for n in containers if n == PROXY]
+    _drop_named(spec, "containers", containers)
+    _drop_named(spec, "initContainers", _names(status, "initContainers"))
+    _drop_named(spec, "volumes", _names(status, "volumes"))
+    _drop_named(spec, "imagePullSecrets", _names(status, "imagePullSecrets"))
+    probes.restore(spec, _env_value(old, probes.PROBERS_ENV))
     present = out["metadata"].get("annotations") or {}
     keys = _prometheus_keys(present)
     if _prometheus_port(present, keys) == str(status_port):
         _clear_prometheus(present, keys)
+        _restore_prometheus(present, _env_value(old, "ISTIO_PROMETHEUS_ANNOTATIONS"))
     anns = out["metadata"].get("annotations")
     if anns is not None:
         anns.pop(STATUS, None)
@@ -197,8 +264,12 @@ def _overrides(annotations: dict[str, str]) -> dict[str, list]:
     return parsed
 
 
-def reinsert_overrides(pod: dict) -> dict:
-    """Put back user containers recorded in `proxy.istio.io/overrides` that stripping removed."""
+def reinsert_overrides(pod: dict, as_written: bool = False) -> dict:
+    """Put back user containers recorded in `proxy.istio.io/overrides` that stripping removed.
+
+    `as_written`: without the `resources: {}` that recording adds (Go's zero value), so
+    that the container is the one the user wrote (for the pod the templates are laid over).
+    """
     existing = _overrides(pod["metadata"].get("annotations") or {})
     if not existing:
         return pod
@@ -207,6 +278,8 @@ def reinsert_overrides(pod: dict) -> dict:
     for key in ("containers", "initContainers"):
         for c in existing.get(key) or []:
             if isinstance(c, dict) and _find(spec.get(key), c.get("name")) is None:
+                if as_written and c.get("resources") == {}:
+                    c = {k: v for k, v in c.items() if k != "resources"}
                 spec.setdefault(key, []).append(c)
     return pod
 
@@ -396,10 +469,15 @@ def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: 
         for k in keys.get(wanted, ()):
             cfg[field] = anns[k]
     if sidecar is not None and any(cfg.values()):
-        sidecar.setdefault("env", []).append({
-            "name": "ISTIO_PROMETHEUS_ANNOTATIONS",
-            "value": json.dumps(cfg, separators=(",", ":"), ensure_ascii=False),
-        })
+        entry = {"name": "ISTIO_PROMETHEUS_ANNOTATIONS",
+                 "value": json.dumps(cfg, separators=(",", ":"), ensure_ascii=False)}
+        env = sidecar.setdefault("env", [])
+        # A proxy Istio keeps from a previous injection has it already: replaced, not repeated.
+        at = next((i for i, e in enumerate(env) if e.get("name") == entry["name"]), None)
+        if at is None:
+            env.append(entry)
+        else:
+            env[at] = entry
     _clear_prometheus(anns, keys)
     anns["prometheus.io/port"] = target
     anns["prometheus.io/path"] = "/stats/prometheus"
@@ -548,29 +626,62 @@ def inject(pod: PodRef, cfg: InjectConfig, render_sidecar: SidecarRenderer | Non
         revision=lookup(values, "revision", "") or "",
         compliance_policy=cfg.compliance_policy,
     )
-    merged = plain.deepcopy(original)
+    # The templates are laid over the pod as it was before any previous injection (Istio
+    # lays them over the injected pod, which keeps what the new templates leave unset).
+    merged = reinsert_overrides(strip(original, status_port, keep_patched=True), as_written=True)
+    if merged is original:
+        merged = plain.deepcopy(original)
+    # What the user wrote (the pod before any injection, with their recorded overrides):
+    # the containers of it that the templates also define are re-applied over them.
+    # (A snapshot: the loop below moves and appends containers in `merged`'s lists.)
+    user = {"metadata": merged["metadata"],
+            "spec": {k: list(v) if k in ("containers", "initContainers") and isinstance(v, list) else v
+                     for k, v in merged["spec"].items()}}
+    old_proxy = _traditional_proxy_kept_by_istio(original, cfg.native)
+    kept = None
     template_pod: dict = {"metadata": {}, "spec": {}}
     for rendered in render_template(selected(original_annotations, cfg), data, cfg, render_sidecar):
         template_pod = smp.merge_pod(template_pod, rendered, share=True)  # read only
         tspec = template_pod["spec"]
-        if _find(tspec.get("initContainers"), PROXY) and _find(merged["spec"].get("containers"), PROXY):
+        new_proxy = _find(tspec.get("initContainers"), PROXY)
+        if new_proxy and _find(merged["spec"].get("containers"), PROXY):
             _move(merged["spec"], "containers", "initContainers", PROXY)
-        elif (_find(tspec.get("containers"), PROXY)
-              and _find(merged["spec"].get("initContainers"), PROXY)
-              and PROXY in _names(_status_of(original_annotations), "initContainers")):
-            # Re-injecting a natively injected pod in traditional mode: drop the old copy
-            # rather than leave the proxy in both lists, which the API server rejects.
-            merged["spec"]["initContainers"] = [
-                c for c in merged["spec"]["initContainers"] if c.get("name") != PROXY]
+        elif (new_proxy and old_proxy is not None and old_proxy.get("image") == new_proxy.get("image")
+              and not _find(merged["spec"].get("initContainers"), PROXY)):
+            kept = old_proxy
+            merged["spec"].setdefault("initContainers", []).append(plain.deepcopy(kept))
         merged = smp.merge_pod(merged, rendered)
 
-    merged = reapply_overwritten(merged, original, template_pod, proxy, original_annotations)
+    if kept is not None:
+        user["spec"]["containers"] = [kept, *user["spec"].get("containers", [])]
+    merged = reapply_overwritten(merged, user, template_pod, proxy, original_annotations)
     _post_process(merged, template_pod, original, data, cfg, proxy, proxy_envs, status_port)
     _canonical_quantities(merged["spec"])
     pod.metadata.clear()
     pod.metadata.update(merged["metadata"])
     pod.spec.clear()
     pod.spec.update(merged["spec"])
+
+
+def _traditional_proxy_kept_by_istio(original: dict, native: bool) -> dict | None:
+    """The old proxy of a traditionally injected pod that Istio keeps when it injects the
+    pod again natively, or None.
+
+    Istio lays the templates over the injected pod: it moves the old proxy from
+    `containers` to `initContainers` and merges the native template into it, and then
+    re-applies the old proxy as if the user had written it (reapplyOverwrittenContainers
+    looks the proxy up in the status's `initContainers` only, where a traditional
+    injection did not list it), so the old proxy's fields win over the new template's.
+    Istio's corpus pins this (merge-probers, in every release with native sidecars), and
+    meshrender follows it when the new proxy has the old one's image: the same injector
+    injecting again. A proxy of another image (another flavor, another version) is
+    replaced, so that rendering output again is a fresh render, not one that keeps the
+    previous proxy's image and settings.
+    """
+    previous = _status_of(original["metadata"].get("annotations") or {})
+    if not native or PROXY not in _names(previous, "containers") or PROXY in _names(previous, "initContainers"):
+        return None
+    return _find(original["spec"].get("containers"), PROXY)
 
 
 def _post_process(pod: dict, template_pod: dict, original: dict, data: TemplateData,

@@ -93,8 +93,11 @@ def _named_port(spec: dict, name: str, container: str) -> int:
     return 0
 
 
-def _resolve(prober: dict | None, spec: dict, ports: dict[int, bool], container: str) -> dict | None:
-    """The prober as the agent needs it, named ports resolved; None if not ours to take."""
+def _resolve(prober: dict | None, spec: dict, ports: dict[int, bool], container: str,
+             status_port: int | None = None) -> dict | None:
+    """The prober as the agent needs it, named ports resolved; None if not ours to take
+    (Istio's DumpAppProbers: an httpGet or tcpSocket action whose port is a number equal
+    to the agent's status port is already rewritten, and not handed over)."""
     if prober is None:
         return None
     if "grpc" in prober:
@@ -113,7 +116,7 @@ def _resolve(prober: dict | None, spec: dict, ports: dict[int, bool], container:
         if not _included(value, ports):
             return None
         action["port"] = value
-    elif isinstance(port, int) and not _included(port, ports):
+    elif isinstance(port, int) and (port == status_port or not _included(port, ports)):
         return None
     return prober
 
@@ -141,7 +144,7 @@ def _handler_to_prober(handler: Any) -> dict | None:
     return None
 
 
-def dump_app_probers(spec: dict, ports: dict[int, bool]) -> str:
+def dump_app_probers(spec: dict, ports: dict[int, bool], status_port: int | None = None) -> str:
     """The ISTIO_KUBE_APP_PROBERS value, or "" when there is nothing to hand over."""
     out: dict[str, Any] = {}
     for c in _all_containers(spec):
@@ -150,13 +153,13 @@ def dump_app_probers(spec: dict, ports: dict[int, bool]) -> str:
             continue
         urls = _urls(name)
         for key in ("readinessProbe", "livenessProbe", "startupProbe"):
-            p = _resolve(_probe_to_prober(c.get(key)), spec, ports, name)
+            p = _resolve(_probe_to_prober(c.get(key)), spec, ports, name, status_port)
             if p is not None:
                 out[urls[key]] = p
         lifecycle = c.get("lifecycle")
         if isinstance(lifecycle, dict):
             for key in ("preStop", "postStart"):
-                p = _resolve(_handler_to_prober(lifecycle.get(key)), spec, ports, name)
+                p = _resolve(_handler_to_prober(lifecycle.get(key)), spec, ports, name, status_port)
                 if p is not None:
                     out[urls[key]] = p
     if not out:
@@ -251,12 +254,60 @@ def merge_probers(existing: str, new: str) -> str:
     return _go_json(fresh)
 
 
+def _restored(current: Any, url: str, probers: dict[str, Any], kinds: tuple[str, ...]) -> dict | None:
+    """`current` as it was before the agent took it over, if it is the rewrite of a
+    prober recorded for `url`; else None."""
+    if not isinstance(current, dict):
+        return None
+    action = current.get("httpGet")
+    prober = probers.get(url)
+    if not isinstance(action, dict) or action.get("path") != url or not isinstance(prober, dict):
+        return None
+    for kind in kinds:
+        if isinstance(prober.get(kind), dict):
+            out = {k: v for k, v in current.items() if k != "httpGet"}
+            out[kind] = plain.deepcopy(prober[kind])
+            return out
+    return None
+
+
+def restore(spec: dict, recorded: str | None) -> None:
+    """Undo the rewrite of a previous injection: each probe and lifecycle hook pointed at
+    the agent gets back the action recorded for its URL in ISTIO_KUBE_APP_PROBERS
+    (`recorded`): httpGet with its own path, port, scheme, host and headers, tcpSocket,
+    or gRPC. Named ports come back as the numbers they were resolved to. Probes the agent
+    does not hold are left as they are."""
+    if not recorded:
+        return
+    try:
+        probers = json.loads(recorded)
+    except ValueError:
+        return
+    if not isinstance(probers, dict):
+        return
+    for key in ("initContainers", "containers"):
+        for c in spec.get(key) or []:
+            if not isinstance(c, dict) or c.get("name") == PROXY:
+                continue
+            urls = _urls(c.get("name"))
+            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                got = _restored(c.get(probe), urls[probe], probers, ("httpGet", "tcpSocket", "grpc"))
+                if got is not None:
+                    c[probe] = got
+            lifecycle = c.get("lifecycle")
+            if isinstance(lifecycle, dict):
+                for hook in ("preStop", "postStart"):
+                    got = _restored(lifecycle.get(hook), urls[hook], probers, ("httpGet", "tcpSocket"))
+                    if got is not None:
+                        c["lifecycle"] = lifecycle = {**lifecycle, hook: got}
+
+
 def apply(pod: dict, sidecar: dict, status_port: int, previously_injected: bool) -> None:
     """Hand app probes to the agent: add ISTIO_KUBE_APP_PROBERS, repoint the probes."""
     spec = pod["spec"]
     annotations = pod["metadata"].get("annotations") or {}
     ports = port_filter(annotations)
-    probers = dump_app_probers(spec, ports)
+    probers = dump_app_probers(spec, ports, status_port)
     if probers:
         env = sidecar.setdefault("env", [])
         if previously_injected:

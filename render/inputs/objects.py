@@ -13,7 +13,7 @@ import difflib
 from typing import Any
 
 from meshrender.errors import InputError, field_path, quote_hint, type_name
-from meshrender.inputs.kinds import WORKLOAD_KINDS, ShapeError, check_meta
+from meshrender.inputs.kinds import ShapeError, check_meta, is_workload_kind, item_identity
 from meshrender.yamlio import Document, locate, scalar_text
 
 OWN_GROUP = "meshrender.dev"
@@ -38,18 +38,17 @@ def shape_error(e: ShapeError, doc: Document, what: str) -> InputError:
     return _error(doc, e.path, message)
 
 
-def _check(doc: Document, data: Any, path: tuple) -> None:
+def _check(doc: Document, data: Any, path: tuple, inherited: tuple[Any, Any] | None = None) -> None:
     what = "must be" if path else "a YAML document must be"
     if not isinstance(data, dict):
         raise _error(doc, path, f"{what} a Kubernetes object (a map with apiVersion and kind), "
                                 f"not {type_name(data)}")
-    kind = data.get("kind")
+    api, kind = inherited if inherited is not None else (data.get("apiVersion"), data.get("kind"))
     if kind is None:
         raise _error(doc, path, "this document has no kind; a Kubernetes object needs apiVersion and "
                                 "kind (is this file a manifest?)")
     if not isinstance(kind, str) or not kind:
         raise _error(doc, (*path, "kind"), f"must be a non-empty string, not {type_name(kind)}")
-    api = data.get("apiVersion")
     if api is not None and not isinstance(api, str):
         hint = "" if isinstance(api, (list, dict)) else quote_hint(scalar_text(doc, (*path, "apiVersion")))
         raise _error(doc, (*path, "apiVersion"), f"must be a string, not {type_name(api)}{hint}")
@@ -63,20 +62,20 @@ def _check(doc: Document, data: Any, path: tuple) -> None:
             check_meta(meta, (*path, "metadata"))
         except ShapeError as e:
             raise shape_error(e, doc, _describe(data)) from None
-    if kind in WORKLOAD_KINDS:
+    if is_workload_kind(api, kind):
         meta = meta or {}
         if not meta.get("name") and not meta.get("generateName"):
             where = (*path, "metadata") if "metadata" in data else path
             raise _error(doc, where, f"{kind} has no metadata.name; Kubernetes needs a name (or "
                                      "generateName) for every workload")
-    if kind == "List":
+    if kind.endswith("List"):  # List, PodList, DeploymentList, ...: kubectl creates the items
         items = data.get("items")
         if items is None:
             return
         if not isinstance(items, list):
-            raise _error(doc, (*path, "items"), f"List: must be a list of objects, not {type_name(items)}")
+            raise _error(doc, (*path, "items"), f"{kind}: must be a list of objects, not {type_name(items)}")
         for i, item in enumerate(items):
-            _check(doc, item, (*path, "items", i))
+            _check(doc, item, (*path, "items", i), item_identity(data, item))
 
 
 def _check_own_kind(doc: Document, kind: str, path: tuple) -> None:

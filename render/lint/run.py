@@ -35,7 +35,7 @@ class Linter:
         assert self.model is not None
         views = [WorkloadView(self.model, e) for e in evaluated.evaluations]
         result = check_file(self.model, views, self.rules)
-        result.problems = evaluated.problems
+        result.problems = evaluated.problems + evaluated.notes
         result.documents = evaluated.documents
         return result
 

@@ -60,6 +60,11 @@ class Problem:
     place: Place
     doc: Document | None = None
 
+    def located(self) -> Problem:
+        """This problem with its place located and no document: it can cross from a worker
+        (the subject of a finding is worked out from `doc` first, when there is one)."""
+        return Problem(self.kind, self.message, self.place.located(), self.doc)
+
 
 @dataclass
 class Evaluated:
@@ -70,6 +75,7 @@ class Evaluated:
     problems: list[Problem]  # documents that hold no readable workload (tolerant runs)
     documents: int
     consumed: int
+    notes: list[Problem] = field(default_factory=list)  # pod templates left alone ("not-injected")
 
 
 @dataclass
@@ -231,49 +237,47 @@ def make_context(settings_docs: Iterable[Document], options: Options, *, strict:
 
 # -- workloads ------------------------------------------------------------------------------
 
-def _describe(data: dict, namespace: str) -> str:
+def _describe(data: Any, namespace: str) -> str:
+    data = data if isinstance(data, dict) else {}
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     return f"{data.get('kind')} {meta.get('namespace') or namespace}/{meta.get('name') or '(unnamed)'}"
 
 
-def workloads_of(doc: Document, namespace: str) -> list[kinds.Workload]:
-    """The workloads in a document (one, or each item of a List); InputError, located, for
-    one whose structure holds no pod."""
+def workloads_of(doc: Document, namespace: str, table: kinds.KindTable | None = None) -> kinds.Found:
+    """The workloads in a document (one, or each item of a list, by the table of kinds:
+    the built-in one and the ClusterProfile's workloadKinds), and the notes about pod
+    templates left alone; InputError, located, for a workload whose structure holds no pod."""
     from meshrender.inputs import objects
 
-    data = doc.data
-    out = []
-    items = [((), data)] if kinds.is_workload(data) else \
-        [(("items", i), item) for i, item in enumerate(data["items"])] if kinds.is_list(data) else []
-    for path, item in items:
-        if not kinds.is_workload(item):
-            continue
-        try:
-            w = kinds.workload_of(item, namespace, path)
-        except kinds.ShapeError as e:
-            raise objects.shape_error(e, doc, _describe(item, namespace)) from None
+    try:
+        found = kinds.workloads_in(doc.data, namespace, table)
+    except kinds.ShapeError as e:
+        item = kinds.get_path(doc.data, e.obj_path)
+        raise objects.shape_error(e, doc, _describe(item, namespace)) from None
+    for w in found.workloads:
         w.source_doc = doc
-        out.append(w)
-    return out
+    return found
 
 
 def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
     """Evaluate every workload of one loaded file (strict: the first error raises)."""
     out = Evaluated(f, [], [], 0, 0)
     namespace = context.options.namespace
+    table = context.settings.workload_kinds
     for doc in f.docs:
         out.documents += 1
         if is_consumed(doc.data):
             out.consumed += 1
             continue
         try:
-            workloads = workloads_of(doc, namespace)
+            found = workloads_of(doc, namespace, table)
         except InputError as e:
             if context.strict:
                 raise
             out.problems.append(_problem(e, "render"))
             continue
-        out.evaluations += [evaluate(w, doc, context) for w in workloads]
+        out.notes += [Problem("not-injected", n.message, Place(doc, n.path), doc).located() for n in found.notes]
+        out.evaluations += [evaluate(w, doc, context) for w in found.workloads]
     return out
 
 

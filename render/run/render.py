@@ -96,8 +96,9 @@ class Renderer:
             if texts:
                 self.write(evaluated.file, texts)
             texts = None
-        warnings = [f"{e.doc.location}: skipping injection of {e.display}: {e.skipped}"
-                    for e in evaluated.evaluations if e.skipped]
+        warnings = [f"{n.place.resolve()}: warning: {n.message}" for n in evaluated.notes]
+        warnings += [f"{e.doc.location}: skipping injection of {e.display}: {e.skipped}"
+                     for e in evaluated.evaluations if e.skipped]
         return FileOutput(texts, has_output, [e.summary() for e in evaluated.evaluations], warnings, extra)
 
     def collect(self, run: Run, index: int, file: SourceFile, out: FileOutput) -> None:

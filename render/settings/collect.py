@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from meshrender import yamlio
-from meshrender.errors import InputError, type_name
+from meshrender.errors import InputError, field_path, type_name
 from meshrender.inject.context import PINNED_PROXY
+from meshrender.inputs import kinds
 from meshrender.settings import embedded, istioconfig, schema
 from meshrender.settings.layers import Layer
 from meshrender.settings.translate import sidecar_settings_layer, upstream_layer
@@ -65,6 +66,13 @@ class Settings:
     proxy_configs: list[ProxyConfigResource] = field(default_factory=list)
     namespaces: dict[str, Document] = field(default_factory=dict)
     webhooks: list[Document] = field(default_factory=list)
+    declared_kinds: kinds.KindTable | None = None  # built-in kinds and the profile's workloadKinds
+
+    @property
+    def workload_kinds(self) -> kinds.KindTable:
+        """The kinds whose pod templates are injected (render/data/workload-kinds.yaml, and
+        ClusterProfile.spec.workloadKinds in front of them)."""
+        return self.declared_kinds or kinds.builtin()
 
     def add_upstream(self, kind: str, layer: Layer) -> None:
         """Keep upstream layers in Istio's order (istioconfig.RANK), input order within a kind."""
@@ -199,6 +207,14 @@ class Collector:
                 f"{locate(first, ('kind',))}. Keep one ClusterProfile per render",
                 locate(doc, ("kind",)), field="kind")
         self.settings.profile = doc
+        declared = (doc.data.get("spec") or {}).get("workloadKinds")
+        if declared:
+            try:
+                self.settings.declared_kinds = kinds.builtin().with_declared(declared)
+            except kinds.KindError as e:
+                path = ("spec", "workloadKinds", e.index, *((e.key,) if e.key else ()))
+                raise InputError(f"ClusterProfile {_name(doc)}: {e}", locate(doc, path),
+                                 field=field_path(path)) from None
 
     def _ASMMeshConfig(self, doc: Document) -> None:
         schema.validate(doc, "asmmeshconfig.json", f"ASMMeshConfig {_name(doc)}")

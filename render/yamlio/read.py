@@ -73,6 +73,13 @@ class Document:
     def location(self) -> Location:
         return Location(self.source, self.line, 1)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A document crossing processes leaves its composed nodes (a second parse, made
+        # only to locate fields) behind: they are large, and made again when needed.
+        state = dict(self.__dict__)
+        state["_nodes"] = None
+        return state
+
     def passthrough_text(self) -> str:
         """The document as the user wrote it, without a leading bare `---` line."""
         text = self.text
