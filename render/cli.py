@@ -56,40 +56,68 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by every command that renders."""
+    """Options shared by every command that renders. Those not given on the command line
+    come from the repository's .meshrender.yaml, when it has them (render/config.py)."""
     options = [
         click.option("--flavor", type=click.Choice(["asm", "istio"]), default=None,
-                     help="Injector semantics (default: the ClusterProfile's, else asm)."),
+                     help="Injector semantics (default: the ClusterProfile's, else .meshrender.yaml's, else asm)."),
         click.option("--kube-version", envvar="KUBE_VERSION", metavar="X.Y",
                      help="Target Kubernetes version [env: KUBE_VERSION]."),
-        click.option("--native-sidecars", type=click.Choice(["true", "false", "auto"]), default="auto",
-                     show_default=True, help="Cluster-wide native sidecar setting (Istio's ENABLE_NATIVE_SIDECARS)."),
-        click.option("--namespace", envvar="ARGOCD_APP_NAMESPACE", default="default", show_default=True,
-                     metavar="NS", help="Namespace of workloads that name none [env: ARGOCD_APP_NAMESPACE]."),
+        click.option("--provider", type=click.Choice(["ack", "ack-serverless", "acs", "community"]), default=None,
+                     help="Where the cluster runs, for the native sidecar decision (default: the ClusterProfile's)."),
+        click.option("--native-sidecars", type=click.Choice(["true", "false", "auto"]), default=None,
+                     help="Cluster-wide native sidecar setting (Istio's ENABLE_NATIVE_SIDECARS) [default: auto]."),
+        click.option("-n", "--namespace", envvar="ARGOCD_APP_NAMESPACE", default=None, metavar="NS",
+                     help="Namespace of workloads that name none [env: ARGOCD_APP_NAMESPACE; default: default]."),
         click.option("--values", "values_files", multiple=True, metavar="FILE",
                      type=click.Path(dir_okay=False), help="Istio injector values (repeatable)."),
         click.option("--mesh-config", "mesh_config_files", multiple=True, metavar="FILE",
                      type=click.Path(dir_okay=False), help="Istio mesh config (repeatable)."),
-        click.option("--compliance-policy", default="", metavar="P",
+        click.option("--compliance-policy", default=None, metavar="P",
                      help="istiod's COMPLIANCE_POLICY (e.g. fips-140-3)."),
+        click.option("--config", "config_file", default=None, metavar="FILE",
+                     help="The repository configuration to use (default: the .meshrender.yaml found from the "
+                          "inputs up to the repository root; `none` for none)."),
     ]
     for opt in reversed(options):
         fn = opt(fn)
     return fn
 
 
-def make_options(**kw: Any) -> Any:
+# Options fields and the keyword arguments of common_options that set them.
+_OPTION_ARGS = (
+    ("flavor", "flavor"), ("kube_version", "kube_version"), ("provider", "provider"),
+    ("native_sidecars", "native_sidecars"), ("namespace", "namespace"), ("values_files", "values_files"),
+    ("mesh_config_files", "mesh_config_files"), ("compliance_policy", "compliance_policy"),
+)
+
+
+def make_options(paths: list[str], **kw: Any) -> Any:
+    """The render options of a command: its flags, and the repository configuration for
+    inputs `paths` (render/config.py) where no flag was given."""
+    from meshrender import config as config_mod
     from meshrender.settings.resolve import Options
 
-    return Options(
-        flavor=kw.get("flavor"),
-        kube_version=kw.get("kube_version") or None,
-        native_sidecars=kw.get("native_sidecars") or "auto",
-        namespace=kw.get("namespace") or "default",
-        values_files=tuple(kw.get("values_files") or ()),
-        mesh_config_files=tuple(kw.get("mesh_config_files") or ()),
-        compliance_policy=kw.get("compliance_policy") or "",
-    )
+    given = {field for field, arg in _OPTION_ARGS if kw.get(arg) not in (None, "", ())}
+    values = {field: kw[arg] for field, arg in _OPTION_ARGS if field in given}
+    for key in ("values_files", "mesh_config_files"):
+        if key in values:
+            values[key] = tuple(values[key])
+    options = Options(**values, given=frozenset(given))
+    return options.with_config(config_mod.resolve(paths, kw.get("config_file")))
+
+
+def input_paths(paths: tuple[str, ...] | list[str]) -> list[str]:
+    """The inputs of a command: the paths given; with none, standard input when it is not
+    a terminal (a Helm post-renderer, a pipe), else the current folder."""
+    if paths:
+        return list(paths)
+    stdin = sys.stdin
+    try:
+        interactive = stdin is None or stdin.isatty()
+    except (ValueError, OSError):  # closed
+        interactive = True
+    return ["."] if interactive else ["-"]
 
 
 # Subcommands, imported only when run: "name" -> "module:attribute".

@@ -137,7 +137,7 @@ def test_failed_run_keeps_previous_output(cli, repo, tmp_path):
     out = tmp_path / "out"
     assert cli("render", str(root), "-o", str(out)).code == 0
     before = (out / "a.yaml").read_text()
-    (root / "b.yaml").write_text("kind: Pod\nmetadata: {name: x}\nspec:\n  containers: 3\n")
+    (root / "b.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: 3\n")
     r = cli("render", str(root), "-o", str(out))
     assert r.code == 2 and "containers must be a list" in r.err
     assert (out / "a.yaml").read_text() == before

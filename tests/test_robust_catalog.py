@@ -48,7 +48,7 @@ LAUGHS = ("kind: ConfigMap\nmetadata: {name: lol}\ndata:\n  a0: &a0 [lol, lol, l
           + "".join(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 10)))
 STRING_BOMB = ("kind: ConfigMap\nmetadata: {name: s}\ndata:\n  a: &a " + "x" * 100_000 + "\n  b: ["
                + ", ".join(["*a"] * 1000) + "]\n")
-MERGE_BOMB = ("kind: ConfigMap\nmetadata: {name: m}\nx0: &a0 {k0: 1, k1: 2, k2: 3}\n"
+MERGE_BOMB = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\nx0: &a0 {k0: 1, k1: 2, k2: 3}\n"
               + "".join(f"x{i}: &a{i}\n  <<: [" + ", ".join([f"*a{i - 1}"] * 8) + "]\n" for i in range(1, 16)))
 
 
@@ -129,7 +129,7 @@ CASES: list[Case] = [
          {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\nx: !!int x\n"}, ("a.yaml", 3, 4),
          "cannot decode !!str `x` as a !!int"),
     Case("huge-int", "Integer with thousands of digits (a string in Kubernetes: Go's float parser overflows)",
-         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\nx: " + "9" * 5000 + "\n"}, None, "", code=0),
+         {"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nx: " + "9" * 5000 + "\n"}, None, "", code=0),
     Case("crlf", "Windows (CR LF) or mixed line endings in a multi-document file",
          {"a.yaml": GOOD.replace("\n", "\r\n") + "---\r\n" + GOOD.replace("web", "api") + "---\n"
                     + "kind: ConfigMap\r\nmetadata: {name: c}\n"}, None, "", code=0),
@@ -145,12 +145,24 @@ CASES: list[Case] = [
     Case("empty-stdin", "Empty stdin (the command feeding meshrender failed)", {}, ("-", 1, 1),
          "stdin holds no YAML documents", stdin=""),
     # -- shapes ---------------------------------------------------------------------------
-    Case("doc-list", "Document that is a list", {"a.yaml": "- kind: Pod\n- kind: Service\n"}, ("a.yaml", 1, 1),
+    Case("not-manifests", "A kustomization, a Helm chart's values and Chart.yaml beside the manifests (skipped, "
+         "counted in the summary)",
+         {"a.yaml": GOOD, "kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                                                "resources: [a.yaml]\n",
+          "chart/values.yaml": "replicaCount: 2\nkind: Deployment\nimage: {repository: nginx}\n",
+          "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n"}, None, "", code=0, group="Shapes"),
+    Case("only-not-manifests", "Only files that are not Kubernetes manifests",
+         {"values.yaml": "replicaCount: 2\n", "Chart.yaml": "apiVersion: v2\nname: web\n"},
+         ("{repo}/values.yaml", 1, 1), "no Kubernetes manifests in the inputs (2 files without apiVersion and kind "
+         "skipped)", group="Shapes", argv=("{repo}/values.yaml", "{repo}/Chart.yaml")),
+    Case("doc-list", "Document that is a list, in a file of manifests",
+         {"a.yaml": GOOD + "---\n- kind: Pod\n- kind: Service\n"}, ("a.yaml", 15, 1),
          "must be a Kubernetes object (a map with apiVersion and kind), not a list", group="Shapes"),
     Case("doc-scalar", "Document that is a scalar", {"a.yaml": GOOD + "---\njust text\n"}, ("a.yaml", 15, 1),
          'not the string "just text"', group="Shapes"),
-    Case("no-kind", "Document without kind", {"a.yaml": "apiVersion: v1\nmetadata: {name: a}\n"},
-         ("a.yaml", 1, 1), "has no kind", group="Shapes"),
+    Case("no-kind", "Document without kind, in a file of manifests",
+         {"a.yaml": GOOD + "---\napiVersion: v1\nmetadata: {name: a}\n"}, ("a.yaml", 15, 1), "has no kind",
+         group="Shapes"),
     Case("kind-not-string", "kind that is not a string", {"a.yaml": "apiVersion: v1\nkind: [Pod]\n"},
          ("a.yaml", 2, 1), "kind: must be a non-empty string, not a list", group="Shapes"),
     Case("metadata-not-map", "metadata that is not a map",

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from typing import Any
 
 import click
 
-from meshrender.cli import CONTEXT, common_options, handle_errors, make_options
-
-
-def refresh_command(paths: list[str], against: str, kw: dict[str, Any]) -> str:
-    """The `meshrender render` command line that brings DIR up to date."""
-    args = ["meshrender", "render", *paths, "-o", against]
-    for opt, key in (("--flavor", "flavor"), ("--kube-version", "kube_version"),
-                     ("--compliance-policy", "compliance_policy")):
-        if kw.get(key):
-            args += [opt, kw[key]]
-    if kw.get("native_sidecars") not in (None, "auto"):
-        args += ["--native-sidecars", kw["native_sidecars"]]
-    if kw.get("namespace") not in (None, "default"):
-        args += ["--namespace", kw["namespace"]]
-    for opt, key in (("--values", "values_files"), ("--mesh-config", "mesh_config_files")):
-        for v in kw.get(key) or ():
-            args += [opt, v]
-    return shlex.join(args)
+from meshrender.cli import CONTEXT, common_options, handle_errors, input_paths, make_options
 
 
 @click.command(context_settings=CONTEXT)
@@ -43,14 +25,16 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
 
     from meshrender.diff import drift
     from meshrender.diff import format as drift_format
+    from meshrender.run.recipe import Recipe
     from meshrender.run.render import render
 
-    paths_list = list(paths) or ["."]
+    paths_list = input_paths(paths)
     root = Path(against)
     drift.check_against(root, paths_list)
-    result = render(paths_list, make_options(**kw))  # in worker processes
+    options = make_options(paths_list, **kw)
+    result = render(paths_list, options)  # in worker processes
     report = drift.compare(drift.rendered_tree(result.outputs), root, against)
-    refresh = refresh_command(paths_list, against, kw)
+    refresh = Recipe(tuple(paths_list), options).command(root, as_given=True)
     if not quiet:
         for w in result.warnings:
             click.echo(w, err=True)

@@ -24,7 +24,7 @@ def explain(paths: tuple[str, ...], selector: str, kind: str | None, fmt: str, *
     from meshrender.explain import answer as explain_mod
     from meshrender.explain import format as explain_format
 
-    answer = explain_mod.explain(list(paths), make_options(**kw), selector, kind)
+    answer = explain_mod.explain(list(paths), make_options(list(paths), **kw), selector, kind)
     out = explain_format.as_json(answer) if fmt == "json" else explain_format.text(answer)
     sys.stdout.write(out)
     sys.stdout.flush()

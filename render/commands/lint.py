@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from meshrender.cli import CONTEXT, common_options, handle_errors, make_options
+from meshrender.cli import CONTEXT, common_options, handle_errors, input_paths, make_options
 
 FORMATS = ("text", "json", "sarif", "github")
 SEVERITIES = ("error", "warning", "info")
@@ -18,8 +18,9 @@ SEVERITIES = ("error", "warning", "info")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text (FILE:LINE:COL: SEVERITY RULE: MESSAGE), json, sarif (SARIF 2.1.0) or "
                    "github (workflow commands that annotate pull requests).")
-@click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True,
-              help="Exit 1 when a finding is at or above this severity.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+              help="Exit 1 when a finding is at or above this severity [default: .meshrender.yaml's lint.failOn, "
+                   "else error].")
 @click.option("--list-rules", is_flag=True, help="Print every rule with its severity and rationale, and exit.")
 @common_options
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
@@ -43,9 +44,11 @@ def lint(paths: tuple[str, ...], fmt: str, fail_on: str, list_rules: bool, quiet
             raise UsageError("--list-rules prints text or json; use --format text or --format json")
         sys.stdout.write(_rules_listing(all_rules(), fmt))
         return
-    threshold = Severity.parse(fail_on)
+    inputs = input_paths(paths)
+    options = make_options(inputs, **kw)
+    threshold = Severity.parse(fail_on or options.config.fail_on or "error")
     # Files are read and checked one at a time, in worker processes when there are many.
-    report = lint_paths(list(paths) or ["."], make_options(**kw))
+    report = lint_paths(inputs, options)
     sys.stdout.write(renderer(fmt)(report, threshold))
     sys.stdout.flush()
     if fmt in STDERR_SUMMARY and not quiet:

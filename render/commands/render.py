@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from meshrender.cli import CONTEXT, common_options, handle_errors, make_options
+from meshrender.cli import CONTEXT, common_options, handle_errors, input_paths, make_options
 
 
 @click.command(context_settings=CONTEXT)
@@ -35,8 +35,8 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
     from meshrender.run.render import render as run_render
     from meshrender.run.summary import summarize
 
-    paths_list = list(paths) or ["."]
-    options = make_options(**kw)
+    paths_list = input_paths(paths)
+    options = make_options(paths_list, **kw)
     if output:
         out_mod.check_output_dir(Path(output), paths_list)
     sink: _Folder | _Stdout = _Folder(Path(output)) if output else _Stdout()

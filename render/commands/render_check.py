@@ -96,11 +96,14 @@ def _show(path: Path) -> str:
 
 def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     """Render `recipe` and compare it with `out_dir`; print a report when stale."""
+    from meshrender import config
     from meshrender.commands.render import load_and_render
     from meshrender.run import output
 
     output.check_output_dir(out_dir, list(recipe.paths))
-    result = load_and_render(list(recipe.paths), recipe.options, bar)
+    options = recipe.options.with_config(config.resolve(list(recipe.paths), recipe.options.config.path and
+                                                        str(recipe.options.config.path)))
+    result = load_and_render(list(recipe.paths), options, bar)
     stale = staleness(output.rendered_files(result.outputs), out_dir)
     bar.close()
     shown = _show(out_dir)
@@ -116,7 +119,7 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     return False
 
 
-@click.command("render-check", hidden=True, context_settings=CONTEXT)
+@click.command("render-check", context_settings=CONTEXT)
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("--against", metavar="DIR", type=click.Path(file_okay=False),
               help="The rendered folder to check (default: every folder `render -o` wrote, found by "
@@ -136,7 +139,7 @@ def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None
     if paths:
         if not against:
             raise UsageError("PATH... needs --against DIR (the rendered folder to check)")
-        targets.append((Path(against), recipe_mod.Recipe(tuple(paths), make_options(**kw))))
+        targets.append((Path(against), recipe_mod.Recipe(tuple(paths), make_options(list(paths), **kw))))
     else:
         if explicit:
             raise UsageError(f"{explicit[0]} applies to PATH... --against DIR; "

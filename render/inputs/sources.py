@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ class SourceFile:
     rel: str
     path: Path | None
     docs: list[Document] = field(default_factory=list)
+    skipped: bool = False  # holds no Kubernetes manifest: not rendered, not written
 
 
 def repository_root(folder: Path) -> Path:
@@ -115,8 +117,12 @@ def _walk(root: Path, warn: Warn) -> list[tuple[Path, str, str]]:
     return out
 
 
-def discover(paths: list[str], warn: Warn | None = None) -> list[tuple[str, str, Path | None]]:
-    """(display path, output-relative path, file path or None for stdin) for every input."""
+def discover(paths: list[str], warn: Warn | None = None,
+             exclude: Callable[[Path], bool] | None = None,
+             excluded: list[str] | None = None) -> list[tuple[str, str, Path | None]]:
+    """(display path, output-relative path, file path or None for stdin) for every input,
+    but those `exclude` (the repository configuration's globs) leaves out (listed in
+    `excluded` when given)."""
     warn = warn or _stderr
     found: list[tuple[str, str, Path | None]] = []
     seen: set[str] = set()
@@ -131,11 +137,19 @@ def discover(paths: list[str], warn: Warn | None = None) -> list[tuple[str, str,
             for f, key, rel in _walk(p, warn):
                 if key in seen:
                     continue
+                if exclude is not None and exclude(f):
+                    if excluded is not None:
+                        excluded.append(str(f))
+                    continue
                 seen.add(key)
                 found.append((str(f), rel, f))
         else:
             key = str(p.resolve())
             if key in seen:
+                continue
+            if exclude is not None and exclude(p):
+                if excluded is not None:
+                    excluded.append(str(p))
                 continue
             seen.add(key)
             rel = p.name
@@ -221,6 +235,32 @@ def check_objects(docs: list[Document]) -> None:
         objects.check(doc)
 
 
+def is_manifest(data: Any) -> bool:
+    """A document that says it is a Kubernetes object: a map with apiVersion and kind, but
+    not a build tool's configuration (render/data/tool-kinds.yaml: kustomizations, ...)."""
+    if not isinstance(data, dict) or "apiVersion" not in data or "kind" not in data:
+        return False
+    api = data["apiVersion"]
+    if not isinstance(api, str):
+        return True  # objects.check says what is wrong with it
+    groups = _tool_groups()
+    return api not in groups and api.rpartition("/")[0] not in groups
+
+
+@cache
+def _tool_groups() -> frozenset[str]:
+    from meshrender import bundled
+
+    return frozenset(bundled.load("tool-kinds.yaml")["groups"])
+
+
+def may_hold_manifests(text: str) -> bool:
+    """False only for a file that cannot hold a Kubernetes manifest: no document of it
+    spells both apiVersion and kind (a kustomization, a Helm chart's values, a CI or
+    pre-commit config). Checked on the text, so such files are not even parsed."""
+    return "apiVersion" in text and "kind" in text
+
+
 def check_counts(found: list[tuple[str, str, Path | None]], counts: list[int], paths: list[str],
                  warn: Warn | None = None) -> None:
     """An input without documents: a warning for a file, an error for stdin (the command
@@ -228,35 +268,16 @@ def check_counts(found: list[tuple[str, str, Path | None]], counts: list[int], p
     nothing would make Argo CD prune every object of the application."""
     warn = warn or _stderr
     for (display, _, path), count in zip(found, counts, strict=True):
-        if count:
+        if count:  # documents, or (-1) a file that is no manifest, skipped
             continue
         if path is None:
             raise InputError("stdin holds no YAML documents; did the command feeding meshrender fail? "
                              "An empty render would make Argo CD prune every object of the application",
                              Location(display))
         warn(f"{display}:1:1: warning: file holds no YAML documents; nothing to render from it")
-    if not any(counts):
-        raise InputError("no YAML documents in the inputs; an empty render would make Argo CD (or any "
-                         "GitOps sync) prune every object of the application. Check the paths",
-                         Location(paths[0] if paths else "."))
-
-
-def load(paths: list[str], progress: Callable[[int, int], Any] | None = None,
-         warn: Warn | None = None) -> list[SourceFile]:
-    """Read and parse every input; each document is checked to be a Kubernetes object.
-    `progress(done, total)` is called after each file, `warn(message)` for skipped paths."""
-    files: list[SourceFile] = []
-    budget = MAX_TOTAL_BYTES
-    found = discover(paths, warn)
-    for display, rel, path in found:
-        raw = read_bytes(display, path, budget)
-        budget -= len(raw)
-        docs = yamlio.parse(yamlio.decode(raw, display), display)
-        if not docs and path is None:
-            check_counts([(display, rel, path)], [0], paths, warn)
-        check_objects(docs)
-        files.append(SourceFile(display, rel, path, docs))
-        if progress:
-            progress(len(files), len(found))
-    check_counts(found, [len(f.docs) for f in files], paths, warn)
-    return files
+    if not any(c > 0 for c in counts):
+        skipped = sum(1 for c in counts if c < 0)
+        what = (f"no Kubernetes manifests in the inputs ({skipped} file{'s' if skipped != 1 else ''} without "
+                "apiVersion and kind skipped)") if skipped else "no YAML documents in the inputs"
+        raise InputError(f"{what}; an empty render would make Argo CD (or any GitOps sync) prune every object "
+                         "of the application. Check the paths", Location(paths[0] if paths else "."))

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshrender.config import NO_CONFIG, Config
 from meshrender.errors import Location
 from meshrender.evaluate.evaluation import WorkloadSummary
 from meshrender.lint.finding import Finding, Hit, Severity
@@ -31,6 +32,7 @@ class Report:
     suppressed: list[Finding] = field(default_factory=list)  # silenced by meshrender.dev/ignore
     workloads: int = 0
     files: int = 0
+    not_manifests: int = 0  # files skipped: no Kubernetes manifest in them
     rules: tuple[Rule, ...] = ()
     evaluated: list[WorkloadSummary] = field(default_factory=list)  # each workload, in input order
 
@@ -40,7 +42,7 @@ class Report:
 
     def summary(self) -> dict[str, int]:
         return {**self.counts(), "suppressed": len(self.suppressed), "workloads": self.workloads,
-                "files": self.files}
+                "files": self.files, "skippedFiles": self.not_manifests}
 
     def failed(self, threshold: Severity) -> bool:
         return any(f.severity >= threshold for f in self.findings)
@@ -126,8 +128,9 @@ class Gatherer:
     """Findings of every file (in input order) and of the run rules, deduplicated,
     suppressed and sorted. Each file's result is merged as it arrives and not kept."""
 
-    def __init__(self, model: LintModel, rules: tuple[Rule, ...], files: int):
+    def __init__(self, model: LintModel, rules: tuple[Rule, ...], files: int, config: Config = NO_CONFIG):
         self.model = model
+        self.config = config
         self.rules = rules
         self.report = Report(files=files, rules=rules)
         self.by_id = {r.id: r for r in rules}
@@ -139,6 +142,8 @@ class Gatherer:
 
     def _add(self, found: Found) -> None:
         rule_id, raw, location, workload, by = found
+        if by is None and self.config.ignores:
+            by = self.config.ignored_by(rule_id, location.path, workload)
         key = (rule_id, location, workload, raw)  # one finding per place, workload and problem
         if key in self.seen:
             return

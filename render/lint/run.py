@@ -10,13 +10,28 @@ rules read both it and the injected one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
+from meshrender.config import Config
 from meshrender.inputs.sources import SourceFile
 from meshrender.lint.engine import FileLint, Gatherer, Report, check_file
+from meshrender.lint.finding import Severity
 from meshrender.lint.model import LintModel, WorkloadView
 from meshrender.lint.rules import Rule, all_rules
 from meshrender.run.driver import Evaluated, Run, drive
 from meshrender.settings.resolve import Options
+
+
+def configured(rules: tuple[Rule, ...], config: Config) -> tuple[Rule, ...]:
+    """The rules as the repository configuration wants them: without those turned off,
+    with the severity it gives the others."""
+    out = []
+    for rule in rules:
+        setting = config.rules.get(rule.id)
+        if setting == "off":
+            continue
+        out.append(replace(rule, severity=Severity.parse(setting)) if setting else rule)
+    return tuple(out)
 
 
 class Linter:
@@ -29,7 +44,7 @@ class Linter:
 
     def start(self, run: Run) -> None:
         self.model = LintModel.of(run)
-        self.gatherer = Gatherer(self.model, self.rules, run.files)
+        self.gatherer = Gatherer(self.model, self.rules, run.files, run.context.options.config)
 
     def file(self, run: Run, evaluated: Evaluated) -> FileLint:
         assert self.model is not None
@@ -47,7 +62,11 @@ class Linter:
 def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | None = None,
                warn: Callable[[str], None] | None = None, workers: int | None = None) -> Report:
     """Lint the files of `paths`."""
-    linter = Linter(all_rules() if rules is None else rules)  # found before the workers fork
-    drive(paths, options, linter, strict=False, keep_original=True, warn=warn, workers=workers)
+    # found before the workers fork
+    linter = Linter(configured(all_rules() if rules is None else rules, options.config))
+    run = drive(paths, options, linter, strict=False, keep_original=True, warn=warn, workers=workers)
     assert linter.gatherer is not None
-    return linter.gatherer.finish()
+    report = linter.gatherer.finish()
+    report.not_manifests = len(run.skipped)
+    report.files -= len(run.skipped)
+    return report

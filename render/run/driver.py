@@ -28,8 +28,10 @@ import contextlib
 import os
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from meshrender.config import Config
 from meshrender.errors import InputError, MeshrenderError, UsageError
 from meshrender.evaluate.evaluation import Context, Evaluation, evaluate
 from meshrender.inputs import kinds, sources
@@ -76,6 +78,7 @@ class Evaluated:
     documents: int
     consumed: int
     notes: list[Problem] = field(default_factory=list)  # pod templates left alone ("not-injected")
+    skipped: bool = False  # not a Kubernetes manifest file (a kustomization, a values file, ...)
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Run:
     documents: int = 0
     consumed: int = 0
     used_settings: set[int] = field(default_factory=set)  # indices into settings.sidecar
+    skipped: list[str] = field(default_factory=list)  # files that are no Kubernetes manifests
 
     @property
     def settings(self) -> Settings:
@@ -132,8 +136,10 @@ def workers_for(count: int, total_bytes: int | None = None) -> int:
 class Inputs:
     """The files of a run, read again by whichever process needs them (stdin once)."""
 
-    def __init__(self, paths: list[str], warn: Warn | None = None):
-        self.found = sources.discover(paths, warn)
+    def __init__(self, paths: list[str], warn: Warn | None = None,
+                 exclude: Callable[[Path], bool] | None = None):
+        self.excluded: list[str] = []  # files the repository configuration leaves out
+        self.found = sources.discover(paths, warn, exclude, self.excluded)
         self.stdin = b""
         self.first_stdin = next((i for i, (_, _, p) in enumerate(self.found) if p is None), -1)
         if self.first_stdin >= 0:
@@ -160,10 +166,16 @@ class Inputs:
         return sources.read_text(display, path)
 
     def load(self, i: int) -> SourceFile:
+        """The file, parsed; with no documents when it holds no Kubernetes manifest (a
+        kustomization, a Helm chart's values, a CI config: `skipped`). A file that holds
+        one must hold nothing else: a document without kind is an error there."""
         from meshrender.yamlio import parse
 
         f = self.source(i)
         f.docs = parse(self.text(i), f.display)
+        if f.path is not None and f.docs and not any(sources.is_manifest(d.data) for d in f.docs):
+            f.docs, f.skipped = [], True
+            return f
         sources.check_objects(f.docs)
         return f
 
@@ -218,6 +230,20 @@ def collect_settings(docs: Iterable[Document], strict: bool, problems: list[Prob
     return collector.settings
 
 
+def _declare_config_kinds(settings: Settings, config: Config) -> None:
+    """The repository configuration's workloadKinds, under the ClusterProfile's (which
+    describes the cluster, and wins)."""
+    if not config.workload_kinds:
+        return
+    try:
+        table = kinds.builtin().with_declared(config.workload_kinds)
+    except kinds.KindError as e:
+        path = ("workloadKinds", e.index, *((e.key,) if e.key else ()))
+        raise InputError(f"{config.path}: {e}", config.location(*path), field=".".join(map(str, path))) from None
+    profile = settings.profile_spec.get("workloadKinds")
+    settings.declared_kinds = table.with_declared(profile) if profile else table
+
+
 def make_context(settings_docs: Iterable[Document], options: Options, *, strict: bool = True,
                  keep_original: bool = False, inputs: Collection[str] = ()) -> tuple[Context, list[Problem]]:
     """What workloads are evaluated against. In a tolerant run a Resolver error from a
@@ -225,6 +251,7 @@ def make_context(settings_docs: Iterable[Document], options: Options, *, strict:
     --values file) it is bad usage and raises."""
     problems: list[Problem] = []
     settings = collect_settings(settings_docs, strict, problems)
+    _declare_config_kinds(settings, options.config)
     try:
         resolver: Resolver | None = Resolver(settings, options)
     except InputError as e:
@@ -261,7 +288,7 @@ def workloads_of(doc: Document, namespace: str, table: kinds.KindTable | None = 
 
 def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
     """Evaluate every workload of one loaded file (strict: the first error raises)."""
-    out = Evaluated(f, [], [], 0, 0)
+    out = Evaluated(f, [], [], 0, 0, skipped=f.skipped)
     namespace = context.options.namespace
     table = context.settings.workload_kinds
     for doc in f.docs:
@@ -289,6 +316,7 @@ class _FileDone:
     documents: int
     consumed: int
     used: frozenset[int]
+    skipped: bool
 
 
 def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool = True,
@@ -296,7 +324,8 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
           warn: Warn | None = None) -> Run:
     """Run `handler` over every file of `paths` (see the module docstring); the Run,
     with its totals, once every file is collected."""
-    inputs = Inputs(paths, warn)
+    config = options.config
+    inputs = Inputs(paths, warn, config.excluded if config.exclude else None)
     n = len(inputs)
     jobs = workers or workers_for(n)  # for reading settings; evaluating decides below
 
@@ -304,11 +333,23 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     settings_docs: list[Document] = []
     total_bytes = documents = 0
     counts: list[int] = []
+    skipped: list[str] = []
 
     def scan(i: int) -> tuple[int, list[Document], int]:
+        """(bytes, settings documents, documents) of file `i`; documents is -1 for a file
+        that holds no Kubernetes manifest."""
         text = inputs.text(i)
+        stdin = inputs.found[i][2] is None
+        # (parsed all the same: a file that is no YAML is an error)
+        if not stdin and text.strip() and not sources.may_hold_manifests(text) and inputs.load(i).skipped:
+            return len(text), [], -1
         docs, count = parse_some(text, inputs.found[i][0], may_be_settings)
-        sources.check_objects(docs)
+        try:
+            sources.check_objects(docs)
+        except InputError:
+            if not stdin and inputs.load(i).skipped:  # a values file that names a kind: all of it decides
+                return len(text), [], -1
+            raise
         return len(text), docs, count
 
     failure = None
@@ -322,17 +363,20 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
             break
         total_bytes += r[0]
         settings_docs += r[1]
-        documents += r[2]
+        if r[2] < 0:
+            skipped.append(inputs.found[i][0])
+        documents += max(r[2], 0)
         counts.append(r[2])
         if progress is not None:
             progress.update("reading", i + 1, n, "files")
     if failure:  # the first error of a run that read everything first: maybe a parse error before it
         _raise(first_load_error(inputs, list(range(failure.index + 1)), jobs) or failure)
-    sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
+    if n or strict or not inputs.excluded:  # a tolerant run of excluded files only has nothing to do
+        sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
     try:
         context, problems = make_context(settings_docs, options, strict=strict, keep_original=keep_original,
                                          inputs=inputs.displays)
-        run = Run(paths, inputs, context, problems, files=n)
+        run = Run(paths, inputs, context, problems, files=n, skipped=skipped)
         handler.start(run)
     except MeshrenderError as e:
         _raise(first_load_error(inputs, list(range(n)), jobs) or parallel.Failure(-1, e))
@@ -349,7 +393,7 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
         result = handler.file(run, evaluated)
         used = frozenset(sidecar_index[u] for u in resolver.used_settings if u in sidecar_index) \
             if resolver is not None else frozenset()
-        return _FileDone(result, evaluated.documents, evaluated.consumed, used)
+        return _FileDone(result, evaluated.documents, evaluated.consumed, used, evaluated.skipped)
 
     stage = progress.stage("evaluating" if not strict else "rendering", documents, "documents") \
         if progress is not None else None
@@ -362,6 +406,8 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
         run.documents += r.documents
         run.consumed += r.consumed
         run.used_settings |= r.used
+        if r.skipped and inputs.found[i][0] not in run.skipped:
+            run.skipped.append(inputs.found[i][0])
         handler.collect(run, i, inputs.source(i), r.result)
         if stage:
             stage(r.documents)

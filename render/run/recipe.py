@@ -38,6 +38,7 @@ FLAGS = (
     ("values", "values_files", True),
     ("mesh-config", "mesh_config_files", True),
     ("compliance-policy", "compliance_policy", False),
+    ("provider", "provider", False),
 )
 _DEFAULTS = Options()
 
@@ -62,25 +63,30 @@ class Recipe:
         spec: dict[str, Any] = {"paths": [_rel(p, out_dir) for p in self.paths]}
         for flag, attr, is_path in FLAGS:
             value = getattr(self.options, attr)
-            if value == getattr(_DEFAULTS, attr):
+            if attr not in self.options.given:  # the repository configuration's, read again each time
                 continue
             spec[flag] = [_rel(v, out_dir) for v in value] if is_path else value
         return HEADER + yaml.safe_dump({"render": spec}, sort_keys=False, default_flow_style=None, width=1000)
 
-    def argv(self, out_dir: Path, cwd: Path | None = None) -> list[str]:
-        """`render` arguments that redo this render into `out_dir`, relative to `cwd`."""
+    def argv(self, out_dir: Path, cwd: Path | None = None, as_given: bool = False) -> list[str]:
+        """`render` arguments that redo this render into `out_dir`: paths relative to `cwd`,
+        or (`as_given`) as the user typed them."""
         here = cwd or Path.cwd()
-        args = ["render", *(_rel(p, here) for p in self.paths), "-o", _rel(str(out_dir), here)]
+
+        def path(p: str) -> str:
+            return p if as_given else _rel(p, here)
+
+        args = ["render", *map(path, self.paths), "-o", path(str(out_dir))]
         for flag, attr, is_path in FLAGS:
             value = getattr(self.options, attr)
-            if value == getattr(_DEFAULTS, attr):
+            if attr not in self.options.given:
                 continue
             for v in value if is_path else [value]:
-                args += [f"--{flag}", _rel(v, here) if is_path else str(v)]
+                args += [f"--{flag}", path(v) if is_path else str(v)]
         return args
 
-    def command(self, out_dir: Path, cwd: Path | None = None) -> str:
-        return shlex.join(["meshrender", *self.argv(out_dir, cwd)])
+    def command(self, out_dir: Path, cwd: Path | None = None, as_given: bool = False) -> str:
+        return shlex.join(["meshrender", *self.argv(out_dir, cwd, as_given)])
 
     @property
     def from_stdin(self) -> bool:
@@ -123,4 +129,4 @@ def read(out_dir: Path) -> Recipe | None:
             changes[attr] = str(value)
         else:
             raise InputError("must be a string", where, field=f"render.{key}")
-    return Recipe(tuple(paths), replace(_DEFAULTS, **changes))
+    return Recipe(tuple(paths), replace(_DEFAULTS, **changes, given=frozenset(changes)))

@@ -14,6 +14,11 @@ def summarize(result: Any, output: str | None) -> str:
         f"{len(result.workloads)} workloads"
         + (f" into {output}" if output else ""),
     ]
+    not_manifests = result.run.skipped if result.run is not None else []
+    if not_manifests:
+        shown = ", ".join(not_manifests[:3]) + (f" and {len(not_manifests) - 3} more" if len(not_manifests) > 3 else "")
+        lines.append(f"  skipped {len(not_manifests)} file{'s' if len(not_manifests) != 1 else ''} that hold no "
+                     f"Kubernetes manifest: {shown}")
     width = max((len(w.display) for w in result.workloads), default=0)
     for w in result.workloads:
         if w.injected:

@@ -10,11 +10,12 @@ of matching selectors, so thousands of workloads cost a handful of merges.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
 from meshrender import bundled
+from meshrender.config import NO_CONFIG, Config
 from meshrender.errors import InputError, UsageError, show_value
 from meshrender.inject import proxyconfig
 from meshrender.inject.context import InjectConfig
@@ -34,7 +35,13 @@ _UNDECIDED = Effective("mode", None, Step(None, Origin("default", "undecided")))
 
 @dataclass(frozen=True)
 class Options:
-    """What the command line says."""
+    """What the command line says, with the repository configuration's defaults for what
+    it does not say (`config`; `given` names the fields a flag set, which is what a render
+    records in its output folder's marker).
+
+    `flavor`, `kube_version`, `provider` and `region` hold the flags only: a ClusterProfile
+    among the inputs wins over the configuration file for them (the Resolver decides).
+    """
 
     flavor: str | None = None
     kube_version: str | None = None
@@ -43,6 +50,19 @@ class Options:
     values_files: tuple[str, ...] = ()
     mesh_config_files: tuple[str, ...] = ()
     compliance_policy: str = ""
+    provider: str | None = None
+    region: str | None = None
+    given: frozenset[str] = field(default=frozenset(), compare=False)
+    config: Config = field(default=NO_CONFIG, compare=False, hash=False, repr=False)
+
+    def with_config(self, config: Config) -> Options:
+        """These options with `config`'s defaults for every field no flag set."""
+        defaults = {"native_sidecars": config.default("nativeSidecars"), "namespace": config.default("namespace"),
+                    "values_files": tuple(config.default("values") or ()) or None,
+                    "mesh_config_files": tuple(config.default("meshConfig") or ()) or None,
+                    "compliance_policy": config.default("compliancePolicy")}
+        changes: dict[str, Any] = {k: v for k, v in defaults.items() if v is not None and k not in self.given}
+        return replace(self, config=config, **changes)
 
 
 @cache
@@ -93,18 +113,20 @@ class Resolver:
         self.settings = settings
         self.options = options
         profile = settings.profile_spec
-        flavor = options.flavor or profile.get("flavor") or "asm"
+        config = options.config
+        flavor = options.flavor or profile.get("flavor") or config.default("flavor") or "asm"
         if flavor not in ("asm", "istio"):
             raise InputError(f"unknown flavor {flavor!r}; use asm or istio")
-        kube = options.kube_version or os.environ.get("KUBE_VERSION") or profile.get("kubernetesVersion")
+        kube = (options.kube_version or os.environ.get("KUBE_VERSION") or profile.get("kubernetesVersion")
+                or config.default("kubernetesVersion"))
         if kube and parse_version(kube) is None:
             source = "--kube-version" if options.kube_version else "KUBE_VERSION"
             raise UsageError(f"Kubernetes version {kube!r} is not a version like 1.30", field=source)
         self.cluster = Cluster(
             flavor=flavor,
             kube_version=parse_version(kube),
-            provider=profile.get("provider"),
-            mesh_version=parse_version(profile.get("meshVersion")),
+            provider=options.provider or profile.get("provider") or config.default("provider"),
+            mesh_version=parse_version(profile.get("meshVersion") or config.default("meshVersion")),
             native_flag=options.native_sidecars,
             origins=self._cluster_origins(),
         )
@@ -122,9 +144,14 @@ class Resolver:
         options, doc = self.options, self.settings.profile
         spec = self.settings.profile_spec
         name = ((doc.data.get("metadata") or {}).get("name") or "") if doc is not None else ""
+        config = options.config
         for key in ("flavor", "kubernetesVersion", "provider", "meshVersion"):
             if doc is not None and key in spec:
                 out[key] = Origin("ClusterProfile", f"ClusterProfile {name} {key}", Place(doc, ("spec", key)))
+            elif config.default(key) is not None:
+                out[key] = Origin("config", f"{config.path} render.{key}", Place(config.doc, ("render", key)))
+        if options.provider:
+            out["provider"] = Origin("command-line", f"--provider {options.provider}")
         if options.flavor:
             out["flavor"] = Origin("command-line", f"--flavor {options.flavor}")
         if options.kube_version:
@@ -132,7 +159,11 @@ class Resolver:
         elif os.environ.get("KUBE_VERSION"):
             out["kubernetesVersion"] = Origin("environment", f"KUBE_VERSION={os.environ['KUBE_VERSION']}")
         if options.native_sidecars in ("true", "false"):
-            out["nativeSidecars"] = Origin("command-line", f"--native-sidecars {options.native_sidecars}")
+            if "native_sidecars" in options.given or config.default("nativeSidecars") is None:
+                out["nativeSidecars"] = Origin("command-line", f"--native-sidecars {options.native_sidecars}")
+            else:
+                out["nativeSidecars"] = Origin("config", f"{config.path} render.nativeSidecars",
+                                               Place(config.doc, ("render", "nativeSidecars")))
         return out
 
     # -- layers -------------------------------------------------------------------------

@@ -26,6 +26,8 @@ def summary_line(report: Report) -> str:
     parts = [f"{n} {label}{'s' if n != 1 and label != 'info' else ''}" for label, n in counts.items()]
     where = f"{report.workloads} workload{'s' if report.workloads != 1 else ''} in " \
             f"{report.files} file{'s' if report.files != 1 else ''}"
+    if report.not_manifests:
+        where += f"; {report.not_manifests} without manifests skipped"
     return f"meshrender lint: {', '.join(parts)}; {len(report.suppressed)} suppressed ({where})"
 
 
