@@ -127,6 +127,7 @@ COMMANDS = {
     "diff": "meshrender.commands.diff:diff",
     "explain": "meshrender.commands.explain:explain",
     "render-check": "meshrender.commands.render_check:render_check",  # the pre-commit hook
+    "kustomize-plugin": "meshrender.commands.kustomize_plugin:kustomize_plugin",  # a kustomize transformer
 }
 
 
