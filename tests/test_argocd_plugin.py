@@ -241,7 +241,7 @@ def test_sidecar_image_sources_are_enough_to_install_meshrender(tmp_path):
     r = subprocess.run([str(BIN / "python"), "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "w"),
                         str(src)], env=env, capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
-    (wheel,) = (tmp_path / "w").glob("meshrender-*.whl")
+    (wheel,) = (tmp_path / "w").glob("meshrender_gitops-*.whl")
     import zipfile
 
     names = zipfile.ZipFile(wheel).namelist()
