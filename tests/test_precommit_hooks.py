@@ -134,3 +134,45 @@ def test_lint_hook_passes_on_good_manifests(runs):
     r = runs["fresh"]
     assert hook_lines(r.stdout)["meshrender lint"] == "Passed", r.stdout + r.stderr
     assert r.returncode == 0
+
+
+def _readme_config(hook_repo: Path) -> str:
+    """README.md's .pre-commit-config.yaml, pointed at this checkout's commit."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yaml\n# .pre-commit-config.yaml of a GitOps repository\n", 1)[1].split("```", 1)[0]
+    rev = git("rev-parse", "HEAD", cwd=hook_repo).strip()
+    return block.replace("https://git.example.com/platform/meshrender", str(hook_repo)).replace("v0.1.0", rev)
+
+
+def test_the_readme_config_passes_a_repository_as_it_is(tmp_path):
+    """`pre-commit run --all-files` with the README's config on a GitOps repository that also
+    holds a kustomization, a Helm chart, a GitHub workflow and .pre-commit-config.yaml
+    itself: none of them is a manifest, and none of them fails a hook."""
+    if not PRE_COMMIT.exists():
+        pytest.fail("pre-commit is not installed in this virtualenv (it is in the [test] extra)")
+    hook_repo = checkout_snapshot(tmp_path / "meshrender-checkout")
+    env = base_env(**offline_pip_env(wheelhouse()))
+    repo = init_repo(tmp_path / "gitops")
+    for folder in ("apps", "mesh", "cluster"):
+        shutil.copytree(ROOT / "fixtures" / "demo" / folder, repo / folder)
+    extra = {
+        "apps/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                                   "resources: [payments/checkout.yaml]\n",
+        "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+        "charts/web/values.yaml": "replicaCount: 2\nimage: {repository: nginx, tag: \"1.27\"}\nkind: Deployment\n",
+        ".github/workflows/ci.yaml": "name: ci\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+                                    "    steps: [{run: make test}]\n",
+        ".pre-commit-config.yaml": _readme_config(hook_repo),
+    }
+    for rel, text in extra.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text, encoding="utf-8")
+    render = subprocess.run([str(BIN / "meshrender"), "render", "apps", "mesh", "cluster", "-o", "deploy", "-q"],
+                            cwd=repo, env=env, capture_output=True, text=True, check=False)
+    assert render.returncode == 0, render.stderr
+    commit_all(repo, "a GitOps repository as it is")
+    r = subprocess.run([str(PRE_COMMIT), "run", "--all-files", "--verbose", "--color", "never"], cwd=repo, env=env,
+                       capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert hook_lines(r.stdout) == {"meshrender lint": "Passed", "meshrender rendered output is up to date": "Passed"}
+    assert "deploy/charts" not in r.stdout and not (repo / "deploy" / "charts").exists()
