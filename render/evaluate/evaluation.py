@@ -27,7 +27,7 @@ from typing import Any
 
 from meshrender.errors import InputError, Location, unexpected
 from meshrender.evaluate import shared_settings
-from meshrender.inject import sidecar_cache
+from meshrender.inject import sidecar_cache, webhooks
 from meshrender.inject.context import PINNED_PROXY
 from meshrender.inject.injector import InjectionError, Required, inject_required
 from meshrender.inject.templates import ANNOTATION as TEMPLATES_ANNOTATION
@@ -256,10 +256,22 @@ def evaluate(w: Workload, doc: Document, ctx: Context) -> Evaluation:
             raise
         e.error = err
         return e
-    e.decision = _decision(w, doc, e.resolved, inject_required(w.pod, e.resolved.config))
+    ns_doc = ctx.settings.namespaces.get(w.namespace)
+    selection = webhooks.select(w.namespace, ns_doc, w.labels, ctx.settings.webhooks, e.resolved.config.values)
+    if selection is not None and not selection.called:
+        e.decision = _not_selected(w, ns_doc, selection)
+    else:
+        e.decision = _decision(w, doc, e.resolved, inject_required(w.pod, e.resolved.config))
     if e.decision.value:
         _inject(e)
     return e
+
+
+def _not_selected(w: Workload, ns_doc: Document | None, selection: webhooks.Selection) -> Effective:
+    """Not injected: no injector webhook is called for the pod (the namespace's labels)."""
+    path = ("metadata", "labels", selection.label) if selection.label else ("metadata",)
+    origin = Origin("Namespace", f"Namespace {w.namespace}", Place(ns_doc, path))
+    return Effective("inject", False, Step(False, origin), reason=selection.reason, rule="webhook-selector")
 
 
 def _decision(w: Workload, doc: Document, resolved: Resolved, required: Required) -> Effective:
