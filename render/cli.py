@@ -72,6 +72,9 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      type=click.Path(dir_okay=False), help="Istio mesh config (repeatable)."),
         click.option("--compliance-policy", default="", metavar="P",
                      help="istiod's COMPLIANCE_POLICY (e.g. fips-140-3)."),
+        click.option("--mesh-version", metavar="X.Y[.Z]", default=None,
+                     help="Mesh release the cluster runs (default: the ClusterProfile's meshVersion, "
+                          "else Istio master / the newest ASM release with a known image)."),
     ]
     for opt in reversed(options):
         fn = opt(fn)
@@ -89,6 +92,7 @@ def make_options(**kw: Any) -> Any:
         values_files=tuple(kw.get("values_files") or ()),
         mesh_config_files=tuple(kw.get("mesh_config_files") or ()),
         compliance_policy=kw.get("compliance_policy") or "",
+        mesh_version=kw.get("mesh_version") or None,
     )
 
 

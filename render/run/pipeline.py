@@ -207,7 +207,7 @@ def render(files: list[SourceFile], options: Options,
         result.workloads += r.workloads
         result.warnings += r.warnings
         result.outputs.append((f, r.texts))
-    result.warnings += unused_selector_warnings(resolver)
+    result.warnings += resolver.warnings + unused_selector_warnings(resolver)
     return result
 
 
@@ -417,7 +417,7 @@ def render_stream(paths: list[str], options: Options, on_file: Callable[[FileDon
             stage(r.documents)
     if failure:  # a parse error in any file not rendered yet comes first (render() loads all first)
         _raise(first_load_error(inputs, list(range(done, n)), jobs) or failure)
-    result.warnings += unused_selector_warnings(resolver)
+    result.warnings += resolver.warnings + unused_selector_warnings(resolver)
     return result
 
 

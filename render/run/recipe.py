@@ -38,6 +38,7 @@ FLAGS = (
     ("values", "values_files", True),
     ("mesh-config", "mesh_config_files", True),
     ("compliance-policy", "compliance_policy", False),
+    ("mesh-version", "mesh_version", False),
 )
 _DEFAULTS = Options()
 

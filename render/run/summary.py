@@ -14,6 +14,11 @@ def summarize(result: Any, output: str | None) -> str:
         f"{len(result.workloads)} workloads"
         + (f" into {output}" if output else ""),
     ]
+    resolver = getattr(result, "resolver", None)
+    if resolver is not None:
+        release = resolver.release
+        lines.append(f"  mesh: {release.label}" + ("" if release.given else
+                     " (assumed: no --mesh-version or ClusterProfile meshVersion)"))
     width = max((len(w.display) for w in result.workloads), default=0)
     for w in result.workloads:
         if w.injected:

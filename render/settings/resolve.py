@@ -16,7 +16,7 @@ from typing import Any
 
 from meshrender import bundled
 from meshrender.errors import InputError, UsageError, show_value
-from meshrender.inject import proxyconfig
+from meshrender.inject import proxyconfig, release
 from meshrender.inject.context import InjectConfig
 from meshrender.inputs.kinds import Workload
 from meshrender.kube import selectors
@@ -39,6 +39,7 @@ class Options:
     values_files: tuple[str, ...] = ()
     mesh_config_files: tuple[str, ...] = ()
     compliance_policy: str = ""
+    mesh_version: str | None = None
 
 
 @cache
@@ -99,11 +100,13 @@ class Resolver:
         if kube and parse_version(kube) is None:
             source = "--kube-version" if options.kube_version else "KUBE_VERSION"
             raise UsageError(f"Kubernetes version {kube!r} is not a version like 1.30", field=source)
+        mesh = options.mesh_version or profile.get("meshVersion")
+        self.release, self.warnings = release.for_render(flavor, options.mesh_version, settings.profile)
         self.cluster = Cluster(
             flavor=flavor,
             kube_version=parse_version(kube),
             provider=profile.get("provider"),
-            mesh_version=parse_version(profile.get("meshVersion")),
+            mesh_version=parse_version(mesh),
             native_flag=options.native_sidecars,
         )
         self.used_settings: set[int] = set()
@@ -127,6 +130,10 @@ class Resolver:
             d = flavor_defaults(f)
             tree.apply(upstream_layer(f"{f} flavor default", d.get("values"), d.get("meshConfig"),
                                       source=f"render/data/{f}.yaml"))
+        image = release.image_values(self.release)  # the release's own proxy image
+        if image:
+            tree.apply(upstream_layer(f"{self.release.label} default", image, None,
+                                      source=release.data_file(self.release)))
         for layer in self.settings.upstream:
             tree.apply(layer)
         for path in self.options.values_files:
@@ -213,6 +220,8 @@ class Resolver:
                 else:
                     meta.pop(k, None)
             proxy["proxyMetadata"] = meta
+        if not self.release.image_known:
+            release.check_image(self.release, tree.data["values"])
         return InjectConfig(
             flavor=self.cluster.flavor,
             values=tree.data["values"],
@@ -221,6 +230,7 @@ class Resolver:
             native=native,
             compliance_policy=self.options.compliance_policy,
             extras=extras,
+            release=self.release,
         )
 
     def unused_selectors(self) -> list[SidecarSettings]:
