@@ -18,6 +18,7 @@ from meshrender import yamlio
 from meshrender.errors import InputError
 from meshrender.inject import probes, proxyconfig, sidecar_cache, smp
 from meshrender.inject.context import PINNED_PROXY, InjectConfig, PodRef
+from meshrender.inject.release import Release
 from meshrender.inject.gotext import lookup, truthy
 from meshrender.inject.template import TemplateData
 from meshrender.inject.templates import render_template, selected
@@ -487,13 +488,29 @@ def deploy_meta_from_pod(metadata: dict) -> tuple[str, str, str]:
     return name or (metadata.get("name") or ""), kind, api
 
 
-def proxy_image(values: dict, proxy: dict, annotations: dict[str, str]) -> str:
-    """`hub/proxyv2:tag[-variant]` (Istio's ProxyImage)."""
+def proxy_image(values: dict, proxy: dict, annotations: dict[str, str], release: Release | None = None) -> str:
+    """`hub/proxyv2:tag[-variant]` (Istio's ProxyImage): the image type of the ProxyConfig,
+    else values.global.variant, and the sidecar.istio.io/proxyImageType annotation over
+    both. (Before 1.31 a ProxyConfig `image` without a type meant no type, not the variant.)"""
+    image = lookup(values, "global.proxy.image") or "proxyv2"
+    configured = proxy.get("image") if isinstance(proxy.get("image"), dict) else None
+    image_type = str((configured or {}).get("imageType") or "")
+    if not image_type and (configured is None or release is None or release.has("proxy-init-image")):
+        image_type = str(lookup(values, "global.variant") or "")
+    return _image_url(values, str(image), image_type, annotations)
+
+
+def proxy_init_image(values: dict, annotations: dict[str, str]) -> str:
+    """istio-init's image (Istio's ProxyInitImage, 1.31+): values.global.proxy_init.image
+    under the proxy's hub and tag, with the variant but not the ProxyConfig's image type."""
+    image = lookup(values, "global.proxy_init.image") or "proxyv2"
+    return _image_url(values, str(image), str(lookup(values, "global.variant") or ""), annotations)
+
+
+def _image_url(values: dict, image: str, image_type: str, annotations: dict[str, str]) -> str:
     hub = lookup(values, "global.hub", "") or ""
     tag = lookup(values, "global.tag", "")
     tag = "" if tag is None else str(tag)
-    image = lookup(values, "global.proxy.image") or "proxyv2"
-    image_type = ((proxy.get("image") or {}).get("imageType") if isinstance(proxy.get("image"), dict) else "") or ""
     image_type = annotations.get("sidecar.istio.io/proxyImageType", image_type)
     if image_type:
         for known in ("distroless", "debug"):
@@ -588,9 +605,11 @@ def _inject(pod: PodRef, cfg: InjectConfig, cached: bool) -> None:
         kind=pod.kind,
         deploy_name=pod.deploy_name,
         deploy_namespace=pod.deploy_namespace,
-        proxy_image=proxy_image(values, proxy, original_annotations),
+        proxy_image=proxy_image(values, proxy, original_annotations, cfg.release),
         revision=lookup(values, "revision", "") or "",
         compliance_policy=cfg.compliance_policy,
+        release=cfg.release,
+        proxy_init_image=proxy_init_image(values, original_annotations) if cfg.release.has("proxy-init-image") else "",
     )
     merged = plain.deepcopy(original)
     template_pod: dict = {"metadata": {}, "spec": {}}
