@@ -340,6 +340,9 @@ class Attributor:
             at = _flavor_field(path)
             fdoc = _flavor_doc(origin.layer.split()[0])
             return Source("flavor-default", origin.layer, locate(fdoc, at), fieldpath.format_path(at))
+        if origin.layer.endswith("release default"):  # the mesh release's image (render/inject/release.py)
+            return Source("flavor-default", origin.layer, Location(origin.source) if origin.source else None,
+                          fieldpath.format_path(path))
         if doc is None:
             return Source("config", origin.layer, Location(origin.source) if origin.source else None)
         kind = str(doc.data.get("kind") or "") if isinstance(doc.data, dict) else ""

@@ -18,8 +18,8 @@ from meshrender import yamlio
 from meshrender.errors import InputError
 from meshrender.inject import probes, proxyconfig, sidecar_cache, smp
 from meshrender.inject.context import PINNED_PROXY, InjectConfig, PodRef
-from meshrender.inject.release import Release
 from meshrender.inject.gotext import lookup, truthy
+from meshrender.inject.release import Release
 from meshrender.inject.template import TemplateData
 from meshrender.inject.templates import render_template, selected
 from meshrender.inject.validate import AnnotationError, check

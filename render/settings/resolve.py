@@ -132,7 +132,7 @@ class Resolver:
                                       source=f"render/data/{f}.yaml"))
         image = release.image_values(self.release)  # the release's own proxy image
         if image:
-            tree.apply(upstream_layer(f"{self.release.label} default", image, None,
+            tree.apply(upstream_layer(f"{self.release.label} release default", image, None,
                                       source=release.data_file(self.release)))
         for layer in self.settings.upstream:
             tree.apply(layer)
