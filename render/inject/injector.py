@@ -61,8 +61,15 @@ def skip_reason(pod: PodRef, cfg: InjectConfig | None = None) -> str | None:
     selector = pod.annotations.get("sidecar.istio.io/inject")
     if "sidecar.istio.io/inject" in pod.labels:
         selector = pod.labels["sidecar.istio.io/inject"]
-    value = "" if selector is None else str(selector).lower()
-    if value not in ("y", "yes", "true", "on", ""):
+    value = "" if selector is None else str(selector)
+    strict = cfg is not None and cfg.release.has("inject-label-strict")
+    if strict:
+        # Istio 1.27: "true" or "false"; anything else falls back to the policy.
+        if value == "false":
+            return "sidecar injection is disabled (sidecar.istio.io/inject)"
+        if value != "true":
+            value = ""
+    elif value.lower() not in ("y", "yes", "true", "on", ""):
         return "sidecar injection is disabled (sidecar.istio.io/inject)"
     if cfg is None or value:
         return None
@@ -142,16 +149,27 @@ def _sanitized(key: str) -> str:
 
 
 _PROMETHEUS = ("prometheus_io_path", "prometheus_io_port", "prometheus_io_scrape")
+# Istio 1.31 (prometheus-scrape-targets): several ports to merge, cleared with the others.
+_SCRAPE_TARGETS = "prometheus_istio_io_scrape_targets"
+_SECURE_PORT = "prometheus_istio_io_secure_port"
+_PROMETHEUS_TARGETS = (*_PROMETHEUS, _SCRAPE_TARGETS)
+# Ports the agent refuses to scrape for the merge (Istio's istioReservedPorts, 1.31).
+_RESERVED_PORTS = {
+    "15000": "Envoy admin", "15001": "outbound traffic capture", "15004": "pilot debug",
+    "15006": "inbound traffic capture", "15008": "HBONE tunnel",
+    "15020": "pilot-agent status / merged Prometheus", "15021": "Envoy health", "15053": "DNS proxy",
+    "15090": "Envoy Prometheus (already merged)",
+}
 
 
-def _prometheus_keys(anns: dict) -> dict[str, list[str]]:
+def _prometheus_keys(anns: dict, names: tuple[str, ...] = _PROMETHEUS) -> dict[str, list[str]]:
     """The annotations that Prometheus reads as path, port and scrape (by their names with
     every other character than letters, digits and `_` as `_`), in annotation order.
     One pass over the annotations, instead of one per lookup."""
     out: dict[str, list[str]] = {}
     for k in anns:
         name = _sanitized(k)
-        if name in _PROMETHEUS:
+        if name in names:
             out.setdefault(name, []).append(k)
     return out
 
@@ -163,9 +181,43 @@ def _prometheus_port(anns: dict, keys: dict[str, list[str]]) -> str | None:
 
 
 def _clear_prometheus(anns: dict, keys: dict[str, list[str]]) -> None:
-    for wanted in _PROMETHEUS:
+    for wanted in _PROMETHEUS_TARGETS:
         for k in keys.get(wanted, ()):
             del anns[k]
+
+
+def _scrape_targets(raw: str) -> list[dict[str, str]]:
+    """Istio's ParseScrapeTargets: "port[:path]" entries, comma-separated; the path
+    defaults to /metrics. An entry without a port makes the whole annotation ignored."""
+    targets = []
+    for entry in raw.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        port, _, path = entry.partition(":")
+        if not port.strip():
+            return []
+        targets.append({"port": port.strip(), "path": path.strip() or "/metrics"})
+    return targets
+
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def _check_scrape_port(port: str, target: str, what: str, label: str) -> None:
+    """Istio 1.31 refuses a scrape port that is no port (strconv.Atoi), the agent's own,
+    or one Istio reserves."""
+    where = "prometheus.istio.io/scrape-targets" if label else "prometheus.io/port"
+    number = int(port) if _GO_INT.fullmatch(port) else 0
+    if not 1 <= number <= 65535:
+        raise InjectionError(f"invalid prometheus scrape {what}: invalid {label}port {port!r}", where)
+    canon = str(number)
+    if canon == target:
+        raise InjectionError(f"invalid prometheus scrape {what}: {label}port {port} conflicts with agent port",
+                             where)
+    if canon in _RESERVED_PORTS:
+        raise InjectionError(f"invalid prometheus scrape {what}: {label}port {port} is reserved for Istio "
+                             f"({_RESERVED_PORTS[canon]}) and cannot be scraped", where)
 
 
 def strip(pod: dict, status_port: int) -> dict:
@@ -243,7 +295,7 @@ def _overlay_container(pod: dict, container: dict, init: bool) -> dict:
 
 
 def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict,
-                        annotations: dict[str, str]) -> dict:
+                        annotations: dict[str, str], release: Release | None = None) -> dict:
     """Re-apply user-defined versions of injected containers (Istio's overrides)."""
     existing = _overrides(annotations)
     status = _status_of(annotations)
@@ -282,7 +334,8 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
                 out[key] = [_go_container(c) for c in applied[key]]
         final["metadata"].setdefault("annotations", {})[OVERRIDES] = json.dumps(
             out, separators=(",", ":"), ensure_ascii=False)
-    _adjust_init_user(final, original, existing, proxy)
+    if release is None or release.has("custom-proxy-run-as-user"):
+        _adjust_init_user(final, original, existing, proxy)
     return final
 
 
@@ -374,9 +427,14 @@ def reorder(pod: dict, hold: bool, before_proxy: list[str]) -> None:
     spec["initContainers"] = inits
 
 
-def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: int) -> None:
+def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: int,
+                      release: Release | None = None) -> None:
+    """Istio's applyPrometheusMerge: point Prometheus at the agent, which merges the app's
+    metrics (described in ISTIO_PROMETHEUS_ANNOTATIONS) with Envoy's."""
+    targets_feature = release is None or release.has("prometheus-scrape-targets")
     anns = pod["metadata"].setdefault("annotations", {})
-    keys = _prometheus_keys(anns)  # (anns does not change until _clear_prometheus)
+    # (anns does not change until _clear_prometheus)
+    keys = _prometheus_keys(anns, _PROMETHEUS_TARGETS if targets_feature else _PROMETHEUS)
     scrape = True
     for k in keys.get("prometheus_io_scrape", ()):
         parsed = probes.parse_go_bool(anns[k])
@@ -395,11 +453,23 @@ def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: 
     target = str(status_port)
     if _prometheus_port(anns, keys) == target:
         return
-    cfg = {"scrape": "", "port": "", "path": ""}
+    # Go's struct order: scrape, path, port, targets (omitted when empty).
+    cfg: dict[str, Any] = {"scrape": "", "path": "", "port": ""}
     for wanted, field in (("prometheus_io_scrape", "scrape"), ("prometheus_io_port", "port"),
                           ("prometheus_io_path", "path")):
         for k in keys.get(wanted, ()):
             cfg[field] = anns[k]
+    if targets_feature:
+        targets = []
+        for k in keys.get(_SCRAPE_TARGETS, ()):
+            targets = _scrape_targets(anns[k])
+        if targets:
+            cfg["targets"] = targets
+            cfg["port"], cfg["path"] = targets[0]["port"], targets[0]["path"]
+            for t in targets:
+                _check_scrape_port(t["port"], target, "targets", "target ")
+        elif cfg["port"]:
+            _check_scrape_port(cfg["port"], target, "configuration", "")
     if sidecar is not None and any(cfg.values()):
         sidecar.setdefault("env", []).append({
             "name": "ISTIO_PROMETHEUS_ANNOTATIONS",
@@ -409,6 +479,19 @@ def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: 
     anns["prometheus.io/port"] = target
     anns["prometheus.io/path"] = "/stats/prometheus"
     anns["prometheus.io/scrape"] = "true"
+
+
+def _secure_prometheus_port(pod: dict, sidecar: dict | None) -> None:
+    """Istio 1.31's applySecurePrometheusAnnotation: the proxy's
+    ENVOY_SECURE_MERGED_METRICS_PORT becomes prometheus.istio.io/secure-port, unless the
+    pod names one."""
+    anns = pod["metadata"].setdefault("annotations", {})
+    if sidecar is None or any(_sanitized(k) == _SECURE_PORT for k in anns):
+        return
+    for e in sidecar.get("env") or []:
+        if e.get("name") == "ENVOY_SECURE_MERGED_METRICS_PORT" and e.get("value") not in (None, "", "0"):
+            anns["prometheus.istio.io/secure-port"] = e["value"]
+            return
 
 
 def _status_annotation(template_spec: dict, revision: str) -> str:
@@ -573,7 +656,7 @@ def _inject(pod: PodRef, cfg: InjectConfig, cached: bool) -> None:
     # a copy), and the pod's own maps are replaced only at the end.
     original = {"metadata": pod.metadata, "spec": pod.spec}
     original_annotations = original["metadata"].get("annotations") or {}
-    errors = check(original_annotations)
+    errors = check(original_annotations, cfg.release)
     if errors:
         first: AnnotationError = errors[0]
         raise InjectionError(str(first), first.name)
@@ -627,7 +710,7 @@ def _inject(pod: PodRef, cfg: InjectConfig, cached: bool) -> None:
                 c for c in merged["spec"]["initContainers"] if c.get("name") != PROXY]
         merged = smp.merge_pod(merged, rendered)
 
-    merged = reapply_overwritten(merged, original, template_pod, proxy, original_annotations)
+    merged = reapply_overwritten(merged, original, template_pod, proxy, original_annotations, cfg.release)
     _post_process(merged, template_pod, original, data, cfg, proxy, proxy_envs, status_port)
     _canonical_quantities(merged["spec"])
     pod.metadata.clear()
@@ -646,11 +729,14 @@ def _post_process(pod: dict, template_pod: dict, original: dict, data: TemplateD
     sidecar = _find(spec.get("containers"), PROXY) or _find(spec.get("initContainers"), PROXY)
     if sidecar is not None and proxy_envs:
         _update_cluster_envs(sidecar, proxy_envs)
-    _prometheus_merge(pod, sidecar, cfg.mesh, status_port)
+    _prometheus_merge(pod, sidecar, cfg.mesh, status_port, cfg.release)
+    if cfg.release.has("prometheus-secure-port"):
+        _secure_prometheus_port(pod, sidecar)
     rewrite_default = truthy(lookup(cfg.values, "sidecarInjectorWebhook.rewriteAppHTTPProbe", True))
     if sidecar is not None and probes.should_rewrite(anns, bool(rewrite_default)):
         previously = STATUS in (original["metadata"].get("annotations") or {})
-        probes.apply(pod, sidecar, status_port, previously)
+        probes.apply(pod, sidecar, status_port, previously, lifecycle=cfg.release.has("lifecycle-hook-rewrite"),
+                     append_missing=cfg.release.has("app-probers-env-on-reinjection"))
     if "ISTIO_META_NETWORK" in proxy_envs:
         labels["topology.istio.io/network"] = proxy_envs["ISTIO_META_NETWORK"]
     anns[STATUS] = _status_annotation(template_pod["spec"], data.revision)
