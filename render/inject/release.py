@@ -125,6 +125,7 @@ class Release:
     image_tag: str
     features: frozenset[str] = field(repr=False)
     given: bool = True  # False: no version was given; this is the assumed default
+    patch_given: bool = False  # the version named a patch (X.Y.Z), not only a line
 
     def has(self, name: str) -> bool:
         """Whether this release's injector has the change `name` of the release table."""
@@ -213,7 +214,7 @@ def _resolve_istio(text: str | None, source: str) -> tuple[Release, list[str]]:
     point = (minor, patch or 0)
     label = f"Istio 1.{minor}-dev (master)" if dev and tag_given is None else f"Istio {tag}"
     release = Release("istio", point, dev and tag_given is None, label, str(line["hub"]), tag,
-                      _features(point), given=text is not None)
+                      _features(point), given=text is not None, patch_given=tag_given is not None)
     return release, warnings
 
 
