@@ -17,7 +17,7 @@ _TAG_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:[-+].*)?$"
 def image_version(image: str) -> tuple[int, int, int | None] | None:
     """(major, minor, patch) of the release an image's tag names, or None."""
     ref = image.split("@", 1)[0]
-    name, colon, tag = ref.rpartition(":")
+    _, colon, tag = ref.rpartition(":")
     if not colon or "/" in tag:
         return None
     m = _TAG_VERSION.match(tag)

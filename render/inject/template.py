@@ -177,9 +177,7 @@ def resources(d: TemplateData) -> dict | None:
         return canonical_resources(out)  # type: ignore[return-value]
     res = d.value("global.proxy.resources")
     if truthy(res):
-        if d.has("resources-omit-nil"):
-            return canonical_resources(_drop_nulls(res))  # type: ignore[return-value]
-        return canonical_resources(_nulls_as_zero(res))  # type: ignore[return-value]
+        return canonical_resources(_drop_nulls(res))  # type: ignore[return-value]
     return None
 
 
@@ -187,18 +185,6 @@ def _drop_nulls(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: _drop_nulls(x) for k, x in v.items() if x is not None}
     return v
-
-
-def _nulls_as_zero(res: dict) -> dict:
-    """Before omitNil (Istio 1.30, 1.28.6, 1.29.1) a null quantity in the values reached
-    the pod as the zero quantity "0": setting a limit to null to remove it set it to 0."""
-    out: dict[str, Any] = {}
-    for key, value in res.items():
-        if isinstance(value, dict):
-            out[key] = {k: "0" if q is None else q for k, q in value.items()}
-        elif value is not None:
-            out[key] = value
-    return out
 
 
 def canonical_labels(d: TemplateData) -> dict[str, str]:
