@@ -140,11 +140,18 @@ def append_multus_network(existing: str, network: str, namespaced: bool = True) 
             nets = json.loads(existing)
         except ValueError:
             return existing
+        nets = [] if nets is None else nets
+        # Go unmarshals into []map[string]any: anything else is an error, and the value is kept.
+        if not isinstance(nets, list) or not all(n is None or isinstance(n, dict) for n in nets):
+            return existing
         ns, _, name = network.rpartition("/")
         if not namespaced:
             ns, name = "", network
-        for n in nets if isinstance(nets, list) else []:
-            if isinstance(n, dict) and n.get("name") == name and (n.get("namespace") or "") == ns:
+        for n in nets:
+            if not n or n.get("name") != name:
+                continue
+            have = n.get("namespace")
+            if (not namespaced) or ("" if have is None else have) == ns:
                 return existing
         entry = f'{{"name": "{name}", "namespace": "{ns}"}}' if ns else f'{{"name": "{name}"}}'
         return existing[:i] + ", " + entry + existing[i:]
