@@ -264,6 +264,7 @@ def _asm_release(entry: dict[str, Any], hub: str, given: bool) -> Release:
                    _features(point), given=given)
 
 
+@cache
 def newest() -> Release:
     """The release rendered when nothing says otherwise (the istio flavor's default)."""
     return resolve("istio", None, "mesh version")[0]
