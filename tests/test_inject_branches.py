@@ -138,3 +138,16 @@ def test_secure_port_annotation_is_the_users_when_set(tmp_path):
     assert pod_annotations(r)["prometheus.istio.io/secure-port"] == "16000"
     mesh["defaultConfig"]["proxyMetadata"]["ENVOY_SECURE_MERGED_METRICS_PORT"] = "0"
     assert "prometheus.istio.io/secure-port" not in pod_annotations(render(tmp_path, "1.31", {}, mesh=mesh))
+
+
+def test_merge_and_probes_use_the_mesh_status_port_not_the_pods_proxy_config(tmp_path):
+    # applyPrometheusMerge and the probe rewrite read meshConfig.defaultConfig.statusPort;
+    # a statusPort in proxy.istio.io/config only moves the proxy's own listener.
+    spec = ("      containers:\n      - name: web\n        image: nginx\n"
+            "        readinessProbe: {httpGet: {path: /ready, port: 8080}}\n")
+    text = deployment(annotations={"proxy.istio.io/config": "statusPort: 15030", "prometheus.io/port": "9102"},
+                      spec=spec)
+    r = run_cli("render", "-", "--flavor", "istio", stdin=text)
+    doc = web(r)
+    assert doc["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "15020"
+    assert container(doc, "web")["readinessProbe"]["httpGet"]["port"] == 15020

@@ -661,7 +661,10 @@ def _inject(pod: PodRef, cfg: InjectConfig, cached: bool) -> None:
         first: AnnotationError = errors[0]
         raise InjectionError(str(first), first.name)
     proxy = pod_proxy_config(pod, cfg.proxy, cfg.extras.get(PINNED_PROXY))
-    status_port = proxyconfig.status_port(proxy)
+    # The mesh's status port, not the pod's: Istio's strip, Prometheus merge and probe
+    # rewriting read meshConfig.defaultConfig.statusPort (a proxy.istio.io/config
+    # statusPort changes only what the proxy listens on).
+    status_port = proxyconfig.status_port(cfg.proxy)
     values = cfg.values
     cluster = lookup(values, "global.multiCluster.clusterName", "") or ""
     network = lookup(values, "global.network", "") or ""
