@@ -78,6 +78,9 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--config", "config_file", default=None, metavar="FILE",
                      help="The repository configuration to use (default: the .meshrender.yaml found from the "
                           "inputs up to the repository root; `none` for none)."),
+        click.option("--mesh-version", metavar="X.Y[.Z]", default=None,
+                     help="Mesh release the cluster runs (default: the ClusterProfile's meshVersion, "
+                          "else Istio master / the newest ASM release with a known image)."),
     ]
     for opt in reversed(options):
         fn = opt(fn)
@@ -89,6 +92,7 @@ _OPTION_ARGS = (
     ("flavor", "flavor"), ("kube_version", "kube_version"), ("provider", "provider"),
     ("native_sidecars", "native_sidecars"), ("namespace", "namespace"), ("values_files", "values_files"),
     ("mesh_config_files", "mesh_config_files"), ("compliance_policy", "compliance_policy"),
+    ("mesh_version", "mesh_version"),
 )
 
 

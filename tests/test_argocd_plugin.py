@@ -91,7 +91,8 @@ def failed(r: subprocess.CompletedProcess) -> str:
 def test_plugin_is_a_v2_sidecar_plugin():
     assert PLUGIN["apiVersion"] == "argoproj.io/v1alpha1"
     assert PLUGIN["kind"] == "ConfigManagementPlugin"
-    assert {p["name"] for p in PLUGIN["spec"]["parameters"]["static"]} >= {"flavor", "kube-version"}
+    assert {p["name"] for p in PLUGIN["spec"]["parameters"]["static"]} >= {"flavor", "kube-version",
+                                                                          "mesh-version"}
 
 
 def test_discover_matches_repos_with_meshrender_settings_only(app, tmp_path):
@@ -129,6 +130,25 @@ def test_parameters_win_over_plugin_env(app):
     assert "DNS_AGENT" in env_of(container(by_name(asm, "checkout"), "istio-init"))
     old = manifests(generate(app, PARAM_KUBE_VERSION="1.28", ARGOCD_ENV_KUBE_VERSION="1.31"))
     assert container(by_name(old, "checkout"), "istio-proxy", init=False)
+
+
+def test_mesh_version_parameter_wins_over_env_and_the_cluster_profile(app):
+    # The ClusterProfile says ASM 1.22; the parameter (then the plugin env) chooses the release.
+    def has_crl(docs: list[dict]) -> bool:
+        return any(v["name"] == "istio-ca-crl" for v in pod_spec(by_name(docs, "checkout"))["volumes"])
+
+    profile = manifests(generate(app, PARAM_FLAVOR="istio"))
+    assert not has_crl(profile)  # Istio 1.22 (the profile): no CRL volume (istio/istio#56308, 1.27)
+    env = manifests(generate(app, PARAM_FLAVOR="istio", ARGOCD_ENV_MESH_VERSION="1.28"))
+    assert has_crl(env)
+    assert container(by_name(env, "checkout"), "istio-proxy", init=False)["image"] == \
+        "docker.io/istio/proxyv2:1.28.10"  # the newest 1.28 patch meshrender knows
+    param = manifests(generate(app, PARAM_FLAVOR="istio", ARGOCD_ENV_MESH_VERSION="1.28",
+                               PARAM_MESH_VERSION="1.22.3"))
+    assert not has_crl(param)
+    assert container(by_name(param, "checkout"), "istio-proxy", init=False)["image"] == \
+        "docker.io/istio/proxyv2:1.22.3"
+    assert "Istio 1.21 is not supported" in failed(generate(app, PARAM_FLAVOR="istio", PARAM_MESH_VERSION="1.21"))
 
 
 def test_destination_namespace_applies_to_workloads_without_one(app):

@@ -136,15 +136,16 @@ def test_reordered_containers_are_one_order_change(cli, tmp_path):
     out = tmp_path / "deploy"
     assert cli("render", str(src), "-o", str(out), "--native-sidecars", "false").code == 0
     settings = src / "mesh" / "sidecar-global.yaml"
+    # (ASM holds the app by default: turning it off moves the proxy after the app)
     settings.write_text(settings.read_text().replace("    terminationDrainDuration: 5s\n",
                                                      "    terminationDrainDuration: 5s\n"
-                                                     "    holdApplicationUntilProxyStarts: true\n"))
+                                                     "    holdApplicationUntilProxyStarts: false\n"))
     r = cli("diff", str(src), "--against", str(out), "--native-sidecars", "false", "--format", "json")
     assert r.code == 1
     web = next(f for f in json.loads(r.out)["files"] if f["path"] == "apps/storefront/web.yaml")
     order = [c for c in web["documents"][0]["changes"] if c["op"] == "order"]
     assert order == [{"path": "spec.template.spec.containers (order)", "op": "order",
-                      "old": ["web", "istio-proxy"], "new": ["istio-proxy", "web"], "line": order[0]["line"]}]
+                      "old": ["istio-proxy", "web"], "new": ["web", "istio-proxy"], "line": order[0]["line"]}]
     lines = (out / "apps/storefront/web.yaml").read_text().splitlines()
     assert lines[order[0]["line"] - 1].strip() == "containers:"
 

@@ -62,7 +62,7 @@ def test_gateway_template_runs_the_router_and_stays_a_container_in_native_mode(c
     assert "initContainers" not in spec  # no iptables: a gateway is not a sidecar
     proxy = spec["containers"][0]
     assert proxy["args"][:2] == ["proxy", "router"]
-    assert proxy["image"].endswith("/proxyv2:1.28.0")  # image: auto replaced
+    assert proxy["image"] == "registry.istio.io/testing/proxyv2:latest"  # image: auto replaced (master's)
     assert spec["securityContext"]["sysctls"] == [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]
 
 

@@ -238,6 +238,7 @@ def test_list_rules_prints_every_rule_with_severity_and_rationale(cli):
         "lifecycle-overrides-native-drain": "warning", "mesh-annotation-on-workload-metadata": "warning",
         "native-sidecar-available": "info", "native-sidecar-unsupported-kubernetes": "error",
         "output-schema-invalid": "error", "pod-template-not-injected": "warning",
+        "proxy-image-version-mismatch": "warning",
         "proxy-resources-request-exceeds-limit": "error", "proxy-uid-conflict": "error",
         "reinjected-by-cluster-webhook": "warning", "render-error": "error", "unknown-mesh-annotation": "warning",
         "webhook-strips-native-sidecar": "error",

@@ -23,7 +23,7 @@ from tests.conftest import pod_spec, run_cli
 
 TRISTATE = st.sampled_from([None, True, False])
 VERSIONS = st.sampled_from([None, "1.28", "1.29", "1.30", "1.32", "1.33", "v1.34.1"])
-MESH = st.sampled_from([None, "1.21", "1.22", "1.26", "1.27", "1.28"])
+MESH = st.sampled_from([None, "1.22", "1.26", "1.27", "1.28"])  # older: exit 2 (test_releases.py)
 
 
 def _v(text: str | None) -> tuple[int, int] | None:
@@ -98,6 +98,11 @@ def documents(c: dict) -> tuple[list[dict], list[str]]:
             flags += ["--kube-version", c["kube"]]
         else:
             profile["kubernetesVersion"] = c["kube"]
+    if c["flavor"] == "asm" and c["mesh"] not in (None, "1.22"):
+        # meshrender knows ASM 1.22's image only: later versions need it named.
+        image = f"registry-cn-hangzhou-vpc.ack.aliyuncs.com/acs/proxyv2:v{c['mesh']}.1.1-g0-aliyun"
+        docs.append({"apiVersion": "meshrender.dev/v1alpha1", "kind": "SidecarProxySettings",
+                     "metadata": {"name": "image"}, "spec": {"proxy": {"image": image}}})
     docs.append({"apiVersion": "meshrender.dev/v1alpha1", "kind": "ClusterProfile", "metadata": {"name": "c"},
                  "spec": profile})
     return docs, flags

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import run_cli
 from tests.test_props_render import OTHERS, _stream, containers, settings_docs
+from tests.test_reinject import _pod_specs, keeps_old_proxy, without_kept_proxy
 
 MODES = ("true", "false")
 FLAVORS = ("asm", "istio")
@@ -83,7 +84,32 @@ def test_rendering_output_again_equals_rendering_the_source(case):
     first = _render(own + source, before)
     again = _render(own + first, after)
     fresh = _render(own + source, after)
-    assert again == fresh, f"rendered with {before}, then {after}"
+    if keeps_old_proxy(before, after):
+        assert without_kept_proxy(again) == without_kept_proxy(fresh), f"rendered with {before}, then {after}"
+    elif again != fresh:
+        # A hook or probe the first release handed to the agent and the second does not
+        # (lifecycle hooks: Istio 1.25+) comes back with its named port as the number the
+        # agent's record holds: the same port to Kubernetes (README, "Workloads").
+        assert _numbered(again) == _numbered(fresh), f"rendered with {before}, then {after}"
+
+
+def _numbered(text: str) -> list:
+    """The documents with every probe's and hook's named port replaced by its number."""
+    import yaml
+
+    docs = list(yaml.safe_load_all(text))
+    for doc in docs:
+        for spec in _pod_specs(doc):
+            for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+                names = {p.get("name"): p.get("containerPort") for p in c.get("ports") or [] if p.get("name")}
+                actions = [c.get(k) for k in ("readinessProbe", "livenessProbe", "startupProbe")]
+                actions += list((c.get("lifecycle") or {}).values())
+                for action in actions:
+                    for kind in ("httpGet", "tcpSocket"):
+                        target = (action or {}).get(kind)
+                        if isinstance(target, dict) and target.get("port") in names:
+                            target["port"] = names[target["port"]]
+    return docs
 
 
 def test_every_pair_of_configurations_is_drawn():

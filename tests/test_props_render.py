@@ -152,7 +152,9 @@ def settings_docs(draw):
         docs.append({"apiVersion": "meshrender.dev/v1alpha1", "kind": "ClusterProfile",
                      "metadata": {"name": "c"},
                      "spec": {"kubernetesVersion": draw(st.sampled_from(["1.28", "1.30", "1.33"])),
-                              "meshVersion": draw(st.sampled_from(["1.21", "1.22", "1.27"])),
+                              # (ASM, the default flavor: the releases with a known image)
+                              "meshVersion": draw(st.sampled_from(["1.22", "1.22.2", "1.22.2.35"])),
+                              "region": draw(st.sampled_from(["cn-hangzhou", "cn-beijing"])),
                               "provider": draw(st.sampled_from(["ack", "community"]))}})
     return docs
 

@@ -222,7 +222,8 @@ CASES: list[Case] = [
          "checked by `render --validate`", {"a.yaml": pod("containers:\n- name: a\n  ports:\n"
                                                          "  - containerPort: \"8080\"\n")},
          ("a.yaml", 8, 7), "containers[0].ports[0].containerPort: Pod default/p, container a: \"8080\" is not of "
-                           "type \"integer\"", args=("--validate", "--kube-version", "1.30"), group="Shapes"),
+                           "type \"integer\"", args=("--validate", "--kube-version", "1.30", "--flavor", "istio"),
+         group="Shapes"),
     Case("probe-port", "Probe port of the wrong type",
          {"a.yaml": pod("containers:\n- name: a\n  readinessProbe:\n    httpGet: {port: [8080]}\n")},
          ("a.yaml", 8, 17), "readinessProbe.httpGet.port: Pod default/p: must be an integer or a name, not a list",

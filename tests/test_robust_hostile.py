@@ -108,7 +108,7 @@ data:
   <<: *base
   b: "3"
 """
-    r = cli("render", "-", stdin=text + "---\n" + """\
+    r = cli("render", "-", "--flavor", "istio", stdin=text + "---\n" + """\
 apiVersion: v1
 kind: Pod
 metadata: {name: p}

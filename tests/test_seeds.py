@@ -95,7 +95,9 @@ spec: {enableNativeSidecar: false}
 """
     doc = render(cli, repo, {"profile.yaml": PROFILE, "asm.yaml": asm, "app.yaml": deployment()})["sleep"]
     spec = pod_spec(doc)
-    assert [c["name"] for c in spec["containers"]] == ["sleep", "istio-proxy"]
+    # ASM holds the app until the proxy starts (its default), so the proxy comes first, as
+    # the seed's traditional-mode pod shows
+    assert [c["name"] for c in spec["containers"]] == ["istio-proxy", "sleep"]
     assert [c["name"] for c in spec["initContainers"]] == ["istio-init"]
     assert "restartPolicy" not in container(doc, "istio-proxy", init=False)
 
@@ -161,7 +163,9 @@ def test_dns_proxy(cli, repo):
         assert env["ISTIO_META_DNS_AUTO_ALLOCATE"] == "true"
     names = [e["name"] for e in container(doc, "istio-proxy")["env"]]
     trust = names.index("TRUST_DOMAIN")
-    assert names[trust + 1: trust + 5] == ["DNS_AGENT", "TERMINATION_DRAIN_DURATION_SECONDS",
+    # then proxyMetadata, sorted: ASM's EXIT_ON_ZERO_ACTIVE_CONNECTIONS default and the DNS proxy's
+    assert names[trust + 1: trust + 6] == ["DNS_AGENT", "TERMINATION_DRAIN_DURATION_SECONDS",
+                                           "EXIT_ON_ZERO_ACTIVE_CONNECTIONS",
                                            "ISTIO_META_DNS_AUTO_ALLOCATE", "ISTIO_META_DNS_CAPTURE"]
 
 

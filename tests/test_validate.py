@@ -160,7 +160,7 @@ items:
     spec:
       containers: [{name: b, image: registry.example.com/b:1, tty: "yes"}]
 """
-    r = cli("render", "-", "--validate", "--kube-version", "1.30", stdin=lst)
+    r = cli("render", "-", "--validate", "--kube-version", "1.30", "--flavor", "istio", stdin=lst)
     assert r.code == 2
     (line,) = [x for x in r.err.splitlines() if ": error: " in x]
     assert line.startswith("meshrender: -:13:") and "items[1].spec.containers[0].tty" in line

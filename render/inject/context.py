@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshrender.inject.release import Release, newest
+
 # The `extras` key holding the fields a workload-selected ProxyConfig resource sets: they
 # win over the proxy.istio.io/config annotation (Istio's EffectiveProxyConfig).
 PINNED_PROXY = "workloadProxyConfig"
@@ -17,6 +19,8 @@ class InjectConfig:
     `values` and `mesh` are Istio's injector values and mesh config (`defaultConfig`
     excluded); `proxy` is the effective ProxyConfig overlay; `extras` carries settings
     that have no Istio spelling (istio-init resources, DNS proxy) for the flavor to apply.
+    `release` is the mesh release whose injector this is (render/inject/release.py): the
+    templates ask it `release.has("feature")`.
     """
 
     flavor: str
@@ -26,6 +30,7 @@ class InjectConfig:
     native: bool
     compliance_policy: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    release: Release = field(default_factory=newest)
 
 
 @dataclass

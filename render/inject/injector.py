@@ -17,6 +17,7 @@ from typing import Any
 from meshrender.inject import probes, proxyconfig, smp
 from meshrender.inject.context import PINNED_PROXY, InjectConfig, PodRef
 from meshrender.inject.gotext import lookup, truthy
+from meshrender.inject.release import Release
 from meshrender.inject.template import TemplateData
 from meshrender.inject.templates import SidecarRenderer, render_template, selected
 from meshrender.inject.validate import AnnotationError, check
@@ -75,10 +76,16 @@ def inject_required(pod: PodRef, cfg: InjectConfig) -> Required:
         return Required(False, f"namespace {pod.namespace} is never injected", "namespace")
     rule = "pod-label" if INJECT in pod.labels else "pod-annotation"
     selector = pod.labels[INJECT] if INJECT in pod.labels else pod.annotations.get(INJECT)
-    value = "" if selector is None else str(selector).lower()
-    if value and value not in INJECT_YES:
-        return Required(False, f"sidecar injection is disabled ({INJECT})", rule)
-    if value:
+    value = "" if selector is None else str(selector)
+    if cfg.release.has("inject-label-strict"):
+        # Istio 1.27: "true" or "false"; anything else falls back to the policy.
+        if value == "false":
+            return Required(False, f"sidecar injection is disabled ({INJECT})", rule)
+        if value == "true":
+            return Required(True, f"the pod asks for injection ({INJECT})", rule)
+    elif value:
+        if value.lower() not in INJECT_YES:
+            return Required(False, f"sidecar injection is disabled ({INJECT})", rule)
         return Required(True, f"the pod asks for injection ({INJECT})", rule)
     hook = lookup(cfg.values, "sidecarInjectorWebhook") or {}
     for sel in hook.get("neverInjectSelector") or []:
@@ -137,16 +144,27 @@ def _sanitized(key: str) -> str:
 
 
 _PROMETHEUS = ("prometheus_io_path", "prometheus_io_port", "prometheus_io_scrape")
+# Istio 1.31 (prometheus-scrape-targets): several ports to merge, cleared with the others.
+_SCRAPE_TARGETS = "prometheus_istio_io_scrape_targets"
+_SECURE_PORT = "prometheus_istio_io_secure_port"
+_PROMETHEUS_TARGETS = (*_PROMETHEUS, _SCRAPE_TARGETS)
+# Ports the agent refuses to scrape for the merge (Istio's istioReservedPorts, 1.31).
+_RESERVED_PORTS = {
+    "15000": "Envoy admin", "15001": "outbound traffic capture", "15004": "pilot debug",
+    "15006": "inbound traffic capture", "15008": "HBONE tunnel",
+    "15020": "pilot-agent status / merged Prometheus", "15021": "Envoy health", "15053": "DNS proxy",
+    "15090": "Envoy Prometheus (already merged)",
+}
 
 
-def _prometheus_keys(anns: dict) -> dict[str, list[str]]:
+def _prometheus_keys(anns: dict, names: tuple[str, ...] = _PROMETHEUS) -> dict[str, list[str]]:
     """The annotations that Prometheus reads as path, port and scrape (by their names with
     every other character than letters, digits and `_` as `_`), in annotation order.
     One pass over the annotations, instead of one per lookup."""
     out: dict[str, list[str]] = {}
     for k in anns:
         name = _sanitized(k)
-        if name in _PROMETHEUS:
+        if name in names:
             out.setdefault(name, []).append(k)
     return out
 
@@ -158,9 +176,43 @@ def _prometheus_port(anns: dict, keys: dict[str, list[str]]) -> str | None:
 
 
 def _clear_prometheus(anns: dict, keys: dict[str, list[str]]) -> None:
-    for wanted in _PROMETHEUS:
+    for wanted in _PROMETHEUS_TARGETS:
         for k in keys.get(wanted, ()):
             del anns[k]
+
+
+def _scrape_targets(raw: str) -> list[dict[str, str]]:
+    """Istio's ParseScrapeTargets: "port[:path]" entries, comma-separated; the path
+    defaults to /metrics. An entry without a port makes the whole annotation ignored."""
+    targets = []
+    for entry in raw.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        port, _, path = entry.partition(":")
+        if not port.strip():
+            return []
+        targets.append({"port": port.strip(), "path": path.strip() or "/metrics"})
+    return targets
+
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def _check_scrape_port(port: str, target: str, what: str, label: str) -> None:
+    """Istio 1.31 refuses a scrape port that is no port (strconv.Atoi), the agent's own,
+    or one Istio reserves."""
+    where = "prometheus.istio.io/scrape-targets" if label else "prometheus.io/port"
+    number = int(port) if _GO_INT.fullmatch(port) else 0
+    if not 1 <= number <= 65535:
+        raise InjectionError(f"invalid prometheus scrape {what}: invalid {label}port {port!r}", where)
+    canon = str(number)
+    if canon == target:
+        raise InjectionError(f"invalid prometheus scrape {what}: {label}port {port} conflicts with agent port",
+                             where)
+    if canon in _RESERVED_PORTS:
+        raise InjectionError(f"invalid prometheus scrape {what}: {label}port {port} is reserved for Istio "
+                             f"({_RESERVED_PORTS[canon]}) and cannot be scraped", where)
 
 
 def _old_proxy(spec: dict, status: dict[str, Any]) -> dict | None:
@@ -311,7 +363,7 @@ def _overlay_container(pod: dict, container: dict, init: bool) -> dict:
 
 
 def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict,
-                        annotations: dict[str, str]) -> dict:
+                        annotations: dict[str, str], release: Release | None = None) -> dict:
     """Re-apply user-defined versions of injected containers (Istio's overrides)."""
     existing = _overrides(annotations)
     status = _status_of(annotations)
@@ -350,7 +402,8 @@ def reapply_overwritten(final: dict, original: dict, template: dict, proxy: dict
                 out[key] = [_go_container(c) for c in applied[key]]
         final["metadata"].setdefault("annotations", {})[OVERRIDES] = json.dumps(
             out, separators=(",", ":"), ensure_ascii=False)
-    _adjust_init_user(final, original, existing, proxy)
+    if release is None or release.has("custom-proxy-run-as-user"):
+        _adjust_init_user(final, original, existing, proxy)
     return final
 
 
@@ -442,9 +495,14 @@ def reorder(pod: dict, hold: bool, before_proxy: list[str]) -> None:
     spec["initContainers"] = inits
 
 
-def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: int) -> None:
+def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: int,
+                      release: Release | None = None) -> None:
+    """Istio's applyPrometheusMerge: point Prometheus at the agent, which merges the app's
+    metrics (described in ISTIO_PROMETHEUS_ANNOTATIONS) with Envoy's."""
+    targets_feature = release is None or release.has("prometheus-scrape-targets")
     anns = pod["metadata"].setdefault("annotations", {})
-    keys = _prometheus_keys(anns)  # (anns does not change until _clear_prometheus)
+    # (anns does not change until _clear_prometheus)
+    keys = _prometheus_keys(anns, _PROMETHEUS_TARGETS if targets_feature else _PROMETHEUS)
     scrape = True
     for k in keys.get("prometheus_io_scrape", ()):
         parsed = probes.parse_go_bool(anns[k])
@@ -463,11 +521,23 @@ def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: 
     target = str(status_port)
     if _prometheus_port(anns, keys) == target:
         return
-    cfg = {"scrape": "", "port": "", "path": ""}
+    # Go's struct order: scrape, path, port, targets (omitted when empty).
+    cfg: dict[str, Any] = {"scrape": "", "path": "", "port": ""}
     for wanted, field in (("prometheus_io_scrape", "scrape"), ("prometheus_io_port", "port"),
                           ("prometheus_io_path", "path")):
         for k in keys.get(wanted, ()):
             cfg[field] = anns[k]
+    if targets_feature:
+        targets = []
+        for k in keys.get(_SCRAPE_TARGETS, ()):
+            targets = _scrape_targets(anns[k])
+        if targets:
+            cfg["targets"] = targets
+            cfg["port"], cfg["path"] = targets[0]["port"], targets[0]["path"]
+            for t in targets:
+                _check_scrape_port(t["port"], target, "targets", "target ")
+        elif cfg["port"]:
+            _check_scrape_port(cfg["port"], target, "configuration", "")
     if sidecar is not None and any(cfg.values()):
         entry = {"name": "ISTIO_PROMETHEUS_ANNOTATIONS",
                  "value": json.dumps(cfg, separators=(",", ":"), ensure_ascii=False)}
@@ -482,6 +552,19 @@ def _prometheus_merge(pod: dict, sidecar: dict | None, mesh: dict, status_port: 
     anns["prometheus.io/port"] = target
     anns["prometheus.io/path"] = "/stats/prometheus"
     anns["prometheus.io/scrape"] = "true"
+
+
+def _secure_prometheus_port(pod: dict, sidecar: dict | None) -> None:
+    """Istio 1.31's applySecurePrometheusAnnotation: the proxy's
+    ENVOY_SECURE_MERGED_METRICS_PORT becomes prometheus.istio.io/secure-port, unless the
+    pod names one."""
+    anns = pod["metadata"].setdefault("annotations", {})
+    if sidecar is None or any(_sanitized(k) == _SECURE_PORT for k in anns):
+        return
+    for e in sidecar.get("env") or []:
+        if e.get("name") == "ENVOY_SECURE_MERGED_METRICS_PORT" and e.get("value") not in (None, "", "0"):
+            anns["prometheus.istio.io/secure-port"] = e["value"]
+            return
 
 
 def _status_annotation(template_spec: dict, revision: str) -> str:
@@ -561,13 +644,29 @@ def deploy_meta_from_pod(metadata: dict) -> tuple[str, str, str]:
     return name or (metadata.get("name") or ""), kind, api
 
 
-def proxy_image(values: dict, proxy: dict, annotations: dict[str, str]) -> str:
-    """`hub/proxyv2:tag[-variant]` (Istio's ProxyImage)."""
+def proxy_image(values: dict, proxy: dict, annotations: dict[str, str], release: Release | None = None) -> str:
+    """`hub/proxyv2:tag[-variant]` (Istio's ProxyImage): the image type of the ProxyConfig,
+    else values.global.variant, and the sidecar.istio.io/proxyImageType annotation over
+    both. (Before 1.31 a ProxyConfig `image` without a type meant no type, not the variant.)"""
+    image = lookup(values, "global.proxy.image") or "proxyv2"
+    configured = proxy.get("image") if isinstance(proxy.get("image"), dict) else None
+    image_type = str((configured or {}).get("imageType") or "")
+    if not image_type and (configured is None or release is None or release.has("proxy-init-image")):
+        image_type = str(lookup(values, "global.variant") or "")
+    return _image_url(values, str(image), image_type, annotations)
+
+
+def proxy_init_image(values: dict, annotations: dict[str, str]) -> str:
+    """istio-init's image (Istio's ProxyInitImage, 1.31+): values.global.proxy_init.image
+    under the proxy's hub and tag, with the variant but not the ProxyConfig's image type."""
+    image = lookup(values, "global.proxy_init.image") or "proxyv2"
+    return _image_url(values, str(image), str(lookup(values, "global.variant") or ""), annotations)
+
+
+def _image_url(values: dict, image: str, image_type: str, annotations: dict[str, str]) -> str:
     hub = lookup(values, "global.hub", "") or ""
     tag = lookup(values, "global.tag", "")
     tag = "" if tag is None else str(tag)
-    image = lookup(values, "global.proxy.image") or "proxyv2"
-    image_type = ((proxy.get("image") or {}).get("imageType") if isinstance(proxy.get("image"), dict) else "") or ""
     image_type = annotations.get("sidecar.istio.io/proxyImageType", image_type)
     if image_type:
         for known in ("distroless", "debug"):
@@ -590,12 +689,15 @@ def inject(pod: PodRef, cfg: InjectConfig, render_sidecar: SidecarRenderer | Non
     # a copy), and the pod's own maps are replaced only at the end.
     original = {"metadata": pod.metadata, "spec": pod.spec}
     original_annotations = original["metadata"].get("annotations") or {}
-    errors = check(original_annotations)
+    errors = check(original_annotations, cfg.release)
     if errors:
         first: AnnotationError = errors[0]
         raise InjectionError(str(first), first.name)
     proxy = pod_proxy_config(pod, cfg.proxy, cfg.extras.get(PINNED_PROXY))
-    status_port = proxyconfig.status_port(proxy)
+    # The mesh's status port, not the pod's: Istio's strip, Prometheus merge and probe
+    # rewriting read meshConfig.defaultConfig.statusPort (a proxy.istio.io/config
+    # statusPort changes only what the proxy listens on).
+    status_port = proxyconfig.status_port(cfg.proxy)
     values = cfg.values
     cluster = lookup(values, "global.multiCluster.clusterName", "") or ""
     network = lookup(values, "global.network", "") or ""
@@ -622,9 +724,11 @@ def inject(pod: PodRef, cfg: InjectConfig, render_sidecar: SidecarRenderer | Non
         kind=pod.kind,
         deploy_name=pod.deploy_name,
         deploy_namespace=pod.deploy_namespace,
-        proxy_image=proxy_image(values, proxy, original_annotations),
+        proxy_image=proxy_image(values, proxy, original_annotations, cfg.release),
         revision=lookup(values, "revision", "") or "",
         compliance_policy=cfg.compliance_policy,
+        release=cfg.release,
+        proxy_init_image=proxy_init_image(values, original_annotations) if cfg.release.has("proxy-init-image") else "",
     )
     # The templates are laid over the pod as it was before any previous injection (Istio
     # lays them over the injected pod, which keeps what the new templates leave unset).
@@ -638,11 +742,13 @@ def inject(pod: PodRef, cfg: InjectConfig, render_sidecar: SidecarRenderer | Non
             "spec": {k: list(v) if k in ("containers", "initContainers") and isinstance(v, list) else v
                      for k, v in merged["spec"].items()}}
     old_proxy = _traditional_proxy_kept_by_istio(original, cfg.native)
+    previous = _previous_proxy(original)
     kept = None
     template_pod: dict = {"metadata": {}, "spec": {}}
     for rendered in render_template(selected(original_annotations, cfg), data, cfg, render_sidecar):
         template_pod = smp.merge_pod(template_pod, rendered, share=True)  # read only
         tspec = template_pod["spec"]
+        _lay_over_previous_proxy(merged["spec"], tspec, previous)
         new_proxy = _find(tspec.get("initContainers"), PROXY)
         if new_proxy and _find(merged["spec"].get("containers"), PROXY):
             _move(merged["spec"], "containers", "initContainers", PROXY)
@@ -654,13 +760,47 @@ def inject(pod: PodRef, cfg: InjectConfig, render_sidecar: SidecarRenderer | Non
 
     if kept is not None:
         user["spec"]["containers"] = [kept, *user["spec"].get("containers", [])]
-    merged = reapply_overwritten(merged, user, template_pod, proxy, original_annotations)
+    merged = reapply_overwritten(merged, user, template_pod, proxy, original_annotations, cfg.release)
     _post_process(merged, template_pod, original, data, cfg, proxy, proxy_envs, status_port)
     _canonical_quantities(merged["spec"])
     pod.metadata.clear()
     pod.metadata.update(merged["metadata"])
     pod.spec.clear()
     pod.spec.update(merged["spec"])
+
+
+def _previous_proxy(original: dict) -> tuple[str, int, dict] | None:
+    """(list, index, container) of the proxy a previous injection put in the pod, where
+    its status says it did."""
+    status = _status_of(original["metadata"].get("annotations") or {})
+    for key in ("containers", "initContainers"):
+        if PROXY in _names(status, key):
+            for i, c in enumerate(original["spec"].get(key) or []):
+                if isinstance(c, dict) and c.get("name") == PROXY:
+                    return key, i, c
+    return None
+
+
+def _lay_over_previous_proxy(spec: dict, template_spec: dict, previous: tuple[str, int, dict] | None) -> None:
+    """Istio lays the templates over the injected pod, not over the stripped one: where the
+    same injector (the proxy's image unchanged) injects the proxy into the list it was in,
+    the environment of the previous proxy is what the template's merges into, so a
+    variable an older template set and this one does not stays, in the previous order
+    (Istio's corpus: merge-probers, in every release). Only the environment: the previous
+    proxy's mounts, resources and probes would outlive the volumes and settings they came
+    from (a mount of a volume the new render no longer has), so the rest of the proxy is
+    the template's, as in a fresh render. Another image (another flavor or version) is a
+    fresh render altogether (strip)."""
+    if previous is None:
+        return
+    key, index, old = previous
+    new = _find(template_spec.get(key), PROXY)
+    if new is None or new.get("image") != old.get("image") or _find(spec.get(key), PROXY) is not None:
+        return
+    if not old.get("env"):
+        return
+    items = spec.setdefault(key, [])
+    items.insert(min(index, len(items)), {"name": PROXY, "env": plain.deepcopy(old["env"])})
 
 
 def _traditional_proxy_kept_by_istio(original: dict, native: bool) -> dict | None:
@@ -694,11 +834,16 @@ def _post_process(pod: dict, template_pod: dict, original: dict, data: TemplateD
     sidecar = _find(spec.get("containers"), PROXY) or _find(spec.get("initContainers"), PROXY)
     if sidecar is not None and proxy_envs:
         _update_cluster_envs(sidecar, proxy_envs)
-    _prometheus_merge(pod, sidecar, cfg.mesh, status_port)
+    _prometheus_merge(pod, sidecar, cfg.mesh, status_port, cfg.release)
+    if cfg.release.has("prometheus-secure-port"):
+        _secure_prometheus_port(pod, sidecar)
     rewrite_default = truthy(lookup(cfg.values, "sidecarInjectorWebhook.rewriteAppHTTPProbe", True))
     if sidecar is not None and probes.should_rewrite(anns, bool(rewrite_default)):
+        # A previous injection was stripped and its probes restored (strip): the env is made
+        # anew, in every release (render/data/istio-releases.yaml, app-probers-env-on-reinjection).
         previously = STATUS in (original["metadata"].get("annotations") or {})
-        probes.apply(pod, sidecar, status_port, previously)
+        probes.apply(pod, sidecar, status_port, previously, lifecycle=cfg.release.has("lifecycle-hook-rewrite"),
+                     append_missing=True)
     if "ISTIO_META_NETWORK" in proxy_envs:
         labels["topology.istio.io/network"] = proxy_envs["ISTIO_META_NETWORK"]
     anns[STATUS] = _status_annotation(template_pod["spec"], data.revision)

@@ -144,8 +144,10 @@ def _handler_to_prober(handler: Any) -> dict | None:
     return None
 
 
-def dump_app_probers(spec: dict, ports: dict[int, bool], status_port: int | None = None) -> str:
-    """The ISTIO_KUBE_APP_PROBERS value, or "" when there is nothing to hand over."""
+def dump_app_probers(spec: dict, ports: dict[int, bool], status_port: int | None = None,
+                     lifecycle: bool = True) -> str:
+    """The ISTIO_KUBE_APP_PROBERS value, or "" when there is nothing to hand over.
+    `lifecycle`: preStop / postStart hooks too (Istio 1.25, lifecycle-hook-rewrite)."""
     out: dict[str, Any] = {}
     for c in _all_containers(spec):
         name = c.get("name")
@@ -156,10 +158,10 @@ def dump_app_probers(spec: dict, ports: dict[int, bool], status_port: int | None
             p = _resolve(_probe_to_prober(c.get(key)), spec, ports, name, status_port)
             if p is not None:
                 out[urls[key]] = p
-        lifecycle = c.get("lifecycle")
-        if isinstance(lifecycle, dict):
+        hooks = c.get("lifecycle") if lifecycle else None
+        if isinstance(hooks, dict):
             for key in ("preStop", "postStart"):
-                p = _resolve(_handler_to_prober(lifecycle.get(key)), spec, ports, name, status_port)
+                p = _resolve(_handler_to_prober(hooks.get(key)), spec, ports, name, status_port)
                 if p is not None:
                     out[urls[key]] = p
     if not out:
@@ -223,7 +225,7 @@ def _rewrite_action(holder: dict, url: str, status_port: int, allow_grpc: bool) 
     return None
 
 
-def rewrite_container(c: dict, status_port: int, ports: dict[int, bool]) -> None:
+def rewrite_container(c: dict, status_port: int, ports: dict[int, bool], lifecycle: bool = True) -> None:
     urls = _urls(c.get("name"))
     for key in ("readinessProbe", "livenessProbe", "startupProbe"):
         probe = c.get(key)
@@ -231,14 +233,14 @@ def rewrite_container(c: dict, status_port: int, ports: dict[int, bool]) -> None
             new = _rewrite_action(probe, urls[key], status_port, allow_grpc=True)
             if new is not None:
                 c[key] = new
-    lifecycle = c.get("lifecycle")
-    if isinstance(lifecycle, dict):
+    hooks = c.get("lifecycle") if lifecycle else None
+    if isinstance(hooks, dict):
         for key in ("preStop", "postStart"):
-            handler = lifecycle.get(key)
+            handler = hooks.get(key)
             if isinstance(handler, dict) and (not ports or _included(_port_of(handler), ports)):
                 new = _rewrite_action(handler, urls[key], status_port, allow_grpc=False)
                 if new is not None:
-                    lifecycle[key] = new
+                    hooks[key] = new
 
 
 def merge_probers(existing: str, new: str) -> str:
@@ -302,12 +304,17 @@ def restore(spec: dict, recorded: str | None) -> None:
                         c["lifecycle"] = lifecycle = {**lifecycle, hook: got}
 
 
-def apply(pod: dict, sidecar: dict, status_port: int, previously_injected: bool) -> None:
-    """Hand app probes to the agent: add ISTIO_KUBE_APP_PROBERS, repoint the probes."""
+def apply(pod: dict, sidecar: dict, status_port: int, previously_injected: bool,
+          lifecycle: bool = True, append_missing: bool = True) -> None:
+    """Hand app probes to the agent: add ISTIO_KUBE_APP_PROBERS, repoint the probes.
+
+    By release (render/data/istio-releases.yaml): `lifecycle` hands over preStop /
+    postStart hooks too (lifecycle-hook-rewrite, 1.25); `append_missing` adds the env on
+    re-injection when the proxy has none (app-probers-env-on-reinjection, 1.27)."""
     spec = pod["spec"]
     annotations = pod["metadata"].get("annotations") or {}
     ports = port_filter(annotations)
-    probers = dump_app_probers(spec, ports, status_port)
+    probers = dump_app_probers(spec, ports, status_port, lifecycle)
     if probers:
         env = sidecar.setdefault("env", [])
         if previously_injected:
@@ -316,7 +323,8 @@ def apply(pod: dict, sidecar: dict, status_port: int, previously_injected: bool)
                     env[i] = {"name": PROBERS_ENV, "value": merge_probers(e.get("value", ""), probers)}
                     break
             else:
-                env.append({"name": PROBERS_ENV, "value": probers})
+                if append_missing:
+                    env.append({"name": PROBERS_ENV, "value": probers})
         else:
             env.append({"name": PROBERS_ENV, "value": probers})
     status = status_port
@@ -328,4 +336,4 @@ def apply(pod: dict, sidecar: dict, status_port: int, previously_injected: bool)
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or []:
             if c.get("name") != PROXY:
-                rewrite_container(c, status, ports)
+                rewrite_container(c, status, ports, lifecycle)

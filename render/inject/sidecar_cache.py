@@ -243,8 +243,8 @@ class SidecarCache:
     def render(self, fn: Callable[[Any, Any], dict], d: Any, cfg: Any) -> dict:
         """`fn(d, cfg)`, from the cache when a pod with the same reads was rendered."""
         proxy = None if d.proxy is cfg.proxy else _hashable(d.proxy)
-        key = (id(fn), id(cfg), id(d.values), id(d.mesh), proxy, d.proxy_image, d.revision, d.native,
-               d.compliance_policy, d.proxy_uid, d.proxy_gid)
+        key = (id(fn), id(cfg), id(d.values), id(d.mesh), proxy, d.proxy_image, d.proxy_init_image, d.revision,
+               d.native, d.compliance_policy, d.proxy_uid, d.proxy_gid, id(d.release))
         variants = self._by_config.get(key)
         annotations = d.annotations
         try:

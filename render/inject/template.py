@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from meshrender.inject import proxyconfig
 from meshrender.inject.gotext import annotation, lookup, sprint, truthy, value_or_default
+from meshrender.inject.release import Release, newest
 from meshrender.inject.sidecar_cache import Slot
 from meshrender.kube.quantity import canonical_resources
 
@@ -47,6 +48,11 @@ class TemplateData:
     compliance_policy: str = ""
     proxy_uid: int = 1337
     proxy_gid: int = 1337
+    # The mesh release whose templates these are (render/data/istio-releases.yaml).
+    release: Release = field(default_factory=newest)
+    # istio-init's image when values name none with a registry (Istio's ProxyInitImage,
+    # from 1.31; "" before, when istio-init took the proxy's image).
+    proxy_init_image: str = ""
     # Rendering once for many pods (render/inject/sidecar_cache.py): the pod's labels, spec,
     # name, namespace and kind are not known, and may be read only in the pod_* parts.
     static: bool = False
@@ -69,6 +75,10 @@ class TemplateData:
     def value(self, dotted: str, default: Any = None) -> Any:
         return lookup(self.values, dotted, default)
 
+    def has(self, change: str) -> bool:
+        """Whether the release rendered for has `change` (a name of the release table)."""
+        return self.release.has(change)
+
     def anno(self, name: str, default: Any) -> str:
         return annotation(self.annotations, name, default)
 
@@ -82,7 +92,22 @@ class TemplateData:
 
     @property
     def cni(self) -> bool:
-        return truthy(self.value("pilot.cni.enabled")) or truthy(self.value("istio_cni.enabled"))
+        if truthy(self.value("pilot.cni.enabled")):
+            return True
+        return self.has("istio-cni-legacy-values") and truthy(self.value("istio_cni.enabled"))
+
+    @property
+    def multus(self) -> bool:
+        """Whether the CNI plugin is chained through Multus (the network annotation)."""
+        if self.value("pilot.cni.provider") == "multus":
+            return True
+        if not self.has("istio-cni-legacy-values"):
+            return False
+        return self.value("istio_cni.provider") == "multus" or not truthy(self.value("istio_cni.chained"))
+
+    @property
+    def tproxy(self) -> bool:
+        return self.interception_mode == "TPROXY"
 
 
 def exclude_inbound_port(port: Any, excluded: str) -> str:
@@ -102,7 +127,11 @@ def exclude_inbound_port(port: Any, excluded: str) -> str:
     return ",".join(out)
 
 
-def append_multus_network(existing: str, network: str) -> str:
+def append_multus_network(existing: str, network: str, namespaced: bool = True) -> str:
+    """Istio's appendMultusNetwork: add `network` (namespace/name) to the pod's Multus
+    networks annotation, unless it is there. A JSON list gets an object; from Istio 1.26
+    (and 1.23.6, 1.24.4, 1.25.1: `namespaced`) the object splits namespace and name and
+    matches on both, before it carried "namespace/name" as the name."""
     if not existing:
         return network
     i = existing.rfind("]")
@@ -111,9 +140,21 @@ def append_multus_network(existing: str, network: str) -> str:
             nets = json.loads(existing)
         except ValueError:
             return existing
-        if any(isinstance(n, dict) and n.get("name") == network for n in nets or []):
+        nets = [] if nets is None else nets
+        # Go unmarshals into []map[string]any: anything else is an error, and the value is kept.
+        if not isinstance(nets, list) or not all(n is None or isinstance(n, dict) for n in nets):
             return existing
-        return existing[:i] + f', {{"name": "{network}"}}' + existing[i:]
+        ns, _, name = network.rpartition("/")
+        if not namespaced:
+            ns, name = "", network
+        for n in nets:
+            if not n or n.get("name") != name:
+                continue
+            have = n.get("namespace")
+            if (not namespaced) or ("" if have is None else have) == ns:
+                return existing
+        entry = f'{{"name": "{name}", "namespace": "{ns}"}}' if ns else f'{{"name": "{name}"}}'
+        return existing[:i] + ", " + entry + existing[i:]
     if any(n.strip() == network for n in existing.split(",")):
         return existing
     return existing + ", " + network
@@ -163,7 +204,8 @@ def canonical_labels(d: TemplateData) -> dict[str, str]:
         or d.deploy_name
     )
     return {
-        "service.istio.io/canonical-name": name[:63].removesuffix("-"),
+        "service.istio.io/canonical-name": (name[:63].strip("-_.") if d.has("canonical-name-trim-all")
+                                            else name[:63].removesuffix("-")),
         "service.istio.io/canonical-revision": (
             labels.get("service.istio.io/canonical-revision")
             or labels.get("app.kubernetes.io/version")
@@ -200,9 +242,10 @@ def metadata(d: TemplateData) -> dict:
     anns: dict[str, str] = {"istio.io/rev": d.revision or "default"}
     anns.update(d.pod_entries(default_container_annotations))
     if d.cni:
-        if d.value("pilot.cni.provider") == "multus":
+        if d.multus:
             anns["k8s.v1.cni.cncf.io/networks"] = append_multus_network(
-                d.annotations.get("k8s.v1.cni.cncf.io/networks", ""), "default/istio-cni"
+                d.annotations.get("k8s.v1.cni.cncf.io/networks", ""), "default/istio-cni",
+                namespaced=d.has("multus-namespaced-network"),
             )
         anns["sidecar.istio.io/interceptionMode"] = d.interception_mode
         inc = d.anno("traffic.sidecar.istio.io/includeOutboundIPRanges", d.value("global.proxy.includeIPRanges"))
@@ -211,9 +254,9 @@ def metadata(d: TemplateData) -> dict:
         exc = d.anno("traffic.sidecar.istio.io/excludeOutboundIPRanges", d.value("global.proxy.excludeIPRanges"))
         if exc:
             anns["traffic.sidecar.istio.io/excludeOutboundIPRanges"] = exc
-        anns["traffic.sidecar.istio.io/includeInboundPorts"] = d.anno(
-            "traffic.sidecar.istio.io/includeInboundPorts", d.value("global.proxy.includeInboundPorts")
-        )
+        inbound = d.anno("traffic.sidecar.istio.io/includeInboundPorts", d.value("global.proxy.includeInboundPorts"))
+        if inbound or d.has("include-inbound-ports-always"):
+            anns["traffic.sidecar.istio.io/includeInboundPorts"] = inbound
         anns["traffic.sidecar.istio.io/excludeInboundPorts"] = exclude_inbound_port(
             d.status_port,
             d.anno("traffic.sidecar.istio.io/excludeInboundPorts", d.value("global.proxy.excludeInboundPorts")),
@@ -229,6 +272,8 @@ def metadata(d: TemplateData) -> dict:
             "istio.io/reroute-virtual-interfaces",
             "traffic.sidecar.istio.io/excludeInterfaces",
         ):
+            if key == "istio.io/reroute-virtual-interfaces" and not d.has("reroute-virtual-interfaces"):
+                continue
             if d.annotations.get(key):
                 anns[key] = d.annotations[key]
     return {"labels": meta_labels, "annotations": anns}
@@ -238,10 +283,8 @@ def image_for(d: TemplateData, values_key: str) -> str:
     chosen = d.anno("sidecar.istio.io/proxyImage", d.value(values_key))
     if "/" in chosen:
         return chosen
-    if values_key == "global.proxy_init.image":
-        # istio-init names its image by proxy_init.image under the same hub and tag.
-        return d.proxy_image.replace(f"/{d.value('global.proxy.image') or 'proxyv2'}:",
-                                     f"/{d.value(values_key) or 'proxyv2'}:", 1)
+    if values_key == "global.proxy_init.image" and d.has("proxy-init-image") and d.proxy_init_image:
+        return d.proxy_init_image  # istio-init's own image name under the same hub and tag
     return d.proxy_image
 
 
@@ -252,7 +295,7 @@ def iptables_args(d: TemplateData) -> list[str]:
         "istio-iptables",
         "-p", sprint(value_or_default(d.mesh.get("proxyListenPort"), "15001") or "15001"),
         "-z", sprint(value_or_default(d.mesh.get("proxyInboundListenPort"), "15006") or "15006"),
-        "-u", "1337" if tproxy else sprint(d.proxy_uid or 1337),
+        "-u", "1337" if tproxy and d.has("tproxy-proxy-user") else sprint(d.proxy_uid or 1337),
         "-m", d.interception_mode,
         "-i", d.anno("traffic.sidecar.istio.io/includeOutboundIPRanges", d.value("global.proxy.includeIPRanges")),
         "-x", d.anno("traffic.sidecar.istio.io/excludeOutboundIPRanges", d.value("global.proxy.excludeIPRanges")),
@@ -270,10 +313,15 @@ def iptables_args(d: TemplateData) -> list[str]:
     ):
         if key in anns or value_or_default(d.value(vkey), "") != "":
             args += [flag, d.anno(key, d.value(vkey))]
-    if "istio.io/reroute-virtual-interfaces" in anns:
+    reroute = "istio.io/reroute-virtual-interfaces" in anns and d.has("reroute-virtual-interfaces")
+    if reroute and d.has("reroute-virtual-interfaces-precedence"):
         args += ["-k", anns["istio.io/reroute-virtual-interfaces"]]
     elif "traffic.sidecar.istio.io/kubevirtInterfaces" in anns:
         args += ["-k", anns["traffic.sidecar.istio.io/kubevirtInterfaces"]]
+        if reroute:  # before the precedence fix both were passed, kubevirtInterfaces first
+            args += ["-k", anns["istio.io/reroute-virtual-interfaces"]]
+    elif reroute:
+        args += ["-k", anns["istio.io/reroute-virtual-interfaces"]]
     if "traffic.sidecar.istio.io/excludeInterfaces" in anns:
         args += ["-c", anns["traffic.sidecar.istio.io/excludeInterfaces"]]
     args.append("--log_output_level=" + d.anno("sidecar.istio.io/agentLogLevel", d.value("global.logging.level")))
@@ -281,9 +329,9 @@ def iptables_args(d: TemplateData) -> list[str]:
         args.append("--log_as_json")
     if d.cni:
         args += ["--run-validation", "--skip-rule-apply"]
-    elif truthy(d.value("global.proxy_init.forceApplyIptables")):
+    elif truthy(d.value("global.proxy_init.forceApplyIptables")) and d.has("force-apply-iptables"):
         args.append("--force-apply")
-    if truthy(d.value("global.nativeNftables")):
+    if truthy(d.value("global.nativeNftables")) and d.has("native-nftables"):
         args.append("--native-nftables")
     return args
 
@@ -294,7 +342,7 @@ def metadata_env(d: TemplateData) -> list[dict]:
 
 
 def init_container(d: TemplateData) -> dict:
-    tproxy = d.interception_mode == "TPROXY"
+    tproxy = d.tproxy and d.has("tproxy-proxy-user")
     privileged = bool(truthy(d.value("global.proxy.privileged")))
     c: dict[str, Any] = {
         "name": "istio-validation" if d.cni else "istio-init",
@@ -326,18 +374,71 @@ def init_container(d: TemplateData) -> dict:
             runAsNonRoot=True,
         )
     seccomp = d.value("global.proxy.seccompProfile")
-    if truthy(seccomp):
+    if truthy(seccomp) and d.has("seccomp-profile"):
         sc["seccompProfile"] = seccomp
     c["securityContext"] = sc
     return c
+
+
+def core_dump_container(d: TemplateData) -> dict:
+    """The privileged init container that enables core dumps (Istio before 1.24)."""
+    c: dict[str, Any] = {
+        "name": "enable-core-dump",
+        "args": ["-c", "sysctl -w kernel.core_pattern=/var/lib/istio/data/core.proxy && ulimit -c unlimited"],
+        "command": ["/bin/sh"],
+        "image": image_for(d, "global.proxy_init.image"),
+    }
+    pull = d.value("global.imagePullPolicy")
+    if truthy(pull):
+        c["imagePullPolicy"] = pull
+    res = resources(d)
+    if res is not None:
+        c["resources"] = res
+    c["securityContext"] = {
+        "allowPrivilegeEscalation": True,
+        "capabilities": {"add": ["SYS_ADMIN"], "drop": ["ALL"]},
+        "privileged": True,
+        "readOnlyRootFilesystem": False,
+        "runAsGroup": 0,
+        "runAsNonRoot": False,
+        "runAsUser": 0,
+    }
+    return c
+
+
+def core_dump(d: TemplateData) -> bool:
+    """sidecar.istio.io/enableCoreDump (or the value), where the release still has it."""
+    return d.has("core-dump-annotation") and d.anno(
+        "sidecar.istio.io/enableCoreDump", d.value("global.proxy.enableCoreDump")) == "true"
 
 
 def field_env(name: str, path: str) -> dict:
     return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
 
-def resource_env(name: str, resource: str) -> dict:
-    return {"name": name, "valueFrom": {"resourceFieldRef": {"divisor": "1", "resource": resource}}}
+def resource_env(name: str, resource: str, d: TemplateData | None = None) -> dict:
+    """An env from the proxy's resources. Istio 1.29 writes divisor "1"; before, the
+    template named none, which the API writes as the zero quantity "0"."""
+    divisor = "1" if d is None or d.has("resource-field-divisor") else "0"
+    return {"name": name, "valueFrom": {"resourceFieldRef": {"divisor": divisor, "resource": resource}}}
+
+
+def limit_envs(d: TemplateData) -> tuple[list[dict], list[dict]]:
+    """(ISTIO_CPU_LIMIT,) and (GOMEMLIMIT, GOMAXPROCS until 1.32) as the release writes them."""
+    after = [resource_env("GOMEMLIMIT", "limits.memory", d)]
+    if d.has("gomaxprocs-env"):
+        after.append(resource_env("GOMAXPROCS", "limits.cpu", d))
+    return [resource_env("ISTIO_CPU_LIMIT", "limits.cpu", d)], after
+
+
+def compliance_env(d: TemplateData) -> list[dict]:
+    """COMPLIANCE_POLICY (istiod's), and from 1.31 GODEBUG for fips-140-3."""
+    if not d.compliance_policy:
+        return []
+    env = [{"name": "COMPLIANCE_POLICY", "value": d.compliance_policy}]
+    if d.compliance_policy == "fips-140-3" and d.has("fips-140-3-godebug"):
+        env.append({"name": "GODEBUG", "value": "fips140=only"})
+    return env
 
 
 def pod_ports(spec: dict) -> str:
@@ -427,17 +528,15 @@ def proxy_env(d: TemplateData) -> list[dict]:
     if (d.mesh.get("inboundTrafficPolicy") or {}).get("mode") == "LOCALHOST":
         env.append({"name": "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "value": "true"})
     env += control_plane_env(d)
+    cpu, memory = limit_envs(d)
+    env += cpu
     env += [
-        resource_env("ISTIO_CPU_LIMIT", "limits.cpu"),
         {"name": "PROXY_CONFIG", "value": proxyconfig.to_json(d.proxy) + "\n"},
         d.pod_value(_pod_ports_env),
         d.pod_value(_app_containers_env),
-        resource_env("GOMEMLIMIT", "limits.memory"),
     ]
-    if d.compliance_policy:
-        env.append({"name": "COMPLIANCE_POLICY", "value": d.compliance_policy})
-        if d.compliance_policy == "fips-140-3":
-            env.append({"name": "GODEBUG", "value": "fips140=only"})
+    env += memory
+    env += compliance_env(d)
     env += [
         {"name": "ISTIO_META_CLUSTER_ID",
          "value": sprint(value_or_default(d.value("global.multiCluster.clusterName"), "Kubernetes"))},
@@ -449,7 +548,8 @@ def proxy_env(d: TemplateData) -> list[dict]:
     if "sidecar.istio.io/bootstrapOverride" in d.annotations:
         env.append({"name": "ISTIO_BOOTSTRAP_OVERRIDE", "value": "/etc/istio/custom-bootstrap/custom_bootstrap.json"})
     env += identity_env(d)
-    env += d.pod_items(_otel_env)
+    if d.has("otel-resource-attributes"):
+        env += d.pod_items(_otel_env)
     if d.value("global.proxy.tracer") == "datadog" and "apm.datadoghq.com/env" in d.annotations:
         try:
             dd = json.loads(d.annotations["apm.datadoghq.com/env"])
@@ -462,7 +562,9 @@ def proxy_env(d: TemplateData) -> list[dict]:
 
 
 def _sidecar_owner_env(d: TemplateData) -> list[dict]:
-    return owner_env(d, d.labels.get("service.istio.io/workload-name") or d.deploy_name)
+    if d.has("workload-name-label"):
+        return owner_env(d, d.labels.get("service.istio.io/workload-name") or d.deploy_name)
+    return owner_env(d, d.deploy_name)
 
 
 def _otel_env(d: TemplateData) -> list[dict]:
@@ -559,7 +661,7 @@ def proxy_container(d: TemplateData, hold: bool) -> dict:
         c["restartPolicy"] = "Always"
     c["ports"] = [{"containerPort": 15090, "protocol": "TCP", "name": "http-envoy-prom"}]
     args = proxy_args(d, "sidecar")
-    if truthy(d.value("global.proxy.outlierLogPath")):
+    if truthy(d.value("global.proxy.outlierLogPath")) and d.has("outlier-log-path"):
         args.append(f"--outlierLogPath={d.value('global.proxy.outlierLogPath')}")
     c["args"] = args
     lifecycle = _lifecycle(d, hold)
@@ -588,13 +690,13 @@ def proxy_container(d: TemplateData, hold: bool) -> dict:
 
 def _proxy_security_context(d: TemplateData) -> dict:
     mode = d.interception_mode
-    core_dump = d.anno("sidecar.istio.io/enableCoreDump", d.value("global.proxy.enableCoreDump")) == "true"
+    writable = core_dump(d)
     if (d.proxy.get("proxyMetadata") or {}).get("IPTABLES_TRACE_LOGGING") == "true" and mode == "TPROXY":
         return {
             "allowPrivilegeEscalation": True,
             "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
             "privileged": True,
-            "readOnlyRootFilesystem": not core_dump,
+            "readOnlyRootFilesystem": not writable,
             "runAsGroup": d.proxy_gid or 1337,
             "runAsNonRoot": False,
             "runAsUser": 0,
@@ -614,15 +716,17 @@ def _proxy_security_context(d: TemplateData) -> dict:
         "allowPrivilegeEscalation": privileged,
         "capabilities": caps,
         "privileged": privileged,
-        "readOnlyRootFilesystem": not core_dump,
+        "readOnlyRootFilesystem": not writable,
         "runAsGroup": d.proxy_gid or 1337,
     }
     if mode == "TPROXY" or net_bind:
         sc.update(runAsNonRoot=False, runAsUser=0)
+        if d.has("tproxy-proxy-user"):
+            sc["runAsGroup"] = 1337
     else:
         sc.update(runAsNonRoot=True, runAsUser=d.proxy_uid or 1337)
     seccomp = d.value("global.proxy.seccompProfile")
-    if truthy(seccomp):
+    if truthy(seccomp) and d.has("seccomp-profile"):
         sc["seccompProfile"] = seccomp
     return sc
 
@@ -680,7 +784,10 @@ def _volume_mounts(d: TemplateData) -> list[dict]:
     ]
     if d.value("global.pilotCertProvider") == "istiod":
         mounts.append({"mountPath": "/var/run/secrets/istio", "name": "istiod-ca-cert"})
-        mounts.append({"mountPath": "/var/run/secrets/istio/crl", "name": "istio-ca-crl"})
+        if d.has("istio-ca-crl"):
+            mounts.append({"mountPath": "/var/run/secrets/istio/crl", "name": "istio-ca-crl"})
+    if d.value("global.pilotCertProvider") == "kubernetes" and d.has("kube-ca-cert"):
+        mounts.append({"mountPath": "/var/run/secrets/istio/kubernetes", "name": "kube-ca-cert"})
     mounts.append({"mountPath": "/var/lib/istio/data", "name": "istio-data"})
     if "sidecar.istio.io/bootstrapOverride" in d.annotations:
         mounts.append({"mountPath": "/etc/istio/custom-bootstrap", "name": "custom-bootstrap-volume"})
@@ -718,12 +825,34 @@ def identity_volumes(d: TemplateData, crl: bool) -> list[dict]:
             "audience": sprint(d.value("global.sds.token.aud")),
         }}]}})
     if d.value("global.pilotCertProvider") == "istiod":
-        vols.append({"name": "istiod-ca-cert", "configMap": {"name": "istio-ca-root-cert"}})
-        if crl:
-            vols.append({"name": "istio-ca-crl", "configMap": {"name": "istio-ca-crl", "optional": True}})
+        vols.append(ca_root_volume(d, indent_bug=crl))
+        if crl and d.has("istio-ca-crl"):
+            crl_name = "istio-ca-crl"
+            if d.has("crl-configmap-name"):
+                crl_name = sprint(value_or_default(d.value("pilot.crlConfigMapName"), "istio-ca-crl"))
+            vols.append({"name": "istio-ca-crl", "configMap": {"name": crl_name, "optional": True}})
+    if crl and d.value("global.pilotCertProvider") == "kubernetes" and d.has("kube-ca-cert"):
+        vols.append({"name": "kube-ca-cert", "configMap": {"name": "kube-root-ca.crt"}})
     if truthy(d.value("global.mountMtlsCerts")):
         vols.append(d.pod_value(_mtls_certs_volume))
     return vols
+
+
+def ca_root_volume(d: TemplateData, indent_bug: bool = False) -> dict:
+    """istiod-ca-cert: the CA root ConfigMap, or (from 1.26, with the
+    ENABLE_CLUSTER_TRUST_BUNDLE_API istiod env) a projected ClusterTrustBundle.
+
+    `indent_bug`: the sidecar template of 1.26.0-1.26.2 put the bundle's name and path
+    beside an empty clusterTrustBundle, which leaves one empty projected source."""
+    bundle = d.value("global.trustBundleName") if d.has("trust-bundle-name") else None
+    env = d.value("pilot.env")
+    if d.has("cluster-trust-bundle") and isinstance(env, dict) and env.get("ENABLE_CLUSTER_TRUST_BUNDLE_API") is True:
+        if indent_bug and not d.has("cluster-trust-bundle-indent-fix"):
+            return {"name": "istiod-ca-cert", "projected": {"sources": [{}]}}
+        name = f"istio.io:istiod-ca:{sprint(bundle) if truthy(bundle) else 'root-cert'}"
+        return {"name": "istiod-ca-cert", "projected": {"sources": [
+            {"clusterTrustBundle": {"name": name, "path": "root-cert.pem"}}]}}
+    return {"name": "istiod-ca-cert", "configMap": {"name": sprint(bundle) if truthy(bundle) else "istio-ca-root-cert"}}
 
 
 def _mtls_certs_volume(d: TemplateData) -> dict:
@@ -747,13 +876,17 @@ def render_sidecar(d: TemplateData) -> dict:
     ) and not d.native
     mode = d.interception_mode
     spec: dict[str, Any] = {}
-    if mode == "NONE" and not d.native:
+    if mode == "NONE" and not d.native and d.has("empty-init-containers"):
         spec["initContainers"] = []
     else:
         inits = []
         if mode != "NONE":
             inits.append(init_container(d))
-        spec["initContainers"] = inits
+        if core_dump(d):
+            inits.append(core_dump_container(d))
+        # Before 1.26 an empty list was written as `initContainers:` (null), which the
+        # strategic merge reads as "delete the pod's init containers".
+        spec["initContainers"] = inits if inits or d.native else None
     proxy = proxy_container(d, hold)
     if d.native:
         spec["initContainers"].append(proxy)

@@ -14,6 +14,7 @@ from typing import Any
 
 from meshrender.inject import proxyconfig, proxyconfig_check
 from meshrender.inject.probes import parse_go_bool
+from meshrender.inject.release import Release, newest
 from meshrender.istio import ProxyConfigError, read_proxy_config
 from meshrender.kube.quantity import QuantityError
 from meshrender.kube.quantity import parse as parse_quantity
@@ -112,6 +113,23 @@ def _proxy_config(v: str) -> None:
         raise ValueError("; ".join(problems))
 
 
+_INTERFACE = re.compile(r"[a-zA-Z][a-zA-Z0-9_.\-]*")
+
+
+def _interfaces(v: str) -> None:
+    """Istio's ValidateInterfaceNames (1.30): comma-separated Linux interface names."""
+    if not v:
+        return
+    for iface in v.split(","):
+        iface = iface.strip()
+        if not iface:
+            raise ValueError("empty interface name")
+        if len(iface) > 15:
+            raise ValueError(f"interface name {iface!r} too long (max 15 chars)")
+        if not _INTERFACE.fullmatch(iface):
+            raise ValueError(f"interface name {iface!r} contains invalid characters")
+
+
 def _json_volumes(v: str) -> None:
     """userVolume / userVolumeMount: a JSON object of name -> volume (mount) spec.
 
@@ -148,6 +166,22 @@ VALIDATORS: dict[str, Callable[[str], None]] = {
     "proxy.istio.io/config": _proxy_config,
     "sidecar.istio.io/userVolume": _json_volumes,
     "sidecar.istio.io/userVolumeMount": _json_volumes,
+    "traffic.sidecar.istio.io/excludeInterfaces": _interfaces,
+    "traffic.sidecar.istio.io/kubevirtInterfaces": _interfaces,
+    "istio.io/reroute-virtual-interfaces": _interfaces,
+    "sidecar.istio.io/enableCoreDump": _bool,
+}
+
+# Validators that only some releases have: annotation -> the release-table change that
+# adds (or, for core dumps, removes) the check (render/data/istio-releases.yaml).
+# (The proxyCPU / proxyMemory checks of 1.27.6+ are not gated: before them the same
+# values failed when the template's resources were read as quantities, so every release
+# refuses the pod; meshrender names the annotation in each.)
+RELEASE_GATED = {
+    "traffic.sidecar.istio.io/excludeInterfaces": "exclude-interfaces-validation",
+    "traffic.sidecar.istio.io/kubevirtInterfaces": "exclude-interfaces-validation",
+    "istio.io/reroute-virtual-interfaces": "exclude-interfaces-validation",
+    "sidecar.istio.io/enableCoreDump": "core-dump-annotation-validation",
 }
 
 
@@ -157,12 +191,17 @@ _VALID: set[tuple[str, str]] = set()
 _VALID_MAX = 20_000
 
 
-def check(annotations: dict[str, str]) -> list[AnnotationError]:
-    """Every invalid mesh annotation, in name order (deterministic messages)."""
+def check(annotations: dict[str, str], release: Release | None = None) -> list[AnnotationError]:
+    """Every invalid mesh annotation, in name order (deterministic messages); with
+    `release`, only the checks that release's injector makes (else the newest's)."""
+    release = release or newest()
     errors = []
     for name, value in annotations.items():
         fn = VALIDATORS.get(name)
         if fn is None:
+            continue
+        gate = RELEASE_GATED.get(name)
+        if gate is not None and not release.has(gate):
             continue
         if not isinstance(value, str):
             errors.append(AnnotationError(name, str(value), "annotation values must be strings"))

@@ -39,6 +39,7 @@ FLAGS = (
     ("mesh-config", "mesh_config_files", True),
     ("compliance-policy", "compliance_policy", False),
     ("provider", "provider", False),
+    ("mesh-version", "mesh_version", False),
 )
 _DEFAULTS = Options()
 

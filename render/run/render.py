@@ -110,7 +110,8 @@ class Renderer:
             self.on_file(file, out)
 
     def finish(self, run: Run) -> Rendered:
-        self.result.warnings += unused_selector_warnings(run)
+        resolver_warnings = run.resolver.warnings if run.resolver is not None else []
+        self.result.warnings = [*resolver_warnings, *self.result.warnings, *unused_selector_warnings(run)]
         return self.result
 
 

@@ -19,6 +19,11 @@ def summarize(result: Any, output: str | None) -> str:
         shown = ", ".join(not_manifests[:3]) + (f" and {len(not_manifests) - 3} more" if len(not_manifests) > 3 else "")
         lines.append(f"  skipped {len(not_manifests)} file{'s' if len(not_manifests) != 1 else ''} that hold no "
                      f"Kubernetes manifest: {shown}")
+    resolver = result.run.resolver if result.run is not None else None
+    if resolver is not None:
+        release = resolver.release
+        lines.append(f"  mesh: {release.label}" + ("" if release.given else
+                     " (assumed: no --mesh-version or ClusterProfile meshVersion)"))
     width = max((len(w.display) for w in result.workloads), default=0)
     for w in result.workloads:
         if w.injected:

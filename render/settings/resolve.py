@@ -17,7 +17,7 @@ from typing import Any
 from meshrender import bundled
 from meshrender.config import NO_CONFIG, Config
 from meshrender.errors import InputError, UsageError, show_value
-from meshrender.inject import proxyconfig
+from meshrender.inject import proxyconfig, release
 from meshrender.inject.context import InjectConfig
 from meshrender.inputs.kinds import Workload
 from meshrender.istio import NATIVE
@@ -52,6 +52,7 @@ class Options:
     compliance_policy: str = ""
     provider: str | None = None
     region: str | None = None
+    mesh_version: str | None = None
     given: frozenset[str] = field(default=frozenset(), compare=False)
     config: Config = field(default=NO_CONFIG, compare=False, hash=False, repr=False)
 
@@ -122,11 +123,15 @@ class Resolver:
         if kube and parse_version(kube) is None:
             source = "--kube-version" if options.kube_version else "KUBE_VERSION"
             raise UsageError(f"Kubernetes version {kube!r} is not a version like 1.30", field=source)
+        mesh = options.mesh_version or profile.get("meshVersion") or config.default("meshVersion")
+        self.release, self.warnings = release.for_render(
+            flavor, options.mesh_version, settings.profile, config,
+            options.region or profile.get("region") or config.default("region"))
         self.cluster = Cluster(
             flavor=flavor,
             kube_version=parse_version(kube),
             provider=options.provider or profile.get("provider") or config.default("provider"),
-            mesh_version=parse_version(profile.get("meshVersion") or config.default("meshVersion")),
+            mesh_version=parse_version(mesh),
             native_flag=options.native_sidecars,
             origins=self._cluster_origins(),
         )
@@ -180,6 +185,10 @@ class Resolver:
             tree.apply(upstream_layer(f"{f} flavor default", d.get("values"), d.get("meshConfig"),
                                       kind="flavor-default", doc=bundled.document(f"{f}.yaml"),
                                       values_field=("values",), mesh_field=("meshConfig",)))
+        image = release.image_values(self.release)  # the release's own proxy image
+        if image:
+            tree.apply(upstream_layer(f"{self.release.label} release default", image, None, kind="flavor-default",
+                                      source=release.data_file(self.release)))
         for layer in self.settings.upstream:
             tree.apply(layer)
         for path in self.options.values_files:
@@ -265,6 +274,8 @@ class Resolver:
                 else:
                     meta.pop(k, None)
             proxy["proxyMetadata"] = meta
+        if not self.release.image_known:
+            release.check_image(self.release, tree.data["values"])
         return InjectConfig(
             flavor=self.cluster.flavor,
             values=tree.data["values"],
@@ -273,6 +284,7 @@ class Resolver:
             native=native,
             compliance_policy=self.options.compliance_policy,
             extras=extras,
+            release=self.release,
         )
 
     def unused_selectors(self) -> list[SidecarSettings]:
