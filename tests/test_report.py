@@ -470,6 +470,39 @@ def test_pod_level_resources_replace_the_sum_from_kubernetes_1_34(cli, repo):
     assert old["perPod"]["native"]["requests"] == {"cpu": "300m", "memory": "384Mi"}
 
 
+def test_pod_level_limits_default_the_requests_and_a_runtime_class_adds_its_overhead(cli, repo):
+    """Pod-level limits only (4 CPU, 2Gi): the API server defaults the pod-level request of
+    each resource to the containers' effective request, or, where no container asks for
+    it, to the pod-level limit. The RuntimeClass adds its overhead (100m 64Mi) to the
+    requests and to the limits that are set.
+
+    No mesh: cpu 200m (app), memory 2Gi (the limit: nothing asks for memory) -> + overhead
+    300m 2112Mi; limits 4 2Gi -> 4100m 2112Mi.
+    Native: app + proxy = 300m 128Mi (istio-init 20m 16Mi no more) -> 400m 192Mi.
+    So the mesh adds 100m and, by asking for memory at all, takes 1920Mi off the request."""
+    runtime = """
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: kata}
+handler: kata
+overhead: {podFixed: {cpu: 100m, memory: 64Mi}}
+"""
+    doc = deployment("web", replicas="replicas: 1", app="{requests: {cpu: 200m}}").replace(
+        "    spec:\n", "    spec:\n      runtimeClassName: kata\n      resources: {limits: {cpu: 4, memory: 2Gi}}\n", 1)
+    path = repo({"app.yaml": doc, "runtime.yaml": runtime, "mesh.yaml": SETTINGS})
+    w = workload(report(cli, path, "--native-sidecars", "true", "--kube-version", "1.34"), "web")
+    assert w["perPod"]["withoutMesh"] == {"requests": {"cpu": "300m", "memory": "2112Mi"},
+                                          "limits": {"cpu": "4100m", "memory": "2112Mi"}, "unboundedLimits": []}
+    assert w["perPod"]["native"]["requests"] == {"cpu": "400m", "memory": "192Mi"}
+    assert w["perPod"]["native"]["limits"] == {"cpu": "4100m", "memory": "2112Mi"}
+    assert w["perPod"]["meshCost"] == {"cpu": "100m", "memory": "-1920Mi"}
+    assert any("RuntimeClass kata" in n for n in w["notes"])
+    # Before 1.34 the API server drops spec.resources: only the containers and the overhead.
+    old = workload(report(cli, path, "--native-sidecars", "true", "--kube-version", "1.33"), "web")
+    assert old["perPod"]["withoutMesh"]["requests"] == {"cpu": "300m", "memory": "64Mi"}
+    assert old["perPod"]["withoutMesh"]["limits"] == {}
+
+
 def test_report_is_listed_in_help_with_its_exit_status(cli):
     assert re.search(r"^\s+report\s+What the mesh costs", cli("--help").out, re.M)
     out = cli("report", "--help").out

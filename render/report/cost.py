@@ -61,6 +61,15 @@ class PodCost:
     def of(cls, pod: pr.Pod) -> PodCost:
         return cls(pr.pod_requests(pod), pr.pod_limits(pod), pr.unbounded(pod))
 
+    def add_overhead(self, overhead: ResourceList) -> None:
+        """The pod overhead a RuntimeClass gives: added to the requests, and to the limits
+        that are set and non-zero (PodRequests / PodLimits)."""
+        pr.add(self.requests, overhead)
+        for name, q in overhead.items():
+            have = self.limits.get(name)
+            if have is not None and have.value != 0:
+                self.limits[name] = have.plus(q)
+
 
 @dataclass
 class MeshContainer:
@@ -123,6 +132,7 @@ class WorkloadCost:
     proxy: MeshContainer | None = None
     init: MeshContainer | None = None
     notes: list[str] = field(default_factory=list)
+    runtime_class: str | None = None  # spec.runtimeClassName, when the pod sets no overhead itself
 
     @property
     def display(self) -> str:
@@ -382,6 +392,8 @@ def price(e: Evaluation, other: dict[bool, Context], pod_level: bool) -> Workloa
                         e.mode_name if e.injected else None,
                         e.mode.reason if e.injected and e.mode is not None else None,
                         PodCost.of(written))
+    if not written.overhead and isinstance(w.pod.spec.get("runtimeClassName"), str):
+        cost.runtime_class = w.pod.spec["runtimeClassName"]
     if not injected:
         return cost
     assert e.pod is not None
@@ -414,12 +426,37 @@ def pod_level_counts(cluster: Cluster | None) -> bool:
     return kube is None or since is None or kube >= since
 
 
+def runtime_classes_in(docs: list[Document]) -> dict[str, ResourceList]:
+    """The pod overhead of each RuntimeClass among `docs`; bad input for one Kubernetes refuses."""
+    rule = table()["runtimeClass"]
+    out = {}
+    for doc in docs:
+        data = doc.data
+        items = data.get("items") if isinstance(data, dict) and data.get("kind") == "List" else [data]
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            if not isinstance(item, dict) or item.get("kind") != rule["kind"] \
+                    or _group(item.get("apiVersion")) not in rule["groups"]:
+                continue
+            meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+            prefix = ("items", i) if item is not data else ()
+            try:
+                overhead = pr.resource_list(_get(item, rule["overhead"])[1], tuple(rule["overhead"]))
+            except pr.ResourceError as err:
+                where = (*prefix, *err.path)
+                raise InputError(f"RuntimeClass {meta.get('name')}: {err}", locate(doc, where),
+                                 field=field_path(where)) from None
+            if overhead and isinstance(meta.get("name"), str):
+                out[meta["name"]] = overhead
+    return out
+
+
 class Reporter:
     """The report handler: each file's workloads priced in the worker that evaluates them."""
 
     def __init__(self) -> None:
         self.workloads: list[WorkloadCost] = []
         self.autoscalers: list[Autoscaler] = []
+        self.runtime_classes: dict[str, ResourceList] = {}
         self.other: dict[bool, Context] = {}
         self.pod_level = True
 
@@ -431,17 +468,27 @@ class Reporter:
                       for native in (True, False)}
         self.pod_level = pod_level_counts(run.context.cluster)
 
-    def file(self, run: Run, evaluated: Evaluated) -> tuple[list[WorkloadCost], list[Autoscaler]]:
+    def file(self, run: Run, evaluated: Evaluated) -> tuple[list[WorkloadCost], list[Autoscaler],
+                                                             dict[str, ResourceList]]:
         costs = [price(e, self.other, self.pod_level) for e in evaluated.evaluations]
-        return costs, autoscalers_in(evaluated.file.docs, run.context.options.namespace)
+        docs = evaluated.file.docs
+        return costs, autoscalers_in(docs, run.context.options.namespace), runtime_classes_in(docs)
 
     def collect(self, run: Run, index: int, file: SourceFile, result: Any) -> None:
-        costs, autoscalers = result
+        costs, autoscalers, runtime_classes = result
         self.workloads += costs
         self.autoscalers += autoscalers
+        for name, overhead in runtime_classes.items():
+            self.runtime_classes.setdefault(name, overhead)
 
     def finish(self, run: Run) -> Report:
         for w in self.workloads:
+            overhead = self.runtime_classes.get(w.runtime_class or "")
+            if overhead:
+                for cost in {id(c): c for c in (w.without_mesh, w.native, w.traditional) if c is not None}.values():
+                    cost.add_overhead(overhead)
+                shown = ", ".join(f"{name} {q}" for name, q in overhead.items())
+                w.notes.append(f"pod overhead of RuntimeClass {w.runtime_class} counted ({shown})")
             for a in self.autoscalers:
                 if (a.namespace, a.target_kind, a.target_name) == (w.namespace, w.kind, w.name):
                     w.replicas.notes.append(f"{a.describe()}; counted as the manifest says ({w.replicas.show()})")
