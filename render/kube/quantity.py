@@ -108,6 +108,16 @@ def stored(value: object) -> tuple[Fraction, str]:
     """The value the API server keeps for a quantity (rounded up to whole nano units, as
     its canonical form is) and its format: what arithmetic on resources starts from, so
     that sums are those of the values the scheduler reads back."""
+    try:
+        return _stored(value, type(value))
+    except TypeError:  # unhashable: not a quantity, and parse says why
+        v, fmt = parse(value)
+        return _round_up_nano(v), fmt
+
+
+@lru_cache(maxsize=4096)
+def _stored(value: object, _type: type) -> tuple[Fraction, str]:
+    # (the type in the key: 1, 1.0 and True are equal keys but not the same quantity)
     v, fmt = parse(value)
     return _round_up_nano(v), fmt
 

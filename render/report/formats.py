@@ -177,7 +177,8 @@ def text(r: Report) -> str:
     if not r.workloads:
         return "\n".join([*lines, "no workloads"]) + "\n"
     lines += ["PROXY and ISTIO-INIT: request/limit per pod; NO MESH, NATIVE, TRADITIONAL: the pod's effective "
-              "request (KEP-753);", "MESH COST: what the mode that runs adds to it, times the pods "
+              "request (KEP-753),", "MODE says which of the two runs, the other is what it would ask for in the "
+              "other mode;", "MESH COST: what the mode that runs adds to the pod's request, times the pods "
               "(per node for DaemonSets)", ""]
     lines += _table(WORKLOAD_COLUMNS, workload_rows(r, safe))
     lines += ["", "Totals (requests and limits times pods; AS RENDERED: each workload in the mode that runs):", ""]
@@ -297,7 +298,8 @@ def markdown(r: Report) -> str:
                        total_rows(r, code, "**all namespaces**"))
     lines += ["", f"<details><summary>Per workload ({len(r.workloads)})</summary>", "",
               "Proxy and istio-init: request/limit per pod; no mesh, native, traditional: the pod's effective "
-              "request (KEP-753); mesh cost: what the mode that runs adds, times the pods.", ""]
+              "request (KEP-753), in the mode that runs and as it would be in the other; mesh cost: what the "
+              "mode that runs adds, times the pods.", ""]
     lines += _md_table([h.capitalize() if h != "ISTIO-INIT" else "istio-init" for h in WORKLOAD_COLUMNS],
                        workload_rows(r, code))
     lines += ["", "</details>"]
