@@ -130,6 +130,7 @@ COMMANDS = {
     "lint": "meshrender.commands.lint:lint",
     "diff": "meshrender.commands.diff:diff",
     "explain": "meshrender.commands.explain:explain",
+    "report": "meshrender.commands.report:report",
     "render-check": "meshrender.commands.render_check:render_check",  # the pre-commit hook
     "kustomize-plugin": "meshrender.commands.kustomize_plugin:kustomize_plugin",  # a kustomize transformer
 }

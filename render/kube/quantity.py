@@ -104,8 +104,32 @@ def canonical(value: object) -> str:
     return got
 
 
-def _canonical(value: object) -> str:
+def stored(value: object) -> tuple[Fraction, str]:
+    """The value the API server keeps for a quantity (rounded up to whole nano units, as
+    its canonical form is) and its format: what arithmetic on resources starts from, so
+    that sums are those of the values the scheduler reads back."""
+    try:
+        return _stored(value, type(value))
+    except TypeError:  # unhashable: not a quantity, and parse says why
+        v, fmt = parse(value)
+        return _round_up_nano(v), fmt
+
+
+@lru_cache(maxsize=4096)
+def _stored(value: object, _type: type) -> tuple[Fraction, str]:
+    # (the type in the key: 1, 1.0 and True are equal keys but not the same quantity)
     v, fmt = parse(value)
+    return _round_up_nano(v), fmt
+
+
+def _canonical(value: object) -> str:
+    return spell(*parse(value))
+
+
+def spell(v: Fraction, fmt: str) -> str:
+    """The canonical spelling of the exact value `v` in format `fmt` (as `parse` gives
+    it): how Go's resource.Quantity prints the result of Add, Sub, Mul or a max, whose
+    format is that of the quantity it started from."""
     v = _round_up_nano(v)
     if v == 0:
         return "0"

@@ -110,9 +110,13 @@ def _apply_scope(tree: Tree, layers: list[Layer], scope: str) -> None:
 class Resolver:
     """Computes `Resolved` for workloads; one per render."""
 
-    def __init__(self, settings: Settings, options: Options):
+    def __init__(self, settings: Settings, options: Options, *, force_native: bool | None = None):
+        """`force_native`: every workload native (True) or traditional (False), whatever
+        the rules of render/settings/mode.py say: how `report` prices the mode a workload
+        does not run in (a pod annotation would otherwise win over any flag)."""
         self.settings = settings
         self.options = options
+        self.force_native = force_native
         profile = settings.profile_spec
         config = options.config
         flavor = options.flavor or profile.get("flavor") or config.default("flavor") or "asm"
@@ -251,6 +255,10 @@ class Resolver:
         return Resolved(base.tree, config, mode)
 
     def _mode(self, w: Workload, tree: Tree) -> Effective:
+        if self.force_native is not None:
+            name = "native" if self.force_native else "traditional"
+            return Effective("mode", self.force_native, Step(self.force_native, Origin("default", f"forced {name}")),
+                             reason=f"{name}, forced (the other mode's cost)")
         place = None
         if NATIVE in w.pod.annotations and w.source_doc is not None:
             place = Place(w.source_doc, (*w.meta_path, "annotations", NATIVE))
