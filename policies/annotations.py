@@ -16,7 +16,7 @@ from typing import Any
 
 from meshrender.inject.probes import parse_go_bool
 from meshrender.inject.validate import VALIDATORS, AnnotationError, check
-from meshrender.istio import ProxyConfigError, read_proxy_config
+from meshrender.istio import STATUS, ProxyConfigError, read_proxy_config
 from meshrender.kube import durations
 from meshrender.kube.quantity import QuantityError
 from meshrender.kube.quantity import parse as parse_quantity
@@ -69,6 +69,8 @@ def suggest(word: str, candidates: tuple[str, ...]) -> str | None:
 
 def _type_problem(entry: dict[str, Any], value: str) -> str | None:
     kind = entry.get("type")
+    if value.strip() in entry.get("allows", ()):
+        return None
     if kind == "bool" and parse_go_bool(value) is None:
         return f"{value!r} is not a boolean; use \"true\" or \"false\" (the mesh ignores this value)"
     if kind == "strict-bool" and value not in ("true", "false"):
@@ -223,10 +225,11 @@ def invalid_mesh_annotation(model: LintModel) -> Iterator[Hit]:
 
 # -- names -------------------------------------------------------------------------------
 
-def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | None) -> Iterator[Hit]:
+def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | None,
+                      written: frozenset[str] = frozenset()) -> Iterator[Hit]:
     names = tuple(known())
     for key in sorted(annotations):
-        if not in_mesh_domain(key) or key in known():
+        if not in_mesh_domain(key) or key in known() or key in written:
             continue
         hint = suggest(key, names)
         message = f"unknown annotation {key}" + (f"; did you mean {hint}?" if hint else
@@ -242,8 +245,18 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
         yield Hit(message, Place(at(IGNORE).doc, at(IGNORE).path, needle=rule), subject)
 
 
+def injected_annotations(view: WorkloadView) -> frozenset[str]:
+    """On a pod that is already injected (rendered output), the annotations the injector
+    configuration itself adds (values sidecarInjectorWebhook.injectedAnnotations): they are
+    what the settings asked for, not something written on the pod by hand."""
+    if STATUS not in view.annotations or view.tree is None:
+        return frozenset()
+    added = view.tree.get("values", "sidecarInjectorWebhook", "injectedAnnotations")
+    return frozenset(map(str, added)) if isinstance(added, dict) else frozenset()
+
+
 def _unknown_on_workload(view: WorkloadView) -> Iterator[Hit]:
-    yield from _unknown_key_hits(view.annotations, view.at_annotation, view.subject)
+    yield from _unknown_key_hits(view.annotations, view.at_annotation, view.subject, injected_annotations(view))
     if view.kind != "Pod":
         yield from _unknown_key_hits(view.own_meta.get("annotations") or {},
                                      lambda k: view.at("metadata", "annotations", k), view.subject)

@@ -41,6 +41,7 @@ def test_valid_annotations_are_not_reported(lint):
         # Istio's template ranges over a JSON object: volume name -> volume source.
         "        sidecar.istio.io/userVolume: '{\"certs\": {\"secret\": {\"secretName\": \"c\"}}}'",
         "        proxy.istio.io/config: '{concurrency: 4}'",
+        '        traffic.sidecar.istio.io/includeInboundPorts: "*"',  # Istio's validator accepts it
     ])
     r = lint({"profile.yaml": profile(), "app.yaml": deployment(annotations=anns)})
     assert r.of("invalid-mesh-annotation") == []
@@ -63,6 +64,37 @@ def test_settings_document_that_fails_its_schema_is_a_finding_not_exit_2(lint):
     assert r.of("hold-application-ignored-in-native") == []  # the rest was still checked
 
 
+def test_every_schema_error_of_a_settings_document_in_one_lint_run(lint, cli):
+    """Three mistakes in one document: lint reports the three at their lines; render
+    still stops on the first it meets (exit 2), as before."""
+    spec = ('  nativeSidecar: "yes"\n  proxy:\n    concurrency: many\n    resourcez: {}\n'
+            '    holdApplicationUntilProxyStarts: true\n  traffic:\n    interceptionMode: BOGUS\n')
+    r = lint({"profile.yaml": profile(), "mesh.yaml": settings(spec), "app.yaml": deployment()})
+    assert r.where("invalid-mesh-annotation") == sorted(
+        [r.at("mesh.yaml", "nativeSidecar"), r.at("mesh.yaml", "concurrency"), r.at("mesh.yaml", "resourcez"),
+         r.at("mesh.yaml", "interceptionMode")])
+    messages = " ".join(f["message"] for f in r.of("invalid-mesh-annotation"))
+    assert "did you mean resources?" in messages and '"BOGUS" is not one of' in messages
+    rendered = cli("render", str(r.root))
+    assert rendered.code == 2 and rendered.out == ""
+    assert rendered.err.count("error:") == 1
+
+
+def test_every_schema_error_inside_a_configmap_payload(lint):
+    text = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    defaultConfig:
+      concurrency: x
+      holdApplicationUntilProxyStarts: maybe
+"""
+    r = lint({"profile.yaml": profile(), "istio.yaml": text, "app.yaml": deployment()})
+    assert r.where("invalid-mesh-annotation") == [r.at("istio.yaml", "concurrency: x"),
+                                                  r.at("istio.yaml", "holdApplicationUntilProxyStarts")]
+
+
 # -- unknown-mesh-annotation ------------------------------------------------------------
 
 def test_unknown_annotation_with_a_did_you_mean(lint):
@@ -83,7 +115,8 @@ def test_unknown_rule_in_ignore_annotation_points_at_the_rule_name(lint):
 
 def test_known_and_foreign_annotations_are_not_reported(lint):
     anns = "\n".join(["        sidecar.istio.io/proxyCPU: 500m", "        example.com/owner: team-a",
-                      "        prometheus.io/scrape: \"true\"", "        meshrender.dev/ignore: '*'"])
+                      "        prometheus.io/scrape: \"true\"", "        meshrender.dev/ignore: '*'",
+                      "        istio.io/rev: default"])  # the injector writes it
     r = lint({"app.yaml": deployment(annotations=anns)})
     assert r.of("unknown-mesh-annotation") == []
 

@@ -204,7 +204,8 @@ def collect_settings(docs: Iterable[Document], strict: bool, problems: list[Prob
         except SchemaError as e:
             if strict:
                 raise
-            problems.append(_problem(e, "invalid-setting", doc))
+            # every violation of the document, so that one lint run shows them all
+            problems += [_problem(x, "invalid-setting", doc) for x in e.every()]
         except InputError as e:
             if strict:
                 raise
