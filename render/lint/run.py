@@ -48,6 +48,7 @@ def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | Non
                warn: Callable[[str], None] | None = None, workers: int | None = None) -> Report:
     """Lint the files of `paths`."""
     linter = Linter(all_rules() if rules is None else rules)  # found before the workers fork
-    drive(paths, options, linter, strict=False, keep_original=True, warn=warn, workers=workers)
-    assert linter.gatherer is not None
+    run = drive(paths, options, linter, strict=False, keep_original=True, warn=warn, workers=workers)
+    assert linter.gatherer is not None and linter.model is not None
+    linter.model.unused_settings = run.unused_settings() if run.resolver is not None else []
     return linter.gatherer.finish()

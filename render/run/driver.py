@@ -99,6 +99,12 @@ class Run:
         return [s for k, s in enumerate(self.settings.sidecar)
                 if s.scope == "workload" and k not in self.used_settings]
 
+    def unused_settings(self) -> list[SidecarSettings]:
+        """SidecarProxySettings that applied to no workload of the run: a selector that
+        matched nothing, a namespace without workloads (global ones apply to all)."""
+        return [s for k, s in enumerate(self.settings.sidecar)
+                if s.scope != "global" and k not in self.used_settings]
+
 
 class Handler(Protocol):
     def start(self, run: Run) -> None: ...
