@@ -20,7 +20,7 @@ from meshrender.istio import STATUS, ProxyConfigError, read_proxy_config
 from meshrender.kube import durations
 from meshrender.kube.quantity import QuantityError
 from meshrender.kube.quantity import parse as parse_quantity
-from meshrender.lint.finding import Hit, Subject
+from meshrender.lint.finding import Fix, Hit, Subject
 from meshrender.lint.model import LintModel, WorkloadView, doc_subject
 from meshrender.lint.rules import catalog, rule_ids, run_rule, workload_rule
 from meshrender.lint.suppress import IGNORE, parse
@@ -234,7 +234,10 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
         hint = suggest(key, names)
         message = f"unknown annotation {key}" + (f"; did you mean {hint}?" if hint else
                                                  "; the mesh ignores it (check the spelling)")
-        yield Hit(message, at(key), subject)
+        place = at(key)
+        fix = Fix(f"rename {key} to {hint}", place.doc, (("rename", place.path, hint),)) \
+            if hint and hint not in annotations else None
+        yield Hit(message, place, subject, fix)
     ids = tuple(sorted(rule_ids()))
     for rule in parse(annotations.get(IGNORE)):
         if rule == "*" or rule in ids:
@@ -242,7 +245,10 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
         hint = suggest(rule, ids)
         message = f"{IGNORE} names unknown rule {rule!r}" + (f"; did you mean {hint}?" if hint else
                                                             "; see meshrender lint --list-rules")
-        yield Hit(message, Place(at(IGNORE).doc, at(IGNORE).path, needle=rule), subject)
+        place = at(IGNORE)
+        fix = Fix(f"replace {rule} with {hint} in {IGNORE}", place.doc, (("replace", place.path, rule, hint),)) \
+            if hint else None
+        yield Hit(message, Place(place.doc, place.path, needle=rule), subject, fix)
 
 
 def injected_annotations(view: WorkloadView) -> frozenset[str]:
@@ -270,6 +276,7 @@ def _unknown_on_workload(view: WorkloadView) -> Iterator[Hit]:
     misspelt rule id in meshrender.dev/ignore silences nothing.""",
     fix="Use the name the message suggests, or remove the annotation.",
     each=_unknown_on_workload,
+    autofix="renames the annotation (or the rule id in meshrender.dev/ignore) to the name the message suggests",
 )
 def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
     for name in sorted(model.namespaces):
@@ -286,6 +293,8 @@ def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
     rationale="""The injector reads pod annotations from the pod template only. A pod-level mesh
     annotation on the Deployment's (StatefulSet's, Job's, ...) own metadata has no effect.""",
     fix="Move the annotation to the pod template's metadata.annotations.",
+    autofix="""moves the annotation to the pod template's annotations (removes it when the pod template
+    already sets the same value; leaves it when the pod template sets another one)""",
 )
 def annotation_on_workload_metadata(view: WorkloadView) -> Iterator[Hit]:
     if view.kind == "Pod":
@@ -298,10 +307,17 @@ def annotation_on_workload_metadata(view: WorkloadView) -> Iterator[Hit]:
         entry = known().get(key)
         if entry is None or entry["scope"] != "pod":
             continue
+        here = (*view.workload.path, "metadata", "annotations", key)
+        fix = None
         if view.annotations.get(key) == own[key]:
             advice = f"remove it here: {target} already sets it"
+            fix = Fix(f"remove {key} from the {view.kind}'s own metadata", view.doc, (("delete", here, 1),))
+        elif key in view.annotations:
+            advice = f"remove it here: {target} sets it to {view.annotations[key]!r}, which is what applies"
         else:
             advice = f"move it to {target}"
+            fix = Fix(f"move {key} to {target}", view.doc,
+                      (("move", here, (*view.workload.meta_path, "annotations"), 1),))
         yield Hit(f"{key} on the {view.kind}'s own metadata has no effect, the injector reads the pod "
-                  f"template; {advice}", view.at("metadata", "annotations", key))
+                  f"template; {advice}", view.at("metadata", "annotations", key), fix=fix)
 

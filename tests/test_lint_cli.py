@@ -121,7 +121,8 @@ def test_json_document(cli, tmp_path):
         "rule": "proxy-uid-conflict", "severity": "error",
         "message": "container web runs as UID 1337, the proxy's UID: its traffic bypasses the proxy, so mTLS, "
                    "authorization and telemetry silently do not apply; run it as another UID",
-        "file": str(root / "app.yaml"), "line": 13, "column": 29, "workload": "Deployment shop/web"}]
+        "file": str(root / "app.yaml"), "line": 13, "column": 29, "workload": "Deployment shop/web",
+        "fixable": False}]
     assert doc["summary"] == {"error": 1, "warning": 0, "info": 0, "suppressed": 0, "workloads": 1, "files": 2}
     assert (doc["failOn"], doc["failed"]) == ("error", True)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from meshrender.errors import Location
 from meshrender.evaluate.evaluation import WorkloadSummary
-from meshrender.lint.finding import Finding, Hit, Severity
+from meshrender.lint.finding import Edit, Finding, Fix, Hit, Severity
 from meshrender.lint.model import LintModel, WorkloadView
 from meshrender.lint.rules import Rule
 from meshrender.lint.suppress import suppressed_by
@@ -33,6 +33,9 @@ class Report:
     files: int = 0
     rules: tuple[Rule, ...] = ()
     evaluated: list[WorkloadSummary] = field(default_factory=list)  # each workload, in input order
+    # rule id -> key -> [detail, number of workloads]: what rules' `count` totalled (fixes'
+    # `needs_all` conditions are read from it)
+    tallies: dict[str, dict[Any, list]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         c = Counter(f.severity.label for f in self.findings)
@@ -65,8 +68,23 @@ class _Locator:
 
 
 # One finding as a file's check reports it, small enough to cross from a worker process:
-# (rule id, message as the rule wrote it, location, workload, the ignore that silences it).
-Found = tuple[str, str, Location, str | None, str | None]
+# (rule id, message as the rule wrote it, location, workload, the ignore that silences it,
+# the edit that fixes it).
+Found = tuple[str, str, Location, str | None, str | None, Edit | None]
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def edit_of(rule: Rule, fix: Fix | None) -> Edit | None:
+    """A hit's Fix as an Edit that can leave the worker (None for stdin: nothing to write)."""
+    doc = fix.doc if fix is not None else None
+    if doc is None or doc.source == "-" or doc.source.startswith("<"):
+        return None
+    return Edit(fix.description, doc.source, doc.line, _digest(doc.text), fix.ops, rule.id, fix.needs_all)
 
 
 @dataclass
@@ -99,7 +117,7 @@ def _found(rule: Rule, hit: Hit, view: WorkloadView | None, locate: _Locator) ->
     location = locate(hit.anchor, view.at_meta() if view is not None else None)
     workload = subject.name if subject is not None else None
     by = suppressed_by(subject.ignores, rule.id) if subject is not None else None
-    return rule.id, hit.message, location, workload, by
+    return rule.id, hit.message, location, workload, by, edit_of(rule, hit.fix)
 
 
 def check_file(model: LintModel, views: list[WorkloadView], rules: tuple[Rule, ...]) -> FileLint:
@@ -138,7 +156,7 @@ class Gatherer:
         self.shared: dict[Any, Any] = {}
 
     def _add(self, found: Found) -> None:
-        rule_id, raw, location, workload, by = found
+        rule_id, raw, location, workload, by, edit = found
         key = (rule_id, location, workload, raw)  # one finding per place, workload and problem
         if key in self.seen:
             return
@@ -151,7 +169,7 @@ class Gatherer:
         self.seen.add((rule_id, location, workload, raw))
         message = " ".join(raw.split())  # one line: FILE:LINE:COL parsers read line by line
         message = raw if message == raw else message
-        finding = Finding(rule_id, self.by_id[rule_id].severity, message, location, workload, by)
+        finding = Finding(rule_id, self.by_id[rule_id].severity, message, location, workload, by, edit)
         (self.report.suppressed if by else self.report.findings).append(finding)
 
     def add(self, result: FileLint) -> None:
@@ -174,4 +192,5 @@ class Gatherer:
                     self._add(_found(rule, hit, None, locate))
         self.report.findings.sort(key=Finding.sort_key)
         self.report.suppressed.sort(key=Finding.sort_key)
+        self.report.tallies = self.model.tallies
         return self.report
