@@ -76,26 +76,29 @@ def _fix(report: Any, show_diff: bool, quiet: bool) -> bool:
     """Apply (or, with --diff, print) the fixes of `report`; True if a file changed.
     What was skipped, and why, goes to stderr whatever --quiet says: a fix left undone
     must not go unnoticed."""
-    from meshrender.lint.fix import fix_files, write_atomic
+    from meshrender.lint.fix import fix_files, same, write_atomic
 
     results, held = fix_files(report)
-    applied = {(e.file, e.line, e.digest, e.ops) for r in results for e in r.applied}
-    fixed = [f for f in report.findings if f.fix is not None
-             and (f.fix.file, f.fix.line, f.fix.digest, f.fix.ops) in applied]
+    applied = {same(e) for r in results for e in r.applied}
+    fixed = [f for f in report.findings if f.fix is not None and same(f.fix) in applied]
+    where: dict[tuple, Any] = {}
+    for f in report.findings:
+        if f.fix is not None:
+            where.setdefault(same(f.fix), f.location)
     changed = [r for r in results if r.after is not None and r.after != r.before]
     for r in changed:
         if show_diff:
             sys.stdout.write(r.diff())
         else:
-            write_atomic(r.path, r.after)
+            write_atomic(r.path, r.after, r.bom)
     for r in results:
         if r.refused:
             click.echo(f"{r.path}: {r.refused}", err=True)
             continue
         for edit, why in r.skipped:
-            click.echo(f"{edit.file}:{edit.line}: {edit.rule}: not fixed ({edit.description}): {why}", err=True)
+            click.echo(f"{where[same(edit)]}: {edit.rule}: not fixed ({edit.description}): {why}", err=True)
     for edit, why in held:
-        click.echo(f"{edit.file}:{edit.line}: {edit.rule}: not fixed ({edit.description}): {why}", err=True)
+        click.echo(f"{where[same(edit)]}: {edit.rule}: not fixed ({edit.description}): {why}", err=True)
     if not quiet:
         verb = "would fix" if show_diff else "fixed"
         files = len(changed)

@@ -39,6 +39,7 @@ from meshrender.lint.finding import Edit, Finding
 # (mapping indent, sequence offset) pairs tried for a round trip, most common first:
 # `- item` flush with its key, and indented by two.
 _INDENTS = ((2, 0), (2, 2), (4, 0), (4, 2), (4, 4), (3, 0), (3, 1), (3, 3))
+BOM = b"\xef\xbb\xbf"
 _BARE_MARKER = re.compile(r"^---[ \t]*(#.*)?$")
 
 
@@ -57,6 +58,7 @@ class FileFix:
     applied: list[Edit] = field(default_factory=list)
     skipped: list[tuple[Edit, str]] = field(default_factory=list)
     refused: str | None = None
+    bom: bool = False
 
     def diff(self) -> str:
         if self.after is None or self.after == self.before:
@@ -68,7 +70,7 @@ class FileFix:
 
 # -- planning -----------------------------------------------------------------------------
 
-def _same(edit: Edit) -> tuple:
+def same(edit: Edit) -> tuple:
     return (edit.file, edit.line, edit.digest, edit.ops)
 
 
@@ -79,21 +81,22 @@ def plan(report: Report) -> tuple[dict[str, list[Edit]], list[tuple[Edit, str]]]
     wanting: Counter[tuple] = Counter()
     for f in [*report.findings, *report.suppressed]:
         if f.fix is not None and f.fix.needs_all is not None:
-            wanting[(f.rule, f.fix.needs_all, _same(f.fix))] += 1
+            wanting[(f.rule, f.fix.needs_all, same(f.fix))] += 1
     per_file: dict[str, list[Edit]] = {}
     held: list[tuple[Edit, str]] = []
     seen: set[tuple] = set()
     for f in report.findings:
         edit = f.fix
-        if edit is None or _same(edit) in seen:
+        if edit is None or same(edit) in seen:
             continue
-        seen.add(_same(edit))
+        seen.add(same(edit))
         if edit.needs_all is not None:
             total = report.tallies.get(f.rule, {}).get(edit.needs_all, [None, 0])[1]
-            have = wanting[(f.rule, edit.needs_all, _same(edit))]
+            have = wanting[(f.rule, edit.needs_all, same(edit))]
             if have < total:
-                held.append((edit, f"it also applies to {total - have} workload{'s' if total - have != 1 else ''} "
-                                   "that need it"))
+                n = total - have
+                held.append((edit, f"{n} other workload{'s take' if n != 1 else ' takes'} it from there without "
+                                   "this finding (it has an effect on them)"))
                 continue
         per_file.setdefault(edit.file, []).append(edit)
     return per_file, held
@@ -146,20 +149,24 @@ class _Document:
         self.body = body
         self.yaml = None
         self.data = None
+        self.indent = 2
         if body.lstrip().startswith("%"):
             raise FixError("it has YAML directives")
-        last: Exception | None = None
         for mapping, offset in _INDENTS:
             y = _yaml(mapping, offset)
             try:
                 data = y.load(body)
-                if _dump(y, data) == body:
-                    self.yaml, self.data = y, data
-                    return
             except Exception as e:  # ruamel refuses what yaml.v2 reads: not ours to edit
-                last = e
-        raise FixError("ruamel.yaml cannot write it back unchanged" + (f" ({type(last).__name__})" if last else
-                                                                         " (its indentation or style varies)"))
+                problem = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise FixError(f"ruamel.yaml cannot read it ({problem})") from None
+            try:
+                if _dump(y, data) == body:
+                    self.yaml, self.data, self.indent = y, data, mapping
+                    return
+            except Exception:
+                continue
+        raise FixError("a round trip through ruamel.yaml does not give it back byte for byte (its indentation, "
+                       "spacing or quoting varies within the document)")
 
     def text(self) -> str:
         return _dump(self.yaml, self.data)
@@ -180,51 +187,51 @@ def _walk(node: Any, path: tuple, what: str) -> Any:
     return node
 
 
-def _eol_and_rest(token: Any) -> tuple[str | None, str]:
-    """A map entry's comment token as (its end-of-line comment line, the comment lines
-    after it that belong to what follows)."""
+def _eol_and_rest(token: Any) -> tuple[tuple[str, int] | None, str]:
+    """A map entry's comment token as (its end-of-line comment line and column, the
+    comment lines after it that belong to what follows)."""
     if token is None:
         return None, ""
     value = token.value
     if value.startswith("\n"):
         return None, value[1:]
     first, nl, rest = value.partition("\n")
-    return first + nl, rest
+    return (first + nl, token.column), rest
 
 
 def _give_rest(cmap: Any, keys: list, index: int, rest: str) -> None:
-    """Keep full-line comments that followed a removed entry: after the entry before it,
-    else before the map's first entry."""
-    if not rest:
-        return
+    """Keep the full-line comments that followed a removed entry (they belong to what
+    follows it): after the entry before it, else before the map's new first entry."""
     from ruamel.yaml.error import CommentMark
     from ruamel.yaml.tokens import CommentToken
 
     if index > 0:
-        prev = keys[index - 1]
-        entry = cmap.ca.items.setdefault(prev, [None, None, None, None])
+        entry = cmap.ca.items.setdefault(keys[index - 1], [None, None, None, None])
         if entry[2] is None:
             entry[2] = CommentToken("\n" + rest, CommentMark(0), None)
         else:
-            entry[2].value = entry[2].value + rest if entry[2].value.endswith("\n") else entry[2].value + "\n" + rest
+            entry[2].value = entry[2].value + ("" if entry[2].value.endswith("\n") else "\n") + rest
         return
-    raise FixError("the comments around it cannot be kept")
+    if len(keys) == 1:
+        raise FixError("the comments after it cannot be kept")
+    lines = [line for line in rest.split("\n") if line.strip()]
+    tokens = [CommentToken(line.strip() + "\n", CommentMark(len(line) - len(line.lstrip())), None) for line in lines]
+    if cmap.ca.comment is None:
+        cmap.ca.comment = [None, tokens]
+    else:
+        cmap.ca.comment[1] = [*(cmap.ca.comment[1] or []), *tokens]
 
 
-def _remove(cmap: Any, key: Any) -> tuple[Any, str | None]:
+def _remove(cmap: Any, key: Any) -> tuple[Any, tuple[str, int] | None]:
     """Remove `key` from a CommentedMap, keeping the comment lines that belong to what
     follows; its value and its own end-of-line comment are returned."""
     keys = list(cmap.keys())
     index = keys.index(key)
     eol, rest = _eol_and_rest((cmap.ca.items.get(key) or [None, None, None, None])[2])
-    if rest and index == 0 and len(keys) > 1:
-        raise FixError("the comments around it cannot be kept")
     value = cmap.pop(key)
     cmap.ca.items.pop(key, None)
-    if rest and len(keys) > 1:
+    if rest:
         _give_rest(cmap, keys, index, rest)
-    elif rest:
-        raise FixError("the comments around it cannot be kept")
     return value, eol
 
 
@@ -240,7 +247,16 @@ def _prune(root: Any, path: tuple, levels: int) -> None:
         _remove(parent, path[depth - 1])
 
 
-def _set_key(cmap: Any, key: str, value: Any, eol: str | None) -> None:
+def _key_column(cmap: Any, key: Any) -> int | None:
+    try:
+        return int(cmap.lc.key(key)[1])
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _set_key(cmap: Any, key: str, value: Any, eol: tuple[str, int] | None, shift: int) -> None:
+    """Add `key` at the end of `cmap`, with its end-of-line comment at the same distance
+    from the value as before (`shift`: how many columns the key moved right)."""
     from ruamel.yaml.error import CommentMark
     from ruamel.yaml.tokens import CommentToken
 
@@ -248,7 +264,8 @@ def _set_key(cmap: Any, key: str, value: Any, eol: str | None) -> None:
         raise FixError(f"{key} is already set there")
     cmap[key] = value
     if eol:
-        cmap.ca.items[key] = [None, None, CommentToken(eol, CommentMark(0), None), None]
+        text, column = eol
+        cmap.ca.items[key] = [None, None, CommentToken(text, CommentMark(max(column + shift, 0)), None), None]
 
 
 def _renamed_string(old: Any, text: str) -> Any:
@@ -257,7 +274,8 @@ def _renamed_string(old: Any, text: str) -> Any:
     return cls(text) if cls is not str and issubclass(cls, str) else text
 
 
-def _apply_rt(root: Any, op: tuple) -> None:
+def _apply_rt(root: Any, op: tuple, indent: int) -> None:
+    """One operation on the round-trip tree (`indent`: the document's mapping indent)."""
     from ruamel.yaml.comments import CommentedMap
 
     kind, path = op[0], tuple(op[1])
@@ -281,15 +299,22 @@ def _apply_rt(root: Any, op: tuple) -> None:
         _prune(root, path[:-1], op[2])
     elif kind == "move":
         target_path = tuple(op[2])
+        was = _key_column(parent, key)
         value, eol = _remove(parent, key)
-        node = root
+        node, column = root, 0
         for p in target_path:
             if isinstance(node, dict) and p not in node:
                 node[p] = CommentedMap()
+                column += indent
+            else:
+                column = _key_column(node, p) or column
+                column += indent
             node = _walk(node, (p,), "the target")
         if not isinstance(node, dict):
             raise FixError("the target is not a map")
-        _set_key(node, key, value, eol)
+        if node:
+            column = _key_column(node, next(iter(node))) or column
+        _set_key(node, key, value, eol, column - was if was is not None else 0)
         _prune(root, path[:-1], op[3])
     elif kind == "replace":
         value = parent[key]
@@ -341,6 +366,12 @@ def fix_text(path: str, text: str, edits: list[Edit]) -> FileFix:
     from meshrender.yamlio import parse, split_documents
 
     result = FileFix(path, text)
+    crlf = "\r\n" in text
+    if crlf:
+        if text.count("\n") != text.count("\r\n"):
+            result.refused = "not touched: it mixes CRLF and LF line ends"
+            return result
+        text = text.replace("\r\n", "\n")
     chunks = split_documents(text)
     by_line = {line: i for i, (line, _) in enumerate(chunks)}
     loaded: dict[int, tuple[str, _Document, str]] = {}
@@ -363,7 +394,7 @@ def fix_text(path: str, text: str, edits: list[Edit]) -> FileFix:
             original = parse(prefix + doc.text() + tail, path)
             expected = copy.deepcopy(original[0].data) if original else None
             for op in edit.ops:
-                _apply_rt(doc.data, op)
+                _apply_rt(doc.data, op, doc.indent)
                 _apply_plain(expected, op)
             body = doc.text()
             got = parse(prefix + body + tail, path)
@@ -383,19 +414,21 @@ def fix_text(path: str, text: str, edits: list[Edit]) -> FileFix:
         new_chunks[i] = prefix + body + tail
         result.applied.append(edit)
     if result.applied:
-        result.after = "".join(new_chunks)
+        after = "".join(new_chunks)
+        result.after = after.replace("\n", "\r\n") if crlf else after
     return result
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Replace `path` with `text` all at once, keeping its mode: a temporary file in the
-    same folder, flushed, then renamed over the original."""
+def write_atomic(path: str, text: str, bom: bool = False) -> None:
+    """Replace `path` with `text` all at once, keeping its mode (and its UTF-8 byte order
+    mark, if it had one): a temporary file in the same folder, flushed, then renamed over
+    the original."""
     folder = os.path.dirname(os.path.abspath(path))
     mode = stat.S_IMODE(os.stat(path).st_mode)
     fd, tmp = tempfile.mkstemp(prefix=".meshrender-fix-", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write((BOM if bom else b"") + text.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -409,20 +442,23 @@ def write_atomic(path: str, text: str) -> None:
 def fix_files(report: Report) -> tuple[list[FileFix], list[tuple[Edit, str]]]:
     """Work out every file's fixes (nothing is written): per file, what changed and what
     was skipped; and the fixes held back for the whole run."""
-    from meshrender.inputs.sources import read_text
+    from meshrender.inputs.sources import read_bytes
 
     per_file, held = plan(report)
     out = []
     for path in sorted(per_file):
         try:
-            text = read_text(path, _as_path(path))
+            raw = read_bytes(path, _as_path(path))
+            bom = raw.startswith(BOM)
+            text = raw[len(BOM):].decode("utf-8") if bom else raw.decode("utf-8")
         except Exception as e:
             result = FileFix(path, "")
             result.refused = f"not touched: cannot read it again ({e})"
-            result.skipped = [(edit, "the file cannot be read") for edit in per_file[path]]
             out.append(result)
             continue
-        out.append(fix_text(path, text, per_file[path]))
+        result = fix_text(path, text, per_file[path])
+        result.bom = bom
+        out.append(result)
     return out, held
 
 
