@@ -16,7 +16,7 @@ from typing import Any
 
 from meshrender.inject.probes import parse_go_bool
 from meshrender.inject.validate import VALIDATORS, AnnotationError, check
-from meshrender.istio import STATUS, ProxyConfigError, read_proxy_config
+from meshrender.istio import INJECT, STATUS, ProxyConfigError, read_proxy_config
 from meshrender.kube import durations
 from meshrender.kube.quantity import QuantityError
 from meshrender.kube.quantity import parse as parse_quantity
@@ -25,6 +25,7 @@ from meshrender.lint.model import LintModel, WorkloadView, doc_subject
 from meshrender.lint.rules import catalog, rule_ids, run_rule, workload_rule
 from meshrender.lint.suppress import IGNORE, parse
 from meshrender.settings.layers import Tree
+from meshrender.settings.mode import parse_version, show
 from meshrender.settings.provenance import Origin, Place
 
 INJECT_WORDS = ("y", "yes", "true", "on", "n", "no", "false", "off", "")
@@ -321,3 +322,69 @@ def annotation_on_workload_metadata(view: WorkloadView) -> Iterator[Hit]:
         yield Hit(f"{key} on the {view.kind}'s own metadata has no effect, the injector reads the pod "
                   f"template; {advice}", view.at("metadata", "annotations", key), fix=fix)
 
+
+
+# -- deprecated-mesh-annotation ----------------------------------------------------------
+
+def _deprecation(view: WorkloadView, key: str, value: Any, on_template: bool) -> tuple[str, Fix | None] | None:
+    """What to say about a deprecated annotation for this cluster's mesh version, and the
+    fix when one is mechanical; None when the mesh version predates the deprecation."""
+    entry = known().get(key)
+    if entry is None or not entry.get("deprecated"):
+        return None
+    cluster = view.model.cluster
+    mesh = cluster.mesh_version if cluster is not None else None
+    since, removed = parse_version(entry["deprecated"]), parse_version(entry.get("removed"))
+    if mesh is not None and since is not None and mesh < since:
+        return None
+    if removed is not None and (mesh is None or mesh >= removed):
+        return f"{key} was removed in Istio {show(removed)}: the mesh ignores it; remove it", None
+    text = f"{key} is deprecated since Istio {entry['deprecated']} and may not work in future Istio versions (IST0135)"
+    fix = None
+    path = (*view.workload.meta_path, "annotations", key)
+    if entry.get("replacement"):
+        text += f"; use {entry['replacement']} instead"
+        if on_template and entry["replacement"] not in view.annotations and mesh is not None:
+            fix = Fix(f"rename {key} to {entry['replacement']}", view.doc, (("rename", path, entry["replacement"]),))
+    elif entry.get("replacement_label"):
+        label = entry["replacement_label"]
+        text += f"; use the pod label {label} instead"
+        if on_template and str(value) in ("true", "false"):
+            fix = Fix(f"move {key} to the pod template's labels", view.doc,
+                      (("move", path, (*view.workload.meta_path, "labels"), 1),))
+    return text, fix
+
+
+@workload_rule(
+    "deprecated-mesh-annotation", "info",
+    title="A mesh annotation is deprecated or removed",
+    rationale="""Istio marks annotations deprecated in its annotation registry (istio/api
+    annotation/annotations.yaml) before removing them; `istioctl analyze` reports their use as IST0135
+    (DeprecatedAnnotation, istio/istio pkg/config/analysis/analyzers/annotations/annotations.go), at
+    the same info level. Which annotations, since which release, and their replacements are in
+    policies/mesh-annotations.yaml. Checked against the ClusterProfile's meshVersion (all of them when
+    it is unknown); as in Istio, the sidecar.istio.io/inject annotation is not reported on a pod that
+    also has the label.""",
+    fix="""Use the replacement the message names (the sidecar.istio.io/inject label instead of the
+    annotation, istio.io/reroute-virtual-interfaces instead of kubevirtInterfaces), or remove the
+    annotation.""",
+    autofix="""renames an annotation whose replacement takes the same value (when the ClusterProfile's
+    meshVersion has it), and moves a sidecar.istio.io/inject annotation of "true" or "false" to the pod
+    template's labels""",
+)
+def deprecated_mesh_annotation(view: WorkloadView) -> Iterator[Hit]:
+    sources = [(view.annotations, True)]
+    if view.kind != "Pod":
+        sources.append((view.own_meta.get("annotations") or {}, False))
+    for anns, on_template in sources:
+        if not isinstance(anns, dict):
+            continue
+        for key in sorted(anns):
+            if key == INJECT and on_template and INJECT in view.workload.labels:
+                continue  # both, on purpose (Istio's analyzer skips it too)
+            found = _deprecation(view, key, anns[key], on_template)
+            if found is None:
+                continue
+            text, fix = found
+            at = view.at_annotation(key) if on_template else view.at("metadata", "annotations", key)
+            yield Hit(text, at, fix=fix)

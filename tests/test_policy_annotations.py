@@ -134,3 +134,55 @@ def test_pod_annotation_on_the_deployments_metadata(lint):
 def test_pod_annotations_in_the_template_are_fine(lint):
     r = lint({"app.yaml": deployment(annotations='        sidecar.istio.io/inject: "true"')})
     assert r.of("mesh-annotation-on-workload-metadata") == []
+
+
+# -- deprecated-mesh-annotation ---------------------------------------------------------
+
+DEPRECATED = "deprecated-mesh-annotation"
+
+
+def test_deprecated_annotation_with_its_release_and_replacement(lint):
+    r = lint({"profile.yaml": profile(mesh="1.26"),
+              "app.yaml": deployment(annotations='        traffic.sidecar.istio.io/kubevirtInterfaces: "net1"')})
+    assert r.where(DEPRECATED) == [r.at("app.yaml", "traffic.sidecar.istio.io/kubevirtInterfaces")]
+    (f,) = r.of(DEPRECATED)
+    assert "deprecated since Istio 1.25" in f["message"] and "istio.io/reroute-virtual-interfaces" in f["message"]
+    assert f["severity"] == "info" and f["fixable"]
+
+
+def test_not_deprecated_yet_in_the_clusters_mesh_version(lint):
+    r = lint({"profile.yaml": profile(mesh="1.24"),
+              "app.yaml": deployment(annotations='        traffic.sidecar.istio.io/kubevirtInterfaces: "net1"')})
+    assert r.of(DEPRECATED) == []
+
+
+def test_removed_annotation_is_said_to_do_nothing(lint):
+    r = lint({"profile.yaml": profile(mesh="1.24"),
+              "app.yaml": deployment(annotations='        sidecar.istio.io/controlPlaneAuthPolicy: NONE')})
+    assert "was removed in Istio 1.24: the mesh ignores it" in r.of(DEPRECATED)[0]["message"]
+
+
+def test_inject_annotation_is_deprecated_unless_the_label_is_there_too(lint):
+    r = lint({"app.yaml": deployment(annotations='        sidecar.istio.io/inject: "true"')})
+    assert "use the pod label sidecar.istio.io/inject" in r.of(DEPRECATED)[0]["message"]
+    both = deployment(annotations='        sidecar.istio.io/inject: "true"',
+                      labels='        sidecar.istio.io/inject: "true"')
+    assert lint({"app.yaml": both}).of(DEPRECATED) == []
+
+
+def test_fix_moves_the_inject_annotation_to_a_label_and_renames_replaced_ones(cli, tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "profile.yaml").write_text(profile(mesh="1.26"))
+    anns = ('        sidecar.istio.io/inject: "true"\n'
+            '        traffic.sidecar.istio.io/kubevirtInterfaces: "net1"')
+    (root / "app.yaml").write_text(deployment(annotations=anns))
+    (root / "maybe.yaml").write_text(deployment("maybe", annotations='        sidecar.istio.io/inject: "yes"'))
+    r = cli("lint", str(root), "--fix", "--format", "json")
+    assert (root / "app.yaml").read_text() == deployment(
+        annotations='        istio.io/reroute-virtual-interfaces: "net1"',
+        labels='        sidecar.istio.io/inject: "true"')
+    # "yes" means true for the annotation but is no value the label selectors match: not mechanical
+    assert "sidecar.istio.io/inject: \"yes\"" in (root / "maybe.yaml").read_text()
+    left = [f["workload"] for f in json.loads(r.out)["findings"] if f["rule"] == DEPRECATED]
+    assert left == ["Deployment shop/maybe"]

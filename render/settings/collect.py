@@ -65,6 +65,7 @@ class Settings:
     proxy_configs: list[ProxyConfigResource] = field(default_factory=list)
     namespaces: dict[str, Document] = field(default_factory=dict)
     webhooks: list[Document] = field(default_factory=list)
+    autoscalers: list[Document] = field(default_factory=list)  # VerticalPodAutoscalers (for lint)
 
     def add_upstream(self, kind: str, layer: Layer) -> None:
         """Keep upstream layers in Istio's order (istioconfig.RANK), input order within a kind."""
@@ -104,7 +105,7 @@ def settings_kind(data: Any) -> str | None:
 # behind a double-quoted escape) to be one; other documents need not be parsed to find
 # the settings first.
 _RECORDED_KINDS = ("SidecarProxySettings", "ClusterProfile", "ASMMeshConfig", "IstioOperator", "ProxyConfig",
-                   "Namespace", "MutatingWebhookConfiguration")
+                   "Namespace", "MutatingWebhookConfiguration", "VerticalPodAutoscaler")
 
 
 def may_be_settings(text: str) -> bool:
@@ -170,6 +171,9 @@ class Collector:
                 return False
             if kind == "MutatingWebhookConfiguration":
                 self.settings.webhooks.append(doc)
+                return False
+            if kind == "VerticalPodAutoscaler" and str(data.get("apiVersion") or "").startswith("autoscaling.k8s.io/"):
+                self.settings.autoscalers.append(doc)
                 return False
         kind = settings_kind(data)
         if kind is None:
