@@ -240,7 +240,9 @@ def test_list_rules_prints_every_rule_with_severity_and_rationale(cli):
         "output-schema-invalid": "error",
         "proxy-resources-request-exceeds-limit": "error", "proxy-uid-conflict": "error",
         "reinjected-by-cluster-webhook": "warning", "render-error": "error", "unknown-mesh-annotation": "warning",
-        "webhook-strips-native-sidecar": "error",
+        "webhook-strips-native-sidecar": "error", "deprecated-mesh-annotation": "info",
+        "namespace-multiple-injection-labels": "warning", "settings-apply-to-no-workload": "warning",
+        "vpa-ignores-native-sidecar": "warning",
     }
     assert all(x["rationale"] and x["fix"] and x["title"] for x in listed)
 

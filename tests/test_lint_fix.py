@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import stat
 
 from tests.lintkit import deployment, profile, settings
@@ -150,15 +151,15 @@ def test_misspelt_rule_in_an_ignore_annotation_is_corrected_in_place(cli, tmp_pa
 
 
 def test_misplaced_annotation_set_again_in_the_template_is_removed_or_left(cli, tmp_path):
-    same = deployment(annotations='        sidecar.istio.io/inject: "true"').replace(
-        "  namespace: shop\n", '  namespace: shop\n  annotations:\n    sidecar.istio.io/inject: "true"\n', 1)
-    other = same.replace('    sidecar.istio.io/inject: "true"\n', '    sidecar.istio.io/inject: "false"\n', 1)
+    same = deployment(annotations="        sidecar.istio.io/proxyCPU: 200m").replace(
+        "  namespace: shop\n", "  namespace: shop\n  annotations:\n    sidecar.istio.io/proxyCPU: 200m\n", 1)
+    other = same.replace("    sidecar.istio.io/proxyCPU: 200m\n", "    sidecar.istio.io/proxyCPU: 300m\n", 1)
     root = write(tmp_path / "repo", {"same.yaml": same, "other.yaml": other})
     r = cli("lint", str(root), "--fix", "--format", "json")
-    assert (root / "same.yaml").read_text() == deployment(annotations='        sidecar.istio.io/inject: "true"')
+    assert (root / "same.yaml").read_text() == deployment(annotations="        sidecar.istio.io/proxyCPU: 200m")
     assert (root / "other.yaml").read_text() == other  # which value is meant is not mechanical
     left = [f for f in json.loads(r.out)["findings"] if f["rule"] == "mesh-annotation-on-workload-metadata"]
-    assert [(f["fixable"], "sets it to 'true'" in f["message"]) for f in left] == [(False, True)]
+    assert [(f["fixable"], "sets it to '200m'" in f["message"]) for f in left] == [(False, True)]
 
 
 NATIVE_ONLY = "  nativeSidecar: true\n  proxy:\n    holdApplicationUntilProxyStarts: true\n"
@@ -215,3 +216,22 @@ def test_list_rules_says_which_rules_fix_and_how(cli):
     line = next(x for x in text.splitlines() if x.startswith("unknown-mesh-annotation "))
     assert " fixable " in line
     assert "--fix: renames the annotation" in text
+
+
+def test_fix_on_the_example_repo_fixes_what_it_says_and_relints(cli, tmp_path):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    repo = tmp_path / "lint-demo"
+    shutil.copytree(ROOT / "fixtures" / "lint-demo", repo)
+    before = json.loads(cli("lint", str(repo), "--format", "json").out)
+    r = cli("lint", str(repo), "--fix", "--format", "json")
+    after = json.loads(r.out)
+    fixed = int(re.search(r"fixed (\d+) findings? in (\d+) files?", r.err).group(1))
+    assert fixed > 0
+    assert all(not f["fixable"] for f in after["findings"])  # every fixable one was fixed or said why not
+    skipped = len(re.findall(r": not fixed \(", r.err))
+    assert sum(f["fixable"] for f in before["findings"]) - skipped <= fixed
+    again = cli("lint", str(repo), "--fix", "--diff")
+    assert again.out == ""

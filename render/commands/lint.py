@@ -78,7 +78,7 @@ def _fix(report: Any, show_diff: bool, quiet: bool) -> bool:
     must not go unnoticed."""
     from meshrender.lint.fix import fix_files, same, write_atomic
 
-    results, held = fix_files(report)
+    results = fix_files(report)
     applied = {same(e) for r in results for e in r.applied}
     fixed = [f for f in report.findings if f.fix is not None and same(f.fix) in applied]
     where: dict[tuple, Any] = {}
@@ -97,8 +97,9 @@ def _fix(report: Any, show_diff: bool, quiet: bool) -> bool:
             continue
         for edit, why in r.skipped:
             click.echo(f"{where[same(edit)]}: {edit.rule}: not fixed ({edit.description}): {why}", err=True)
-    for edit, why in held:
-        click.echo(f"{where[same(edit)]}: {edit.rule}: not fixed ({edit.description}): {why}", err=True)
+    for finding, why in report.held:
+        edit = finding.fix
+        click.echo(f"{finding.location}: {finding.rule}: not fixed ({edit.description}): {why}", err=True)
     if not quiet:
         verb = "would fix" if show_diff else "fixed"
         files = len(changed)

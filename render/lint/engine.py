@@ -8,6 +8,7 @@ then runs the run rules (what looks across files) and sorts the report.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class Report:
     # rule id -> key -> [detail, number of workloads]: what rules' `count` totalled (fixes'
     # `needs_all` conditions are read from it)
     tallies: dict[str, dict[Any, list]] = field(default_factory=dict)
+    # fixes held back because they would change workloads that have no such finding, and why
+    held: list[tuple[Finding, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         c = Counter(f.severity.label for f in self.findings)
@@ -193,4 +196,30 @@ class Gatherer:
         self.report.findings.sort(key=Finding.sort_key)
         self.report.suppressed.sort(key=Finding.sort_key)
         self.report.tallies = self.model.tallies
+        self._hold_shared_fixes()
         return self.report
+
+    def _hold_shared_fixes(self) -> None:
+        """A fix with `needs_all` (a setting shared by several workloads) applies only if
+        every workload its rule counted under that key has a finding proposing it; the
+        findings of a fix that does not are reported without it, and the reason kept."""
+        report = self.report
+        wanting: Counter[tuple] = Counter()
+        for f in [*report.findings, *report.suppressed]:
+            if f.fix is not None and f.fix.needs_all is not None:
+                wanting[(f.rule, f.fix)] += 1
+        reasons: dict[tuple, str | None] = {}
+        for key, have in wanting.items():
+            rule, edit = key
+            total = report.tallies.get(rule, {}).get(edit.needs_all, [None, 0])[1]
+            n = total - have
+            reasons[key] = None if n <= 0 else (
+                f"{n} other workload{'s take' if n != 1 else ' takes'} it from there without this finding "
+                "(it has an effect on them)")
+        for findings in (report.findings, report.suppressed):
+            for i, f in enumerate(findings):
+                why = reasons.get((f.rule, f.fix)) if f.fix is not None else None
+                if why is not None:
+                    if not any(h.fix == f.fix for h, _ in report.held):
+                        report.held.append((f, why))
+                    findings[i] = dataclasses.replace(f, fix=None)

@@ -29,12 +29,11 @@ import re
 import stat
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from meshrender.lint.engine import Report, _digest
-from meshrender.lint.finding import Edit, Finding
+from meshrender.lint.finding import Edit
 
 # (mapping indent, sequence offset) pairs tried for a round trip, most common first:
 # `- item` flush with its key, and indented by two.
@@ -74,36 +73,19 @@ def same(edit: Edit) -> tuple:
     return (edit.file, edit.line, edit.digest, edit.ops)
 
 
-def plan(report: Report) -> tuple[dict[str, list[Edit]], list[tuple[Edit, str]]]:
+def plan(report: Report) -> dict[str, list[Edit]]:
     """The edits to apply, per file, in order: each distinct edit of a reported finding
-    once; and those held back (with why): a fix with `needs_all` applies only when every
-    workload its rule counted under that key has a finding proposing it."""
-    wanting: Counter[tuple] = Counter()
-    for f in [*report.findings, *report.suppressed]:
-        if f.fix is not None and f.fix.needs_all is not None:
-            wanting[(f.rule, f.fix.needs_all, same(f.fix))] += 1
+    once (fixes of shared settings that would change other workloads were already taken
+    off their findings: Report.held)."""
     per_file: dict[str, list[Edit]] = {}
-    held: list[tuple[Edit, str]] = []
     seen: set[tuple] = set()
     for f in report.findings:
         edit = f.fix
         if edit is None or same(edit) in seen:
             continue
         seen.add(same(edit))
-        if edit.needs_all is not None:
-            total = report.tallies.get(f.rule, {}).get(edit.needs_all, [None, 0])[1]
-            have = wanting[(f.rule, edit.needs_all, same(edit))]
-            if have < total:
-                n = total - have
-                held.append((edit, f"{n} other workload{'s take' if n != 1 else ' takes'} it from there without "
-                                   "this finding (it has an effect on them)"))
-                continue
         per_file.setdefault(edit.file, []).append(edit)
-    return per_file, held
-
-
-def fixable(findings: Iterable[Finding]) -> int:
-    return sum(1 for f in findings if f.fix is not None)
+    return per_file
 
 
 # -- round trip ---------------------------------------------------------------------------
@@ -439,12 +421,12 @@ def write_atomic(path: str, text: str, bom: bool = False) -> None:
         raise
 
 
-def fix_files(report: Report) -> tuple[list[FileFix], list[tuple[Edit, str]]]:
+def fix_files(report: Report) -> list[FileFix]:
     """Work out every file's fixes (nothing is written): per file, what changed and what
-    was skipped; and the fixes held back for the whole run."""
+    was skipped."""
     from meshrender.inputs.sources import read_bytes
 
-    per_file, held = plan(report)
+    per_file = plan(report)
     out = []
     for path in sorted(per_file):
         try:
@@ -459,7 +441,7 @@ def fix_files(report: Report) -> tuple[list[FileFix], list[tuple[Edit, str]]]:
         result = fix_text(path, text, per_file[path])
         result.bom = bom
         out.append(result)
-    return out, held
+    return out
 
 
 def _as_path(path: str) -> Any:
