@@ -12,6 +12,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from meshrender.errors import Location
@@ -76,7 +77,9 @@ class _Locator:
 Found = tuple[str, str, Location, str | None, str | None, Edit | None]
 
 
+@lru_cache(maxsize=256)
 def _digest(text: str) -> str:
+    """A document's text, hashed once: shared settings documents are named by many fixes."""
     import hashlib
 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

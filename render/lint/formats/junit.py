@@ -43,7 +43,7 @@ def render(report: Report, fail_on: Severity) -> str:
         subjects += sorted({s for (r, s) in [*findings, *suppressed] if r == rule.id and s not in workloads})
         suite = ET.SubElement(root, "testsuite", name=rule.id)
         properties = ET.SubElement(suite, "properties")  # before the testcases, as the JUnit schema orders them
-        ET.SubElement(properties, "property", name="severity", value=rule.severity.label)
+        ET.SubElement(properties, "property", name="default-severity", value=rule.severity.label)
         ET.SubElement(properties, "property", name="rationale", value=rule.rationale)
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for subject in subjects:
