@@ -235,3 +235,15 @@ def test_fix_on_the_example_repo_fixes_what_it_says_and_relints(cli, tmp_path):
     assert sum(f["fixable"] for f in before["findings"]) - skipped <= fixed
     again = cli("lint", str(repo), "--fix", "--diff")
     assert again.out == ""
+
+
+def test_fix_inside_a_list_keeps_the_byte_order_mark(cli, tmp_path):
+    item = deployment(annotations="        sidecar.istio.io/proxyCpu: 500m")
+    listed = "apiVersion: v1\nkind: List\nitems:\n" + "".join(
+        ("  - " if i == 0 else "    ") + line + "\n" for i, line in enumerate(item.splitlines()))
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "list.yaml").write_bytes(b"\xef\xbb\xbf" + listed.encode())
+    r = cli("lint", str(root), "--fix")
+    assert "fixed 1 finding in 1 file" in r.err
+    assert (root / "list.yaml").read_bytes() == b"\xef\xbb\xbf" + listed.replace("proxyCpu", "proxyCPU").encode()
