@@ -16,15 +16,16 @@ from typing import Any
 
 from meshrender.inject.probes import parse_go_bool
 from meshrender.inject.validate import VALIDATORS, AnnotationError, check
-from meshrender.istio import ProxyConfigError, read_proxy_config
+from meshrender.istio import INJECT, STATUS, ProxyConfigError, read_proxy_config
 from meshrender.kube import durations
 from meshrender.kube.quantity import QuantityError
 from meshrender.kube.quantity import parse as parse_quantity
-from meshrender.lint.finding import Hit, Subject
+from meshrender.lint.finding import Fix, Hit, Subject
 from meshrender.lint.model import LintModel, WorkloadView, doc_subject
 from meshrender.lint.rules import catalog, rule_ids, run_rule, workload_rule
 from meshrender.lint.suppress import IGNORE, parse
 from meshrender.settings.layers import Tree
+from meshrender.settings.mode import parse_version, show
 from meshrender.settings.provenance import Origin, Place
 
 INJECT_WORDS = ("y", "yes", "true", "on", "n", "no", "false", "off", "")
@@ -69,6 +70,8 @@ def suggest(word: str, candidates: tuple[str, ...]) -> str | None:
 
 def _type_problem(entry: dict[str, Any], value: str) -> str | None:
     kind = entry.get("type")
+    if value.strip() in entry.get("allows", ()):
+        return None
     if kind == "bool" and parse_go_bool(value) is None:
         return f"{value!r} is not a boolean; use \"true\" or \"false\" (the mesh ignores this value)"
     if kind == "strict-bool" and value not in ("true", "false"):
@@ -223,15 +226,19 @@ def invalid_mesh_annotation(model: LintModel) -> Iterator[Hit]:
 
 # -- names -------------------------------------------------------------------------------
 
-def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | None) -> Iterator[Hit]:
+def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | None,
+                      written: frozenset[str] = frozenset()) -> Iterator[Hit]:
     names = tuple(known())
     for key in sorted(annotations):
-        if not in_mesh_domain(key) or key in known():
+        if not in_mesh_domain(key) or key in known() or key in written:
             continue
         hint = suggest(key, names)
         message = f"unknown annotation {key}" + (f"; did you mean {hint}?" if hint else
                                                  "; the mesh ignores it (check the spelling)")
-        yield Hit(message, at(key), subject)
+        place = at(key)
+        fix = Fix(f"rename {key} to {hint}", place.doc, (("rename", place.path, hint),)) \
+            if hint and hint not in annotations else None
+        yield Hit(message, place, subject, fix)
     ids = tuple(sorted(rule_ids()))
     for rule in parse(annotations.get(IGNORE)):
         if rule == "*" or rule in ids:
@@ -239,11 +246,24 @@ def _unknown_key_hits(annotations: dict[str, Any], at: Any, subject: Subject | N
         hint = suggest(rule, ids)
         message = f"{IGNORE} names unknown rule {rule!r}" + (f"; did you mean {hint}?" if hint else
                                                             "; see meshrender lint --list-rules")
-        yield Hit(message, Place(at(IGNORE).doc, at(IGNORE).path, needle=rule), subject)
+        place = at(IGNORE)
+        fix = Fix(f"replace {rule} with {hint} in {IGNORE}", place.doc, (("replace", place.path, rule, hint),)) \
+            if hint else None
+        yield Hit(message, Place(place.doc, place.path, needle=rule), subject, fix)
+
+
+def injected_annotations(view: WorkloadView) -> frozenset[str]:
+    """On a pod that is already injected (rendered output), the annotations the injector
+    configuration itself adds (values sidecarInjectorWebhook.injectedAnnotations): they are
+    what the settings asked for, not something written on the pod by hand."""
+    if STATUS not in view.annotations or view.tree is None:
+        return frozenset()
+    added = view.tree.get("values", "sidecarInjectorWebhook", "injectedAnnotations")
+    return frozenset(map(str, added)) if isinstance(added, dict) else frozenset()
 
 
 def _unknown_on_workload(view: WorkloadView) -> Iterator[Hit]:
-    yield from _unknown_key_hits(view.annotations, view.at_annotation, view.subject)
+    yield from _unknown_key_hits(view.annotations, view.at_annotation, view.subject, injected_annotations(view))
     if view.kind != "Pod":
         yield from _unknown_key_hits(view.own_meta.get("annotations") or {},
                                      lambda k: view.at("metadata", "annotations", k), view.subject)
@@ -257,6 +277,7 @@ def _unknown_on_workload(view: WorkloadView) -> Iterator[Hit]:
     misspelt rule id in meshrender.dev/ignore silences nothing.""",
     fix="Use the name the message suggests, or remove the annotation.",
     each=_unknown_on_workload,
+    autofix="renames the annotation (or the rule id in meshrender.dev/ignore) to the name the message suggests",
 )
 def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
     for name in sorted(model.namespaces):
@@ -275,6 +296,8 @@ def unknown_mesh_annotation(model: LintModel) -> Iterator[Hit]:
     Job template (spec.jobTemplate.metadata, where istioctl kube-inject reads them but the pods
     never carry them), has no effect.""",
     fix="Move the annotation to the pod template's metadata.annotations.",
+    autofix="""moves the annotation to the pod template's annotations (removes it when the pod template
+    already sets the same value; leaves it when the pod template sets another one)""",
 )
 def annotation_on_workload_metadata(view: WorkloadView) -> Iterator[Hit]:
     if view.kind == "Pod":
@@ -298,10 +321,83 @@ def annotation_on_workload_metadata(view: WorkloadView) -> Iterator[Hit]:
             entry = known().get(key)
             if entry is None or entry["scope"] != "pod":
                 continue
+            here = (*view.workload.path, *at, "metadata", "annotations", key)
+            fix = None
             if view.annotations.get(key) == own[key]:
                 advice = f"remove it here: {target} already sets it"
+                fix = Fix(f"remove {key} from {where}", view.doc, (("delete", here, 1),))
+            elif key in view.annotations:
+                advice = f"remove it here: {target} sets it to {view.annotations[key]!r}, which is what applies"
             else:
                 advice = f"move it to {target}"
+                fix = Fix(f"move {key} to {target}", view.doc,
+                          (("move", here, (*view.workload.meta_path, "annotations"), 1),))
             yield Hit(f"{key} on {where} has no effect, the injector reads the pod template; {advice}",
-                      view.at(*at, "metadata", "annotations", key))
+                      view.at(*at, "metadata", "annotations", key), fix=fix)
 
+
+
+# -- deprecated-mesh-annotation ----------------------------------------------------------
+
+def _deprecation(view: WorkloadView, key: str, value: Any, on_template: bool) -> tuple[str, Fix | None] | None:
+    """What to say about a deprecated annotation for this cluster's mesh version, and the
+    fix when one is mechanical; None when the mesh version predates the deprecation."""
+    entry = known().get(key)
+    if entry is None or not entry.get("deprecated"):
+        return None
+    cluster = view.model.cluster
+    mesh = cluster.mesh_version if cluster is not None else None
+    since, removed = parse_version(entry["deprecated"]), parse_version(entry.get("removed"))
+    if mesh is not None and since is not None and mesh < since:
+        return None
+    if removed is not None and (mesh is None or mesh >= removed):
+        return f"{key} was removed in Istio {show(removed)}: the mesh ignores it; remove it", None
+    text = f"{key} is deprecated since Istio {entry['deprecated']} and may not work in future Istio versions (IST0135)"
+    fix = None
+    path = (*view.workload.meta_path, "annotations", key)
+    if entry.get("replacement"):
+        text += f"; use {entry['replacement']} instead"
+        if on_template and entry["replacement"] not in view.annotations and mesh is not None:
+            fix = Fix(f"rename {key} to {entry['replacement']}", view.doc, (("rename", path, entry["replacement"]),))
+    elif entry.get("replacement_label"):
+        label = entry["replacement_label"]
+        text += f"; use the pod label {label} instead"
+        if on_template and str(value) in ("true", "false"):
+            fix = Fix(f"move {key} to the pod template's labels", view.doc,
+                      (("move", path, (*view.workload.meta_path, "labels"), 1),))
+    return text, fix
+
+
+@workload_rule(
+    "deprecated-mesh-annotation", "info",
+    title="A mesh annotation is deprecated or removed",
+    rationale="""Istio marks annotations deprecated in its annotation registry (istio/api
+    annotation/annotations.yaml) before removing them; `istioctl analyze` reports their use as IST0135
+    (DeprecatedAnnotation, istio/istio pkg/config/analysis/analyzers/annotations/annotations.go), at
+    the same info level. Which annotations, since which release, and their replacements are in
+    policies/mesh-annotations.yaml. Checked against the ClusterProfile's meshVersion (all of them when
+    it is unknown); as in Istio, the sidecar.istio.io/inject annotation is not reported on a pod that
+    also has the label.""",
+    fix="""Use the replacement the message names (the sidecar.istio.io/inject label instead of the
+    annotation, istio.io/reroute-virtual-interfaces instead of kubevirtInterfaces), or remove the
+    annotation.""",
+    autofix="""renames an annotation whose replacement takes the same value (when the ClusterProfile's
+    meshVersion has it), and moves a sidecar.istio.io/inject annotation of "true" or "false" to the pod
+    template's labels""",
+)
+def deprecated_mesh_annotation(view: WorkloadView) -> Iterator[Hit]:
+    sources = [(view.annotations, True)]
+    if view.kind != "Pod":
+        sources.append((view.own_meta.get("annotations") or {}, False))
+    for anns, on_template in sources:
+        if not isinstance(anns, dict):
+            continue
+        for key in sorted(anns):
+            if key == INJECT and on_template and INJECT in view.workload.labels:
+                continue  # both, on purpose (Istio's analyzer skips it too)
+            found = _deprecation(view, key, anns[key], on_template)
+            if found is None:
+                continue
+            text, fix = found
+            at = view.at_annotation(key) if on_template else view.at("metadata", "annotations", key)
+            yield Hit(text, at, fix=fix)

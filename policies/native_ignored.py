@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshrender.inject.gotext import truthy
-from meshrender.lint.finding import Hit
+from meshrender.lint.finding import Fix, Hit
 from meshrender.lint.model import WorkloadView
 from meshrender.lint.rules import workload_rule
 from meshrender.settings.provenance import Effective, Step
+
+DRAIN_SETTINGS = ("proxy.terminationDrainDuration", "proxy.proxyMetadata.EXIT_ON_ZERO_ACTIVE_CONNECTIONS")
 
 
 def _drains(pre_stop: Any) -> bool:
@@ -22,6 +24,38 @@ def _drains(pre_stop: Any) -> bool:
 
 def _user_set(s: Effective | Step | None) -> bool:
     return s is not None and s.origin.user_set
+
+
+def _removal(step: Step | Effective, what: str, prune: int) -> Fix | None:
+    """Removing a setting native mode ignores, when a SidecarProxySettings document (meshrender's
+    own, consumed) wrote it: Istio's objects (ProxyConfig, ConfigMaps, IstioOperator) are the
+    cluster's and stay. Applied only if every workload that takes this value is native
+    (needs_all: the rule's count of the workloads whose effective value it is)."""
+    place = step.origin.place
+    if step.origin.kind != "SidecarProxySettings" or place is None or place.doc is None or place.inner:
+        return None
+    return Fix(f"remove {what} from {step.origin.name}", place.doc, (("delete", place.path, prune),),
+               needs_all=_key(step))
+
+
+def _key(step: Step | Effective) -> tuple:
+    place = step.origin.place
+    assert place is not None and place.doc is not None
+    return ("takes", place.doc.source, place.doc.line, place.path)
+
+
+def _takers(view: WorkloadView, names: tuple[str, ...]) -> list[tuple]:
+    """(key, None) for each SidecarProxySettings field whose value this workload takes
+    for one of `names`: what a removal's needs_all counts."""
+    if not view.injected:
+        return []
+    out = []
+    for name in names:
+        s = view.setting(name)
+        if s is not None and s.winner.origin.kind == "SidecarProxySettings" and s.winner.origin.place is not None \
+                and s.winner.origin.place.doc is not None:
+            out.append((_key(s.winner), None))
+    return out
 
 
 def _custom_pre_stop(view: WorkloadView) -> Effective | None:
@@ -40,6 +74,9 @@ def _custom_pre_stop(view: WorkloadView) -> Effective | None:
     no effect and suggests a guarantee that comes from elsewhere.""",
     fix="""Remove holdApplicationUntilProxyStarts for native workloads (keep it only in settings that
     apply to traditional ones).""",
+    count=lambda view: _takers(view, ("proxy.holdApplicationUntilProxyStarts",)),
+    autofix="""removes the setting from the SidecarProxySettings document that sets it, when every workload
+    that takes it from there is native""",
 )
 def hold_application_ignored(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected or not view.native:
@@ -51,10 +88,11 @@ def hold_application_ignored(view: WorkloadView) -> Iterator[Hit]:
     # source that turns it on and was set in a file is the place to remove it.
     for step in (hold.winner, *hold.overridden):
         if _user_set(step) and truthy(step.value):
+            fix = _removal(step, "holdApplicationUntilProxyStarts", 1) if step is hold.winner else None
             yield Hit(
                 f"holdApplicationUntilProxyStarts (set in {step.origin.name}) has no effect: istio-proxy runs "
                 "as a native sidecar, which Kubernetes starts and waits for before the app containers; "
-                "remove it, or keep it only for traditional workloads", step.origin.place)
+                "remove it, or keep it only for traditional workloads", step.origin.place, fix=fix)
             break
 
 
@@ -66,6 +104,9 @@ def hold_application_ignored(view: WorkloadView) -> Iterator[Hit]:
     and EXIT_ON_ZERO_ACTIVE_CONNECTIONS, which tune the traditional shutdown race, do nothing.""",
     fix="""Remove terminationDrainDuration / EXIT_ON_ZERO_ACTIVE_CONNECTIONS for native workloads, or
     keep them only in settings that apply to traditional ones.""",
+    count=lambda view: _takers(view, DRAIN_SETTINGS),
+    autofix="""removes the setting from the SidecarProxySettings document that sets it, when every workload
+    that takes it from there is native""",
 )
 def drain_settings_ignored(view: WorkloadView) -> Iterator[Hit]:
     if not view.injected or not view.native:
@@ -73,11 +114,9 @@ def drain_settings_ignored(view: WorkloadView) -> Iterator[Hit]:
     custom = _custom_pre_stop(view)
     if custom is not None and not _drains(custom.value):
         return  # a custom lifecycle without the drain call: lifecycle-overrides-native-drain says so
-    for label, setting in (
-        ("terminationDrainDuration", view.setting("proxy.terminationDrainDuration")),
-        ("proxyMetadata.EXIT_ON_ZERO_ACTIVE_CONNECTIONS",
-         view.setting("proxy.proxyMetadata.EXIT_ON_ZERO_ACTIVE_CONNECTIONS")),
-    ):
+    for name in DRAIN_SETTINGS:
+        setting = view.setting(name)
+        label = name.removeprefix("proxy.")
         if setting is None or not _user_set(setting) or setting.winner.value is None:
             continue
         value = setting.winner.value
@@ -85,7 +124,8 @@ def drain_settings_ignored(view: WorkloadView) -> Iterator[Hit]:
             yield Hit(
                 f"{label} {value} (set in {setting.origin.name}) has no effect: istio-proxy runs as a "
                 "native sidecar and drains through its preStop hook, and Kubernetes stops it only after "
-                "the app containers; remove it, or keep it only for traditional workloads", setting.origin.place)
+                "the app containers; remove it, or keep it only for traditional workloads", setting.origin.place,
+                fix=_removal(setting.winner, label, label.count(".") + 1))
 
 
 @workload_rule(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,9 +10,10 @@ from functools import cache
 from typing import Any
 
 from meshrender.kube.selectors import matches as selector_matches
-from meshrender.lint.finding import Hit
+from meshrender.lint.finding import Hit, Subject
 from meshrender.lint.model import WorkloadView
 from meshrender.lint.rules import catalog, workload_rule
+from meshrender.lint.suppress import ignores_of
 from meshrender.settings.provenance import Place
 from meshrender.yamlio import Document
 
@@ -21,8 +23,24 @@ class Offender:
     id: str
     product: str
     webhooks: tuple[str, ...]
-    namespace_labels: tuple[tuple[str, str], ...]
+    configurations: tuple[str, ...]
+    services: tuple[str, ...]
+    paths: tuple[str, ...]
+    namespace_labels: tuple[tuple[str, tuple[str, ...]], ...]
     fixed_in: str | None
+
+    def matches(self, config: str, hook: dict[str, Any]) -> bool:
+        """This entry of configuration `config` is this product's webhook."""
+        if self.webhooks and hook.get("name") not in self.webhooks:
+            return False
+        if self.configurations and not any(fnmatch.fnmatchcase(config, g) for g in self.configurations):
+            return False
+        service = ((hook.get("clientConfig") or {}).get("service") or {}) if isinstance(
+            hook.get("clientConfig"), dict) else {}
+        service = service if isinstance(service, dict) else {}
+        if self.services and not any(fnmatch.fnmatchcase(str(service.get("name") or ""), g) for g in self.services):
+            return False
+        return not self.paths or any(fnmatch.fnmatchcase(str(service.get("path") or ""), g) for g in self.paths)
 
 
 @dataclass(frozen=True)
@@ -31,13 +49,19 @@ class Match:
     anchor: Place
     how: str
     by_namespace_label: bool
+    config: Document | None = None  # the MutatingWebhookConfiguration, when one among the inputs matched
+
+
+def _values(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
 @cache
 def offenders() -> tuple[Offender, ...]:
     return tuple(
-        Offender(o["id"], o["product"], tuple(o.get("webhooks") or ()),
-                 tuple((str(k), str(v)) for k, v in (o.get("namespace_labels") or {}).items()),
+        Offender(o["id"], o["product"], tuple(o.get("webhooks") or ()), tuple(o.get("configurations") or ()),
+                 tuple(o.get("services") or ()), tuple(o.get("paths") or ()),
+                 tuple((str(k), _values(v)) for k, v in (o.get("namespace_labels") or {}).items()),
                  str(o["fixed_in"]) if o.get("fixed_in") else None)
         for o in catalog("native-sidecar-webhooks.yaml")["offenders"])
 
@@ -71,30 +95,31 @@ def stripping_webhooks(view: WorkloadView) -> list[Match]:
     """Known offenders that will see this workload's pods, from the inputs' webhooks and namespaces."""
     model = view.model
     ns_labels = model.namespace_labels(view.namespace)
-    by_name = {name: o for o in offenders() for name in o.webhooks}
     found: list[Match] = []
     for doc in model.settings.webhooks:
         hooks = doc.data.get("webhooks")
-        config = (doc.data.get("metadata") or {}).get("name") or "(unnamed)"
+        config = str((doc.data.get("metadata") or {}).get("name") or "(unnamed)")
         for i, hook in enumerate(hooks if isinstance(hooks, list) else []):
-            offender = by_name.get(hook.get("name")) if isinstance(hook, dict) else None
-            if offender is None or not _intercepts_pod_creation(hook) or _fixed(offender, doc):
+            if not isinstance(hook, dict) or not _intercepts_pod_creation(hook):
+                continue
+            offender = next((o for o in offenders() if o.matches(config, hook)), None)
+            if offender is None or _fixed(offender, doc) or any(m.offender.id == offender.id for m in found):
                 continue
             if not (selector_matches(hook.get("namespaceSelector"), ns_labels)
                     and selector_matches(hook.get("objectSelector"), view.workload.labels)):
                 continue
             found.append(Match(offender, Place(doc, ("webhooks", i, "name")),
-                               f"webhook {hook['name']} of MutatingWebhookConfiguration {config}", False))
+                               f"webhook {hook.get('name')} of MutatingWebhookConfiguration {config}", False, doc))
     ns_doc = model.namespaces.get(view.namespace)
     if ns_doc is not None:
         seen = {m.offender.id for m in found}
         for offender in offenders():
             wanted = offender.namespace_labels
-            if offender.id in seen or not wanted or any(ns_labels.get(k) != v for k, v in wanted):
+            if offender.id in seen or not wanted or any(ns_labels.get(k) not in v for k, v in wanted):
                 continue
-            key, value = wanted[0]
+            key = wanted[0][0]
             found.append(Match(offender, Place(ns_doc, ("metadata", "labels", key)),
-                               f"selected by the namespace label {key}: {value}", True))
+                               f"selected by the namespace label {key}: {ns_labels[key]}", True))
     return found
 
 
@@ -103,8 +128,11 @@ def stripping_webhooks(view: WorkloadView) -> list[Match]:
     title="A webhook strips the native sidecar's restartPolicy",
     rationale="""Some mutating webhooks decode pods with Kubernetes API types older than 1.28 and write
     them back without the init containers' restartPolicy: Always (KubeSphere's logsidecar-injector,
-    older k8s-image-swapper and EKS pod identity webhooks, ...). A native istio-proxy then becomes a
-    plain init container: the pod is rejected or hangs in PodInitializing.""",
+    kube-secrets-init, the AWS App Mesh controller, older OpenTelemetry operator, Datadog admission
+    controller, kube-image-keeper, k8s-image-swapper and EKS pod identity webhooks, ...). A native
+    istio-proxy then becomes a plain init container: the pod is rejected or hangs in
+    PodInitializing. The products, their webhooks and the first fixed releases, with the sources, are
+    in policies/native-sidecar-webhooks.yaml.""",
     fix="""Run the affected workloads traditional (sidecar.istio.io/nativeSidecar: "false", or
     ASMMeshConfig enableNativeSidecar: false), upgrade the webhook to a fixed release, or keep the
     namespace out of the webhook's selector.""",
@@ -120,10 +148,15 @@ def webhook_strips_native(view: WorkloadView) -> Iterator[Hit]:
         if m.by_namespace_label:
             remedies.append("remove this label from the namespace")
         remedies.append("run the workload traditional (sidecar.istio.io/nativeSidecar: \"false\")")
+        subject = view.subject
+        if m.config is not None:  # a configuration known to run a fixed release can say so
+            own = ignores_of([((m.config.data.get("metadata") or {}),
+                               f"MutatingWebhookConfiguration {(m.config.data.get('metadata') or {}).get('name')}")])
+            subject = Subject(subject.name, {**own, **subject.ignores})
         yield Hit(
             f"runs istio-proxy as a native sidecar, but {o.product} ({m.how}) drops restartPolicy: Always "
             f"from init containers, so the pod is rejected or hangs in PodInitializing; {', or '.join(remedies)}",
-            m.anchor)
+            m.anchor, subject)
 
 
 def _label_anchor(view: WorkloadView, key: str) -> Place:

@@ -121,7 +121,8 @@ def test_json_document(cli, tmp_path):
         "rule": "proxy-uid-conflict", "severity": "error",
         "message": "container web runs as UID 1337, the proxy's UID: its traffic bypasses the proxy, so mTLS, "
                    "authorization and telemetry silently do not apply; run it as another UID",
-        "file": str(root / "app.yaml"), "line": 13, "column": 29, "workload": "Deployment shop/web"}]
+        "file": str(root / "app.yaml"), "line": 13, "column": 29, "workload": "Deployment shop/web",
+        "fixable": False}]
     assert doc["summary"] == {"error": 1, "warning": 0, "info": 0, "suppressed": 0, "workloads": 1, "files": 2,
                               "skippedFiles": 0}
     assert (doc["failOn"], doc["failed"]) == ("error", True)
@@ -241,7 +242,9 @@ def test_list_rules_prints_every_rule_with_severity_and_rationale(cli):
         "proxy-image-version-mismatch": "warning",
         "proxy-resources-request-exceeds-limit": "error", "proxy-uid-conflict": "error",
         "reinjected-by-cluster-webhook": "warning", "render-error": "error", "unknown-mesh-annotation": "warning",
-        "webhook-strips-native-sidecar": "error",
+        "webhook-strips-native-sidecar": "error", "deprecated-mesh-annotation": "info",
+        "namespace-multiple-injection-labels": "warning", "settings-apply-to-no-workload": "warning",
+        "vpa-ignores-native-sidecar": "warning",
     }
     assert all(x["rationale"] and x["fix"] and x["title"] for x in listed)
 

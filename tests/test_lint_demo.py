@@ -1,4 +1,4 @@
-"""The example lint repo (fixtures/lint-demo) gives its checked-in findings, in all four formats.
+"""The example lint repo (fixtures/lint-demo) gives its checked-in findings, in every format.
 
 Regenerate the expected files after a deliberate change with
 `.venv/bin/python tests/test_lint_demo.py` (from the repository root), and review the diff.
@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "fixtures/lint-demo"
 EXPECTED = ROOT / "fixtures" / "lint-demo-expected"
-OUTPUTS = {"text": "findings.txt", "json": "findings.json", "sarif": "findings.sarif", "github": "findings.github.txt"}
+OUTPUTS = {"text": "findings.txt", "json": "findings.json", "sarif": "findings.sarif", "github": "findings.github.txt",
+           "markdown": "findings.md", "junit": "findings.junit.xml"}
 
 
 @pytest.fixture
@@ -45,6 +46,8 @@ def test_demo_covers_every_rule_of_the_issue_and_each_format_agrees(cli, at_root
         "init-container-without-mesh", "invalid-mesh-annotation", "unknown-mesh-annotation",
         "mesh-annotation-on-workload-metadata", "conflicting-traffic-settings",
         "proxy-resources-request-exceeds-limit", "reinjected-by-cluster-webhook", "proxy-uid-conflict",
+        "namespace-multiple-injection-labels", "deprecated-mesh-annotation", "vpa-ignores-native-sidecar",
+        "settings-apply-to-no-workload",
     }
     assert doc["summary"]["suppressed"] == 2
     text_lines = (EXPECTED / "findings.txt").read_text(encoding="utf-8").splitlines()

@@ -58,7 +58,7 @@ def test_a_new_module_in_policies_is_a_new_rule(extra_policy, cli, tmp_path):
     assert {"id": "image-not-pinned", "severity": "warning", "family": "pinning",
             "title": "An app image is not pinned to a digest",
             "rationale": "Tags move; a rendered manifest should say exactly what runs.",
-            "fix": "Pin the image by digest."} in listed
+            "fix": "Pin the image by digest.", "autofix": None} in listed
     app = tmp_path / "app.yaml"
     app.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers:\n"
                    "    - name: a\n      image: registry.internal/a:1\n"

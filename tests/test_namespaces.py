@@ -87,3 +87,13 @@ webhooks:
     r = cli("render", str(root))
     assert injected(r.out) == {"web": False}
     assert "istio.io/rev=canary, which selects no injector webhook" in r.err
+
+
+def test_istio_injection_wins_over_a_revision_label_on_the_same_namespace(cli, repo):
+    # The revision webhooks skip namespaces labelled istio-injection; the default control
+    # plane's webhook selects it (istioctl analyze IST0123 warns about the pair).
+    root = repo({"ns.yaml": ns("istio-injection: enabled, istio.io/rev: canary"), "a.yaml": app("web")})
+    assert injected(cli("render", str(root)).out) == {"web": True}
+    # Only the revision label: that revision's webhook injects it.
+    root = repo({"ns.yaml": ns("istio.io/rev: canary"), "a.yaml": app("web")})
+    assert injected(cli("render", str(root)).out) == {"web": True}

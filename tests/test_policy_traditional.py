@@ -40,19 +40,50 @@ INIT_BODY = """      initContainers:
           image: registry.example.com/app:1.0"""
 
 
-def test_init_container_under_a_traditional_sidecar(lint):
+CNI_VALUES = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio-sidecar-injector, namespace: istio-system}
+data:
+  values: |
+    istio_cni:
+      enabled: true
+"""
+
+
+def test_init_container_under_a_traditional_sidecar_without_cni_keeps_its_network(lint):
+    """Istio moves istio-init after the user's init containers in traditional mode
+    (reorderPod), so they run before the redirect: nothing to report."""
     r = lint({"profile.yaml": profile("1.28"), "app.yaml": deployment(spec=INIT_BODY.format(sc=""))})
+    assert r.of("init-container-without-mesh") == []
+
+
+def test_init_container_under_a_traditional_sidecar_with_cni_has_no_network(lint):
+    r = lint({"profile.yaml": profile("1.28"), "cni.yaml": CNI_VALUES,
+              "app.yaml": deployment(spec=INIT_BODY.format(sc=""))})
     assert r.where("init-container-without-mesh") == [r.at("app.yaml", "name: fetch-config")]
+    (message,) = [f["message"] for f in r.of("init-container-without-mesh")]
+    assert "Istio CNI plugin" in message and "traditional istio-proxy" in message
+
+
+def test_init_container_listed_before_a_native_proxy_has_no_network(lint):
+    body = INIT_BODY.replace("      initContainers:", "      initContainers:\n        - name: warm-cache\n"
+                                                     "          image: registry.example.com/warm:1.0").format(sc="")
+    anns = '        sidecar.istio.io/init-containers-before-proxy: "fetch-config"'
+    r = lint({"profile.yaml": profile(), "app.yaml": deployment(annotations=anns, spec=body)})
+    # fetch-config runs between istio-init and istio-proxy; warm-cache after the proxy
+    assert r.where("init-container-without-mesh") == [r.at("app.yaml", "fetch-config", 1)]
+    assert "init-containers-before-proxy" in r.of("init-container-without-mesh")[0]["message"]
 
 
 def test_init_container_is_fine_as_uid_1337_in_native_mode_or_without_capture(lint):
     body = INIT_BODY.format(sc="\n          securityContext: {runAsUser: 1337}")
-    r = lint({"profile.yaml": profile("1.28"), "app.yaml": deployment(spec=body)})
+    r = lint({"profile.yaml": profile("1.28"), "cni.yaml": CNI_VALUES, "app.yaml": deployment(spec=body)})
     assert r.of("init-container-without-mesh") == []
     assert r.of("proxy-uid-conflict") == []  # init containers may use the proxy's UID on purpose
     r = lint({"profile.yaml": profile(), "app.yaml": deployment(spec=INIT_BODY.format(sc=""))})
     assert r.of("init-container-without-mesh") == []
-    r = lint({"profile.yaml": profile("1.28"),
+    r = lint({"profile.yaml": profile("1.28"), "cni.yaml": CNI_VALUES,
               "app.yaml": deployment(annotations='        sidecar.istio.io/interceptionMode: NONE',
                                      spec=INIT_BODY.format(sc=""))})
     assert r.of("init-container-without-mesh") == []

@@ -75,3 +75,58 @@ def test_fixed_unmatched_or_traditional_is_fine(lint):
     r = lint({**files, "hook.yaml": SWAPPER.format(version="1.5.2", team="shop"),
               "app.yaml": deployment(annotations='        sidecar.istio.io/nativeSidecar: "false"')})
     assert r.of("webhook-strips-native-sidecar") == []
+
+
+def mpod_hook(config: str, service: str, path: str, version: str = "", name: str = "mpod.kb.io",
+              annotations: str = "") -> str:
+    labels = f"\n  labels: {{app.kubernetes.io/version: \"{version}\"}}" if version else ""
+    anns = f"\n  annotations: {{{annotations}}}" if annotations else ""
+    return f"""apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: {config}{labels}{anns}
+webhooks:
+  - name: {name}
+    clientConfig:
+      service: {{name: {service}, namespace: ops, path: {path}}}
+    rules:
+      - {{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods]}}
+"""
+
+
+STRIP = "webhook-strips-native-sidecar"
+
+
+def test_generic_webhook_names_are_told_apart_by_their_service(lint):
+    """kubebuilder's mpod.kb.io is used by several operators: the OpenTelemetry operator and
+    kube-image-keeper are recognised by service and path, any other operator is not reported."""
+    files = {"profile.yaml": profile(), "app.yaml": deployment()}
+    r = lint({**files, "hook.yaml": mpod_hook("otel-mutation", "otel-opentelemetry-operator-webhook",
+                                              "/mutate-v1-pod", version="0.82.1")})
+    assert "OpenTelemetry Operator" in r.of(STRIP)[0]["message"] and "0.83.0 or later" in r.of(STRIP)[0]["message"]
+    r = lint({**files, "hook.yaml": mpod_hook("kuik-mutating-webhook", "kube-image-keeper-webhook",
+                                              "/mutate-core-v1-pod")})
+    assert "kube-image-keeper" in r.of(STRIP)[0]["message"]
+    assert lint({**files, "hook.yaml": mpod_hook("acme", "acme-operator-webhook", "/mutate-v1-pod")}).of(STRIP) == []
+    assert lint({**files, "hook.yaml": mpod_hook("otel-mutation", "opentelemetry-operator-webhook", "/mutate-v1-pod",
+                                                 version="0.92.1")}).of(STRIP) == []
+
+
+def test_webhooks_known_by_configuration_name_and_by_namespace_label(lint):
+    files = {"profile.yaml": profile(), "app.yaml": deployment()}
+    r = lint({**files, "hook.yaml": mpod_hook("datadog-webhook", "datadog-cluster-agent-admission-controller",
+                                            "/injectconfig", name="datadog.webhook.agent.config")})
+    assert "Datadog Cluster Agent admission controller" in r.of(STRIP)[0]["message"]
+    r = lint({**files, "hook.yaml": "", "ns.yaml": namespace("    appmesh.k8s.aws/sidecarInjectorWebhook: disabled")})
+    assert r.where(STRIP) == [r.at("ns.yaml", "appmesh.k8s.aws/sidecarInjectorWebhook")]
+    assert "AWS App Mesh controller" in r.of(STRIP)[0]["message"]
+    r = lint({**files, "hook.yaml": mpod_hook("secrets-init", "secrets-init-webhook-svc", "/pods",
+                                              name="secrets-init.doit-intl.com")})
+    assert "kube-secrets-init" in r.of(STRIP)[0]["message"]
+
+
+def test_a_webhook_configuration_known_to_run_a_fixed_release_can_say_so(lint):
+    hook = mpod_hook("kuik-mutating-webhook", "kube-image-keeper-webhook", "/mutate-core-v1-pod",
+                     annotations=f"meshrender.dev/ignore: {STRIP}")
+    r = lint({"profile.yaml": profile(), "app.yaml": deployment(), "hook.yaml": hook})
+    assert r.of(STRIP) == [] and r.doc["summary"]["suppressed"] == 1

@@ -14,8 +14,8 @@ from meshrender.cli import CONTEXT, common_options, handle_errors, input_paths, 
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("--against", required=True, metavar="DIR",
               help="A previous `meshrender render -o DIR` to compare with.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Report format.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="Report format (markdown: a pull-request comment).")
 @common_options
 @click.option("-q", "--quiet", is_flag=True, help="No render warnings on stderr.")
 @handle_errors
@@ -38,7 +38,7 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     if not quiet:
         for w in result.warnings:
             click.echo(w, err=True)
-    out = drift_format.as_json(report, refresh) if fmt == "json" else drift_format.text(report, refresh)
+    out = {"json": drift_format.as_json, "markdown": drift_format.markdown}.get(fmt, drift_format.text)(report, refresh)
     sys.stdout.write(out)
     sys.stdout.flush()
     sys.exit(1 if report.drift else 0)

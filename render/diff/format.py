@@ -111,3 +111,67 @@ def as_json(report: DriftReport, refresh: str) -> str:
         "refresh": refresh if report.drift else None,
     }
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def markdown(report: DriftReport, refresh: str) -> str:
+    """A pull-request comment: a summary table, then each file, document and field that
+    would change (escaped, cut to fit GitHub's comment limit), then the command to run."""
+    from meshrender import markdown as md
+
+    against = report.against.rstrip("/") or "."
+    out = md.Budget()
+    if not report.drift:
+        out.force("### :white_check_mark: meshrender diff")
+        out.force("")
+        out.force(f"{md.code(against)} is up to date ({_n(report.compared_files, 'file')}, "
+                  f"{_n(report.compared_documents, 'document')} compared).")
+        return out.render()
+    c = report.counts()
+    out.force("### :warning: meshrender diff")
+    out.force("")
+    out.force(f"{md.code(against)} differs from a fresh render.")
+    out.force("")
+    out.force("| Files | changed | added | removed | Documents | Fields |")
+    out.force("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    out.force(f"| {c['files']} | {c[CHANGED]} | {c[ADDED]} | {c[REMOVED]} | {c['documents']} | {c['fields']} |")
+    tail = ["", "Refresh it with:", "", md.fenced(refresh, "sh")]
+    reserve = sum(len(x) + 1 for x in tail) + 300
+    out.force("")
+    out.force("| File | Document | Field | Committed | Rendered |")
+    out.force("| --- | --- | --- | --- | --- |")
+    rows = 0
+    total = 0
+    for f in report.files:
+        where = md.code(f.path)
+        entries: list[tuple[str, str, str, str]] = []
+        if f.status == ADDED:
+            entries.append(("(new file)", f"({_n(len(f.documents), 'document')})", "", ""))
+        elif f.status == REMOVED:
+            entries.append(("(file removed)", "(a render no longer writes it)", "", ""))
+        else:
+            for d in f.documents:
+                line = f" (line {d.line})" if d.line else ""
+                if d.status in (ADDED, REMOVED):
+                    entries.append((d.display, f"(document {'added' if d.status == ADDED else 'removed'})", "", ""))
+                elif d.status == "formatting":
+                    entries.append((d.display + line, "(comments or formatting)", "", ""))
+                else:
+                    for ch in d.changes:
+                        at = f" (line {ch.line})" if ch.line else ""
+                        old = "" if ch.op == "added" else _show(ch.old)
+                        new = "" if ch.op == "removed" else _show(ch.new)
+                        entries.append((d.display, ch.path + at, old, new))
+        for doc, field, old, new in entries:
+            total += 1
+            shown = md.code(field) if field and not field.startswith("(") else md.cell(field)
+            before, after = (md.code(old) if old else ""), (md.code(new) if new else "")
+            row = f"| {where} | {md.cell(doc)} | {shown} | {before} | {after} |"
+            if out.add(row, reserve=reserve):
+                rows += 1
+    if rows < total:
+        out.force("")
+        out.force(f"_{total - rows} more change{'s' if total - rows != 1 else ''} not shown: this comment stays under "
+                  f"GitHub's {md.GITHUB_COMMENT_LIMIT:,}-character limit. Run `meshrender diff` for all of them._")
+    for line in tail:
+        out.force(line)
+    return out.render()

@@ -103,11 +103,18 @@ def select(namespace: str, ns_doc: Document | None, pod_labels: dict[str, Any], 
     if not hooks:
         hook_values = values.get("sidecarInjectorWebhook") if isinstance(values, dict) else None
         by_default = bool(isinstance(hook_values, dict) and hook_values.get("enableNamespacesByDefault"))
-        # Without the configurations, a revision label names some control plane's webhooks
-        # (another revision's, a revision tag's): the cluster has them, or it would not say so.
-        revision = ns_labels.get(REVISION_LABEL) or labels.get(REVISION_LABEL) or \
-            (str(values.get("revision") or "") if isinstance(values, dict) else "")
-        hooks = list(_chart_webhooks(revision, by_default))
+        # Without the configurations, the cluster has the configured control plane's webhooks,
+        # and those of any control plane a label names: istio-injection the default one, a
+        # revision label that revision (or revision tag). The cluster has them, or it would
+        # not say so.
+        configured = str(values.get("revision") or "") if isinstance(values, dict) else ""
+        revisions = [configured or "default"]
+        if INJECTION_LABEL in ns_labels:
+            revisions.append("default")
+        revisions += [r for r in (ns_labels.get(REVISION_LABEL), labels.get(REVISION_LABEL)) if r]
+        hooks = []
+        for revision in dict.fromkeys(revisions):
+            hooks += _chart_webhooks(revision, by_default)
     for name, ns_selector, object_selector in hooks:
         if selectors.matches(ns_selector, ns_labels) and selectors.matches(object_selector, labels):
             return Selection(name, _why_called(name, namespace, ns_labels, labels), _deciding_label(ns_labels))

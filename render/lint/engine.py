@@ -8,15 +8,17 @@ then runs the run rules (what looks across files) and sorts the report.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from meshrender.config import NO_CONFIG, Config
 from meshrender.errors import Location
 from meshrender.evaluate.evaluation import WorkloadSummary
-from meshrender.lint.finding import Finding, Hit, Severity
+from meshrender.lint.finding import Edit, Finding, Fix, Hit, Severity
 from meshrender.lint.model import LintModel, WorkloadView
 from meshrender.lint.rules import Rule
 from meshrender.lint.suppress import suppressed_by
@@ -35,6 +37,11 @@ class Report:
     not_manifests: int = 0  # files skipped: no Kubernetes manifest in them
     rules: tuple[Rule, ...] = ()
     evaluated: list[WorkloadSummary] = field(default_factory=list)  # each workload, in input order
+    # rule id -> key -> [detail, number of workloads]: what rules' `count` totalled (fixes'
+    # `needs_all` conditions are read from it)
+    tallies: dict[str, dict[Any, list]] = field(default_factory=dict)
+    # fixes held back because they would change workloads that have no such finding, and why
+    held: list[tuple[Finding, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         c = Counter(f.severity.label for f in self.findings)
@@ -67,8 +74,25 @@ class _Locator:
 
 
 # One finding as a file's check reports it, small enough to cross from a worker process:
-# (rule id, message as the rule wrote it, location, workload, the ignore that silences it).
-Found = tuple[str, str, Location, str | None, str | None]
+# (rule id, message as the rule wrote it, location, workload, the ignore that silences it,
+# the edit that fixes it).
+Found = tuple[str, str, Location, str | None, str | None, Edit | None]
+
+
+@lru_cache(maxsize=256)
+def _digest(text: str) -> str:
+    """A document's text, hashed once: shared settings documents are named by many fixes."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def edit_of(rule: Rule, fix: Fix | None) -> Edit | None:
+    """A hit's Fix as an Edit that can leave the worker (None for stdin: nothing to write)."""
+    doc = fix.doc if fix is not None else None
+    if doc is None or doc.source == "-" or doc.source.startswith("<"):
+        return None
+    return Edit(fix.description, doc.source, doc.line, _digest(doc.text), fix.ops, rule.id, fix.needs_all)
 
 
 @dataclass
@@ -101,7 +125,7 @@ def _found(rule: Rule, hit: Hit, view: WorkloadView | None, locate: _Locator) ->
     location = locate(hit.anchor, view.at_meta() if view is not None else None)
     workload = subject.name if subject is not None else None
     by = suppressed_by(subject.ignores, rule.id) if subject is not None else None
-    return rule.id, hit.message, location, workload, by
+    return rule.id, hit.message, location, workload, by, edit_of(rule, hit.fix)
 
 
 def check_file(model: LintModel, views: list[WorkloadView], rules: tuple[Rule, ...]) -> FileLint:
@@ -141,7 +165,7 @@ class Gatherer:
         self.shared: dict[Any, Any] = {}
 
     def _add(self, found: Found) -> None:
-        rule_id, raw, location, workload, by = found
+        rule_id, raw, location, workload, by, edit = found
         if by is None and self.config.ignores:
             by = self.config.ignored_by(rule_id, location.path, workload)
         key = (rule_id, location, workload, raw)  # one finding per place, workload and problem
@@ -156,7 +180,7 @@ class Gatherer:
         self.seen.add((rule_id, location, workload, raw))
         message = " ".join(raw.split())  # one line: FILE:LINE:COL parsers read line by line
         message = raw if message == raw else message
-        finding = Finding(rule_id, self.by_id[rule_id].severity, message, location, workload, by)
+        finding = Finding(rule_id, self.by_id[rule_id].severity, message, location, workload, by, edit)
         (self.report.suppressed if by else self.report.findings).append(finding)
 
     def add(self, result: FileLint) -> None:
@@ -179,4 +203,31 @@ class Gatherer:
                     self._add(_found(rule, hit, None, locate))
         self.report.findings.sort(key=Finding.sort_key)
         self.report.suppressed.sort(key=Finding.sort_key)
+        self.report.tallies = self.model.tallies
+        self._hold_shared_fixes()
         return self.report
+
+    def _hold_shared_fixes(self) -> None:
+        """A fix with `needs_all` (a setting shared by several workloads) applies only if
+        every workload its rule counted under that key has a finding proposing it; the
+        findings of a fix that does not are reported without it, and the reason kept."""
+        report = self.report
+        wanting: Counter[tuple] = Counter()
+        for f in [*report.findings, *report.suppressed]:
+            if f.fix is not None and f.fix.needs_all is not None:
+                wanting[(f.rule, f.fix)] += 1
+        reasons: dict[tuple, str | None] = {}
+        for key, have in wanting.items():
+            rule, edit = key
+            total = report.tallies.get(rule, {}).get(edit.needs_all, [None, 0])[1]
+            n = total - have
+            reasons[key] = None if n <= 0 else (
+                f"{n} other workload{'s take' if n != 1 else ' takes'} it from there without this finding "
+                "(it has an effect on them)")
+        for findings in (report.findings, report.suppressed):
+            for i, f in enumerate(findings):
+                why = reasons.get((f.rule, f.fix)) if f.fix is not None else None
+                if why is not None:
+                    if not any(h.fix == f.fix for h, _ in report.held):
+                        report.held.append((f, why))
+                    findings[i] = dataclasses.replace(f, fix=None)

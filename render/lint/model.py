@@ -22,7 +22,7 @@ from meshrender.inputs.kinds import Workload
 from meshrender.lint.finding import Subject
 from meshrender.lint.suppress import ignores_of
 from meshrender.run.driver import Problem, Run
-from meshrender.settings.collect import Settings
+from meshrender.settings.collect import Settings, SidecarSettings
 from meshrender.settings.mode import Cluster
 from meshrender.settings.provenance import Effective, Place
 from meshrender.settings.resolve import Options, Resolver
@@ -222,6 +222,8 @@ class LintModel:
     problems: list[Problem] = field(default_factory=list)
     # rule id -> key -> [detail, number of workloads]: what run rules' `count` saw, totalled
     tallies: dict[str, dict[Any, list]] = field(default_factory=dict)
+    # settings documents that applied to no workload (known once every file is evaluated)
+    unused_settings: list[SidecarSettings] = field(default_factory=list)
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @classmethod

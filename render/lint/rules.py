@@ -39,34 +39,42 @@ class Rule:
     scope: str  # "workload" or "run"
     family: str
     each: Check | None = None  # run rules: the hits of one workload
-    count: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None  # run rules: (key, detail) per workload
+    count: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None  # (key, detail) per workload
+    autofix: str | None = None  # what `lint --fix` changes for this rule's findings, if it can
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "severity": self.severity.label, "family": self.family, "title": self.title,
-                "rationale": self.rationale, "fix": self.fix}
+                "rationale": self.rationale, "fix": self.fix, "autofix": self.autofix}
 
 
 def _rule(scope: str, id: str, severity: str, title: str, rationale: str, fix: str,
           **parts: Any) -> Callable[[Check], Rule]:
     def wrap(fn: Check) -> Rule:
         family = fn.__module__.rpartition(".")[2]
+        if parts.get("autofix"):
+            parts["autofix"] = " ".join(parts["autofix"].split())
         return Rule(id, Severity.parse(severity), title, " ".join(rationale.split()), " ".join(fix.split()),
                     fn, scope, family, **parts)
 
     return wrap
 
 
-def workload_rule(id: str, severity: str, *, title: str, rationale: str, fix: str) -> Callable[[Check], Rule]:
-    """Declare a rule checked once per workload: `check(view: WorkloadView) -> Iterable[Hit]`."""
-    return _rule("workload", id, severity, title, rationale, fix)
+def workload_rule(id: str, severity: str, *, title: str, rationale: str, fix: str,
+                  count: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None,
+                  autofix: str | None = None) -> Callable[[Check], Rule]:
+    """Declare a rule checked once per workload: `check(view: WorkloadView) -> Iterable[Hit]`.
+    `autofix` says what `lint --fix` does with its findings (their hits carry a Fix);
+    `count(view)`, as for run rules, totals what the fixes' `needs_all` keys refer to."""
+    return _rule("workload", id, severity, title, rationale, fix, count=count, autofix=autofix)
 
 
 def run_rule(id: str, severity: str, *, title: str, rationale: str, fix: str, each: Check | None = None,
-             count: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None) -> Callable[[Check], Rule]:
+             count: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None,
+             autofix: str | None = None) -> Callable[[Check], Rule]:
     """Declare a rule checked once per run: `check(model: LintModel) -> Iterable[Hit]`, plus
     `each(view) -> Iterable[Hit]` for what it finds in one workload, and `count(view)` for
     what it totals over workloads (details must pickle: they cross from the worker)."""
-    return _rule("run", id, severity, title, rationale, fix, each=each, count=count)
+    return _rule("run", id, severity, title, rationale, fix, each=each, count=count, autofix=autofix)
 
 
 @cache

@@ -65,7 +65,8 @@ def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | Non
     # found before the workers fork
     linter = Linter(configured(all_rules() if rules is None else rules, options.config))
     run = drive(paths, options, linter, strict=False, keep_original=True, warn=warn, workers=workers)
-    assert linter.gatherer is not None
+    assert linter.gatherer is not None and linter.model is not None
+    linter.model.unused_settings = run.unused_settings() if run.resolver is not None else []
     report = linter.gatherer.finish()
     report.not_manifests = len(run.skipped)
     report.files -= len(run.skipped)

@@ -109,6 +109,12 @@ class Run:
         return [s for k, s in enumerate(self.settings.sidecar)
                 if s.scope == "workload" and k not in self.used_settings]
 
+    def unused_settings(self) -> list[SidecarSettings]:
+        """SidecarProxySettings that applied to no workload of the run: a selector that
+        matched nothing, a namespace without workloads (global ones apply to all)."""
+        return [s for k, s in enumerate(self.settings.sidecar)
+                if s.scope != "global" and k not in self.used_settings]
+
 
 class Handler(Protocol):
     def start(self, run: Run) -> None: ...
@@ -222,7 +228,8 @@ def collect_settings(docs: Iterable[Document], strict: bool, problems: list[Prob
         except SchemaError as e:
             if strict:
                 raise
-            problems.append(_problem(e, "invalid-setting", doc))
+            # every violation of the document, so that one lint run shows them all
+            problems += [_problem(x, "invalid-setting", doc) for x in e.every()]
         except InputError as e:
             if strict:
                 raise

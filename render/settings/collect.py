@@ -67,6 +67,7 @@ class Settings:
     namespaces: dict[str, Document] = field(default_factory=dict)
     webhooks: list[Document] = field(default_factory=list)
     declared_kinds: kinds.KindTable | None = None  # built-in kinds and the profile's workloadKinds
+    autoscalers: list[Document] = field(default_factory=list)  # VerticalPodAutoscalers (for lint)
 
     @property
     def workload_kinds(self) -> kinds.KindTable:
@@ -112,7 +113,7 @@ def settings_kind(data: Any) -> str | None:
 # behind a double-quoted escape) to be one; other documents need not be parsed to find
 # the settings first.
 _RECORDED_KINDS = ("SidecarProxySettings", "ClusterProfile", "ASMMeshConfig", "IstioOperator", "ProxyConfig",
-                   "Namespace", "MutatingWebhookConfiguration")
+                   "Namespace", "MutatingWebhookConfiguration", "VerticalPodAutoscaler")
 
 
 def may_be_settings(text: str) -> bool:
@@ -178,6 +179,9 @@ class Collector:
                 return False
             if kind == "MutatingWebhookConfiguration":
                 self.settings.webhooks.append(doc)
+                return False
+            if kind == "VerticalPodAutoscaler" and str(data.get("apiVersion") or "").startswith("autoscaling.k8s.io/"):
+                self.settings.autoscalers.append(doc)
                 return False
         kind = settings_kind(data)
         if kind is None:

@@ -243,6 +243,13 @@ class Resolver:
             tree = self._namespace_tree(w.namespace).copy()
             _apply_scope(tree, pcs, "workload ProxyConfig")
             _apply_scope(tree, [s.layer for s in sps], "workload")
+            if not self.release.image_known:
+                try:
+                    release.check_image(self.release, tree.data["values"])
+                except UsageError as e:
+                    # The workload cannot be rendered; lint reports it there and checks the rest.
+                    where = w.source_doc.location if w.source_doc is not None else None
+                    raise InputError(f"{w.display}: {e.message}", where, field=e.field) from None
             base = Resolved(tree, self._config(tree, True), _UNDECIDED)
             self._cache[key] = base
         mode = self._mode(w, base.tree)
@@ -282,8 +289,6 @@ class Resolver:
                 else:
                     meta.pop(k, None)
             proxy["proxyMetadata"] = meta
-        if not self.release.image_known:
-            release.check_image(self.release, tree.data["values"])
         return InjectConfig(
             flavor=self.cluster.flavor,
             values=tree.data["values"],

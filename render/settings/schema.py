@@ -15,6 +15,7 @@ findings (invalid-mesh-annotation), reported with every workload they affect.
 from __future__ import annotations
 
 import contextlib
+import copy
 import difflib
 import math
 from collections.abc import Callable, Sequence
@@ -31,7 +32,26 @@ SCHEMAS = "meshrender.schemas"
 
 
 class SchemaError(InputError):
-    """A settings document that does not match its kind's schema (lint reports it as a finding)."""
+    """A settings document that does not match its kind's schema (lint reports it as a finding).
+
+    It carries the first violation, the one render stops on; `every()` gives that one and
+    every other violation of the same document, so that lint shows them all in one run
+    (they are worked out only when asked for: render never needs them)."""
+
+    def __init__(self, message: str, location: Location | None = None, field: str | None = None,
+                 rest: Callable[[], list[SchemaError]] | None = None):
+        super().__init__(message, location, field)
+        self._rest = rest
+
+    def every(self) -> list[SchemaError]:
+        """This violation first, then the document's others, in field order, each once."""
+        out = [self]
+        seen = {(self.field, self.message)}
+        for e in self._rest() if self._rest is not None else ():
+            if (e.field, e.message) not in seen:
+                seen.add((e.field, e.message))
+                out.append(e)
+        return out
 
 
 def _schema_files() -> dict[str, Any]:
@@ -255,6 +275,26 @@ def first_error(data: Any, schema_name: str) -> Any | None:
     return best_match(errors)
 
 
+def _leaf_errors(data: Any, schema_name: str) -> list[Any]:
+    """Every violation of `data`, each as specific as first_error would make it: the most
+    relevant branch of an anyOf / oneOf, one error per unknown field."""
+    from jsonschema.exceptions import best_match
+
+    out = []
+    for error in _validator(schema_name).iter_errors(data):
+        best = best_match([error])
+        extra = _extra_keys(best) if best.validator == "additionalProperties" else []
+        if len(extra) > 1:
+            for key in extra:  # one finding per unknown field, each at its own line
+                single = copy.copy(best)
+                single.instance = {k: v for k, v in best.instance.items() if k == key}
+                out.append(single)
+        else:
+            out.append(best)
+    out.sort(key=lambda e: ([str(p) for p in _inner_path(e)], e.message))
+    return out
+
+
 def without_nulls(value: Any) -> Any:
     """`value` without null map entries: in Helm values and Istio's config, null unsets a
     field, which is valid whatever the field's type."""
@@ -268,11 +308,18 @@ def without_nulls(value: Any) -> Any:
 def validate(doc: Document, schema_name: str, what: str, data: Any = None) -> None:
     """Raise InputError naming the file, line and field of the first schema violation
     (of `data` instead of the document's own data, when given)."""
-    error = first_error(doc.data if data is None else data, schema_name)
+    instance = doc.data if data is None else data
+    error = first_error(instance, schema_name)
     if error is None:
         return
-    path, field = _field(error)
-    raise SchemaError(f"{what}: {_describe(error)}", locate(doc, path), field=field)
+
+    def made(e: Any) -> SchemaError:
+        path, field = _field(e)
+        return SchemaError(f"{what}: {_describe(e)}", locate(doc, path), field=field)
+
+    first = made(error)
+    raise SchemaError(first.message, first.location, first.field,
+                      rest=lambda: [made(e) for e in _leaf_errors(instance, schema_name)])
 
 
 def validate_embedded(data: Any, schema_name: str, what: str, base: Sequence[Any],
@@ -282,6 +329,11 @@ def validate_embedded(data: Any, schema_name: str, what: str, base: Sequence[Any
     error = first_error(data, schema_name)
     if error is None:
         return
-    inner = _inner_path(error)
-    _, field = _field(error, base)
-    raise SchemaError(f"{what}: {_describe(error)}", where(inner), field=field)
+
+    def made(e: Any) -> SchemaError:
+        _, field = _field(e, base)
+        return SchemaError(f"{what}: {_describe(e)}", where(_inner_path(e)), field=field)
+
+    first = made(error)
+    raise SchemaError(first.message, first.location, first.field,
+                      rest=lambda: [made(e) for e in _leaf_errors(data, schema_name)])
