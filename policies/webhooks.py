@@ -14,6 +14,7 @@ from meshrender.lint.finding import Hit, Subject
 from meshrender.lint.model import WorkloadView
 from meshrender.lint.rules import catalog, workload_rule
 from meshrender.lint.suppress import ignores_of
+from meshrender.policies.annotations import in_mesh_domain
 from meshrender.settings.provenance import Place
 from meshrender.yamlio import Document
 
@@ -165,6 +166,16 @@ def _label_anchor(view: WorkloadView, key: str) -> Place:
     return view.at("spec", "jobTemplate", "spec", "template", "metadata", "labels", key)
 
 
+def _deciding_place(view: WorkloadView, selection: Any) -> Place | None:
+    """The label that made the API server's choice: the namespace's, else the pod's."""
+    ns_doc = view.model.namespaces.get(view.namespace)
+    if selection.label is not None and ns_doc is not None:
+        return Place(ns_doc, ("metadata", "labels", selection.label))
+    if selection.pod_label is not None:
+        return _label_anchor(view, selection.pod_label)
+    return None
+
+
 @workload_rule(
     "reinjected-by-cluster-webhook", "warning",
     title="The cluster's injection webhook re-injects a rendered workload",
@@ -176,27 +187,61 @@ def _label_anchor(view: WorkloadView, key: str) -> Place:
     the Namespace, or set istio-injection: disabled) and drop sidecar.istio.io/inject pod labels.""",
 )
 def reinjected(view: WorkloadView) -> Iterator[Hit]:
-    if not view.injected:
+    selection = view.e.webhook
+    if not view.injected or selection is None or not selection.called:
         return
-    ns_doc = view.model.namespaces.get(view.namespace)
-    ns_labels = view.model.namespace_labels(view.namespace)
-    pod_labels = view.workload.labels
-    why = anchor = None
-    if ns_doc is not None and ns_labels.get("istio-injection") == "enabled":
-        why, anchor = "its namespace is labelled istio-injection=enabled", Place(
-            ns_doc, ("metadata", "labels", "istio-injection"))
-    elif ns_doc is not None and "istio-injection" not in ns_labels and "istio.io/rev" in ns_labels:
-        why, anchor = (f"its namespace is labelled istio.io/rev={ns_labels['istio.io/rev']}",
-                       Place(ns_doc, ("metadata", "labels", "istio.io/rev")))
-    elif "istio-injection" not in ns_labels and "istio.io/rev" not in ns_labels:
-        if pod_labels.get("sidecar.istio.io/inject") == "true":
-            why, anchor = ("its pods carry the label sidecar.istio.io/inject: \"true\"",
-                           _label_anchor(view, "sidecar.istio.io/inject"))
-        elif "istio.io/rev" in pod_labels:
-            why, anchor = (f"its pods carry the label istio.io/rev: {pod_labels['istio.io/rev']}",
-                           _label_anchor(view, "istio.io/rev"))
-    if anchor is None:
-        return
+    anchor = _deciding_place(view, selection)
+    if anchor is None:  # a webhook that takes every pod: the injector values' enableNamespacesByDefault
+        anchor = view.at_meta()
+    why = selection.reason
     yield Hit(f"is rendered with the proxy already injected, but {why}: the cluster's injector will strip "
               "it and inject its own, with the cluster's settings instead of this repository's; take rendered "
               "workloads out of webhook injection", anchor)
+
+
+@workload_rule(
+    "injection-blocked-by-namespace", "warning",
+    title="A workload asks for the sidecar, but its namespace keeps the injector away",
+    rationale="""The API server calls the sidecar injector only for pods its webhooks select, by the
+    namespace's labels first: a namespace labelled istio-injection=disabled, ambient
+    (istio.io/dataplane-mode=ambient), or for a revision no injector webhook serves gets no sidecar,
+    whatever its pods say. meshrender renders such a workload as the cluster runs it, without the
+    proxy; a pod that asks for the sidecar (sidecar.istio.io/inject "true") or configures it (mesh
+    annotations, sidecar settings that select it) was meant to be in the mesh.""",
+    fix="""Label the namespace for injection (or for the right revision), or, if the workload is meant to
+    stay out of the mesh, drop what asks for the sidecar.""",
+)
+def injection_blocked(view: WorkloadView) -> Iterator[Hit]:
+    selection = view.e.webhook
+    if selection is None or not selection.decides or selection.called:
+        return
+    asks = _asks_for_sidecar(view)
+    if asks is None:
+        return
+    anchor = _deciding_place(view, selection)
+    if anchor is None:
+        return
+    what, where = asks
+    yield Hit(f"{what} ({where}), but {selection.reason}: the cluster injects no sidecar and meshrender "
+              "renders the workload without one; label the namespace for injection, or drop the request",
+              anchor)
+
+
+def _asks_for_sidecar(view: WorkloadView) -> tuple[str, Place] | None:
+    """What in the workload asks for the sidecar (and where), if anything does."""
+    pod = view.workload.pod
+    for source, values in (("label", pod.labels), ("annotation", pod.annotations)):
+        if str(values.get("sidecar.istio.io/inject", "")).lower() == "true":
+            place = view.at_meta(source + "s", "sidecar.istio.io/inject")
+            return f"its pod {source} sidecar.istio.io/inject is \"true\"", place
+    mesh = sorted(k for k in pod.annotations if in_mesh_domain(k) and k != "sidecar.istio.io/inject")
+    if mesh:
+        return f"its pod template configures the sidecar ({mesh[0]})", view.at_annotation(mesh[0])
+    resolver = view.model.resolver
+    if resolver is not None:
+        chosen, _ = resolver.matching(view.workload)
+        if chosen:
+            s = chosen[0]
+            return (f"SidecarProxySettings {s.namespace or ''}/{s.name} selects it",
+                    Place(s.doc, ("spec", "selector")))
+    return None

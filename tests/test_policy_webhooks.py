@@ -36,6 +36,59 @@ def test_no_reinjection_without_labels_or_when_disabled(lint):
     assert r.of("reinjected-by-cluster-webhook") == []
 
 
+def test_a_cluster_that_injects_every_namespace_reinjects_rendered_workloads(lint):
+    values = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-sidecar-injector, namespace: istio-system}\n" \
+        "data:\n  values: '{\"sidecarInjectorWebhook\": {\"enableNamespacesByDefault\": true}}'\n"
+    r = lint({"values.yaml": values, "app.yaml": deployment()})
+    (f,) = r.of("reinjected-by-cluster-webhook")
+    assert "webhook auto.sidecar-injector.istio.io" in f["message"]
+
+
+# -- injection-blocked-by-namespace -----------------------------------------------------
+
+BLOCKED = "injection-blocked-by-namespace"
+
+
+def test_a_pod_that_asks_for_the_sidecar_in_a_disabled_namespace(lint):
+    r = lint({"ns.yaml": namespace("    istio-injection: disabled"),
+              "app.yaml": deployment(labels='        sidecar.istio.io/inject: "true"')})
+    assert r.where(BLOCKED) == [r.at("ns.yaml", "istio-injection")]
+    (f,) = r.of(BLOCKED)
+    assert "its pod label sidecar.istio.io/inject is \"true\"" in f["message"]
+    assert "namespace shop is labelled istio-injection=disabled" in f["message"]
+    # What the evaluation decided, not a second opinion: the workload is not injected.
+    assert r.doc["workloads"][0]["injected"] is False
+
+
+def test_mesh_annotations_and_selecting_settings_are_requests_too(lint):
+    r = lint({"ns.yaml": namespace("    istio.io/dataplane-mode: ambient"),
+              "app.yaml": deployment(annotations='        sidecar.istio.io/proxyCPU: 200m')})
+    (f,) = r.of(BLOCKED)
+    assert "sidecar.istio.io/proxyCPU" in f["message"] and "ambient" in f["message"]
+    settings = """apiVersion: meshrender.dev/v1alpha1
+kind: SidecarProxySettings
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  proxy: {resources: {requests: {cpu: 100m}}}
+"""
+    # istio.io/rev=old names some control plane: without its webhooks among the inputs, it injects.
+    r = lint({"ns.yaml": namespace("    istio.io/rev: old"), "s.yaml": settings, "app.yaml": deployment()})
+    assert r.of(BLOCKED) == []
+    r = lint({"ns.yaml": namespace("    istio-injection: disabled"), "s.yaml": settings, "app.yaml": deployment()})
+    (f,) = r.of(BLOCKED)
+    assert "SidecarProxySettings shop/web selects it" in f["message"]
+
+
+def test_a_namespace_kept_out_of_the_mesh_with_nothing_asking_is_no_finding(lint):
+    r = lint({"ns.yaml": namespace("    istio-injection: disabled"), "app.yaml": deployment()})
+    assert r.of(BLOCKED) == []
+    # Nor is a namespace without mesh labels (the rendered-manifests pattern: meshrender injects).
+    r = lint({"ns.yaml": namespace("    team: a"),
+              "app.yaml": deployment(labels='        sidecar.istio.io/inject: "true"')})
+    assert r.of(BLOCKED) == []
+
+
 # -- webhook-strips-native-sidecar ------------------------------------------------------
 
 SWAPPER = """apiVersion: admissionregistration.k8s.io/v1

@@ -93,6 +93,7 @@ class Evaluation:
     pod: dict[str, Any] | None = None  # the injected pod {"metadata", "spec"}
     error: InputError | None = None  # what render refuses: settings that do not resolve, a refused pod
     dropped: dict[str, str] = field(default_factory=dict)  # annotation -> why the injector refused it
+    webhook: webhooks.Selection | None = None  # the cluster's injector webhook for the pod, if any
 
     # -- identity ----------------------------------------------------------------------
 
@@ -257,9 +258,9 @@ def evaluate(w: Workload, doc: Document, ctx: Context) -> Evaluation:
         e.error = err
         return e
     ns_doc = ctx.settings.namespaces.get(w.namespace)
-    selection = webhooks.select(w.namespace, ns_doc, w.labels, ctx.settings.webhooks, e.resolved.config.values)
-    if selection is not None and not selection.called:
-        e.decision = _not_selected(w, ns_doc, selection)
+    e.webhook = webhooks.select(w.namespace, ns_doc, w.labels, ctx.settings.webhooks, e.resolved.config.values)
+    if e.webhook.decides and not e.webhook.called:
+        e.decision = _not_selected(w, ns_doc, e.webhook)
     else:
         e.decision = _decision(w, doc, e.resolved, inject_required(w.pod, e.resolved.config))
     if e.decision.value:

@@ -8,7 +8,9 @@ a namespace labelled `istio-injection=enabled` or `istio.io/rev=REVISION`, or a 
 labelled `sidecar.istio.io/inject: "true"` or `istio.io/rev=REVISION` in a namespace
 that says nothing.
 
-meshrender applies this only where the inputs say how the cluster decides: for a
+`select` answers for every pod (lint warns when the cluster would inject a rendered
+pod a second time); meshrender's own decision follows it only where the inputs say how
+the cluster decides (`Selection.decides`): for a
 workload whose Namespace object is among the inputs and carries a mesh label
 (`istio-injection`, `istio.io/rev`, `istio.io/dataplane-mode`), with the injector's own
 MutatingWebhookConfigurations when they are among the inputs too (revision tags
@@ -16,7 +18,7 @@ included), else with the selectors Istio's chart installs for the configured rev
 A namespace with none of these labels is the rendered-manifests pattern: the cluster
 leaves its pods alone because meshrender injected them already (labelled for injection,
 the webhook would inject them a second time). There, and without the Namespace, meshrender
-injects as `istioctl kube-inject` does (`select` says None).
+injects as `istioctl kube-inject` does.
 """
 
 from __future__ import annotations
@@ -37,15 +39,24 @@ AMBIENT_LABEL = "istio.io/dataplane-mode"
 @dataclass(frozen=True)
 class Selection:
     """The API server's answer for one pod: which injector webhook it calls (None: none),
-    why, and the namespace label that decided it (None: the namespace has none)."""
+    why, and the label that decided it: the namespace's (`label`), else the pod's
+    (`pod_label`); neither: no label, a webhook that takes every pod (or none that does)."""
 
     webhook: str | None
     reason: str
     label: str | None = None
+    pod_label: str | None = None
 
     @property
     def called(self) -> bool:
         return self.webhook is not None
+
+    @property
+    def decides(self) -> bool:
+        """Whether this answer decides meshrender's injection: the namespace is among the
+        inputs and carries a mesh label (else the rendered-manifests pattern: meshrender
+        injects as `istioctl kube-inject` does, whatever the cluster's webhook would do)."""
+        return self.label is not None
 
 
 @cache
@@ -90,14 +101,11 @@ def namespace_labels(name: str, doc: Document | None) -> dict[str, str]:
 
 
 def select(namespace: str, ns_doc: Document | None, pod_labels: dict[str, Any], configurations: list[Document],
-           values: dict[str, Any]) -> Selection | None:
+           values: dict[str, Any]) -> Selection:
     """Which injector webhook the API server calls for a pod of `namespace` with
-    `pod_labels`; None when the inputs do not hold the namespace (kube-inject's view)."""
-    if ns_doc is None:
-        return None
+    `pod_labels`, as far as the inputs say (`ns_doc` None: a namespace with no labels)."""
     ns_labels = namespace_labels(namespace, ns_doc)
-    if _deciding_label(ns_labels) is None:
-        return None
+    deciding = _deciding_label(ns_labels) if ns_doc is not None else None
     labels = {str(k): str(v) for k, v in pod_labels.items()}
     hooks = injector_webhooks(configurations)
     if not hooks:
@@ -115,10 +123,11 @@ def select(namespace: str, ns_doc: Document | None, pod_labels: dict[str, Any], 
         hooks = []
         for revision in dict.fromkeys(revisions):
             hooks += _chart_webhooks(revision, by_default)
+    pod_label = None if deciding else next((k for k in (INJECT, REVISION_LABEL) if k in labels), None)
     for name, ns_selector, object_selector in hooks:
         if selectors.matches(ns_selector, ns_labels) and selectors.matches(object_selector, labels):
-            return Selection(name, _why_called(name, namespace, ns_labels, labels), _deciding_label(ns_labels))
-    return Selection(None, _why_not(namespace, ns_labels, labels), _deciding_label(ns_labels))
+            return Selection(name, _why_called(name, namespace, ns_labels, labels), deciding, pod_label)
+    return Selection(None, _why_not(namespace, ns_labels, labels), deciding, pod_label)
 
 
 def _deciding_label(ns_labels: dict[str, str]) -> str | None:

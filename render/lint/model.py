@@ -18,6 +18,7 @@ from typing import Any
 
 from meshrender.errors import InputError
 from meshrender.evaluate.evaluation import Evaluation
+from meshrender.inject import webhooks
 from meshrender.inputs.kinds import Workload
 from meshrender.lint.finding import Subject
 from meshrender.lint.suppress import ignores_of
@@ -249,13 +250,7 @@ class LintModel:
 
     def namespace_labels(self, ns: str) -> dict[str, str]:
         """The labels a namespace has, as far as the inputs say (the API server adds the name label)."""
-        labels = {"kubernetes.io/metadata.name": ns}
-        doc = self.namespaces.get(ns)
-        if doc is not None:
-            meta = doc.data.get("metadata") or {}
-            if isinstance(meta.get("labels"), dict):
-                labels.update({str(k): str(v) for k, v in meta["labels"].items()})
-        return labels
+        return webhooks.namespace_labels(ns, self.namespaces.get(ns))
 
     @property
     def kube_version_anchor(self) -> Place | None:
