@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from meshrender.lint.finding import Hit
+from meshrender.inputs.identity import describe
+from meshrender.lint.finding import Hit, Subject
 from meshrender.lint.model import LintModel, WorkloadView
 from meshrender.lint.rules import run_rule
 from meshrender.settings.provenance import Place
@@ -49,3 +50,23 @@ def pod_template_not_injected(model: LintModel) -> Iterator[Hit]:
     for p in model.problems:
         if p.kind == "not-injected":
             yield Hit(p.message, p.place, model.subject_of(p))
+
+
+@run_rule(
+    "duplicate-object", "warning",
+    title="The same object is defined twice",
+    rationale="""Two documents among the inputs have the same API group, kind, namespace and name (a
+    manifest copied to another folder, a List item repeated). Kubernetes keeps one object per name,
+    the one applied last, so one of them silently does nothing; Argo CD refuses such an
+    application, and meshrender render stops (exit 2). A document without metadata.namespace is in
+    the namespace the run renders for (-n). Each folder written by render -o is an application of
+    its own: its objects are not duplicates of the sources they were rendered from, nor of another
+    environment's output. A warning, not an error, because a repository linted whole may hold
+    one folder per cluster with the same objects in each.""",
+    fix="""Remove one of the two documents, or give it another name or namespace; for folders that are
+    separate applications (one per cluster or environment), lint them separately or ignore this rule
+    for them in .meshrender.yaml (lint.ignore with paths).""",
+)
+def duplicate_object(model: LintModel) -> Iterator[Hit]:
+    for d in model.duplicates:
+        yield Hit(d.reason, Place(location=d.again), Subject(describe(d.key)))

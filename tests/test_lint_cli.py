@@ -245,7 +245,7 @@ def test_list_rules_prints_every_rule_with_severity_and_rationale(cli):
         "render-error": "error", "unknown-mesh-annotation": "warning",
         "webhook-strips-native-sidecar": "error", "deprecated-mesh-annotation": "info",
         "namespace-multiple-injection-labels": "warning", "settings-apply-to-no-workload": "warning",
-        "vpa-ignores-native-sidecar": "warning",
+        "vpa-ignores-native-sidecar": "warning", "duplicate-object": "warning",
     }
     assert all(x["rationale"] and x["fix"] and x["title"] for x in listed)
 
@@ -276,7 +276,8 @@ def test_lint_writes_nothing(cli, tmp_path):
 
 
 def test_render_errors_do_not_stop_lint(cli, tmp_path):
-    broken = CLEAN.replace("      containers:\n", "      containers: {}\n      initContainers:\n")
+    broken = CLEAN.replace("      containers:\n", "      containers: {}\n      initContainers:\n") \
+        .replace("name: web, namespace", "name: broken, namespace")
     root = write(tmp_path / "r", {"p.yaml": PROFILE, "a.yaml": broken, "b.yaml": UID_1337})
     assert cli("render", str(root)).code == 2
     doc = json.loads(cli("lint", str(root), "--format", "json").out)

@@ -62,7 +62,8 @@ def test_list_items_are_injected(cli):
 
 
 def test_deterministic_and_idempotent(cli, repo, tmp_path):
-    root = repo({"a.yaml": HELLO, "b.yaml": (CORPUS / "cases" / "hello-probes.yaml").read_text()})
+    probes = (CORPUS / "cases" / "hello-probes.yaml").read_text().replace("name: hello\n", "name: hello-probes\n", 1)
+    root = repo({"a.yaml": HELLO, "b.yaml": probes})
     first = cli("render", str(root))
     second = cli("render", str(root))
     assert first.out == second.out

@@ -235,6 +235,9 @@ CASES: list[Case] = [
          {"a.yaml": "apiVersion: meshrender.dev/v1alpha1\nkind: SidecarProxySetting\nmetadata: {name: s}\n"},
          ("a.yaml", 2, 1), "kind: SidecarProxySetting is not a kind of the meshrender.dev API group; did you "
          "mean SidecarProxySettings?", group="Shapes"),
+    Case("same-object-twice", "The same object (group, kind, namespace, name) in two files",
+         {"a.yaml": GOOD, "b.yaml": "# a copy\n" + GOOD}, ("b.yaml", 5, 3),
+         "metadata.name: Deployment shop/web is defined twice, here and at {repo}/a.yaml:4:3", group="Shapes"),
     Case("unknown-kind", "Unknown kind (passes through unchanged)",
          {"a.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {any: [thing]}\n"},
          None, "", code=0, group="Shapes"),
@@ -447,7 +450,7 @@ def _first(err: str, severity: str) -> str:
 def render_case(case: Case, tmp: Path) -> tuple[object, object, dict, dict]:
     """(stdout run, -o run or None, output before, output after) for one case."""
     repo, out = tmp / "repo", tmp / "out"
-    _write(repo, {"base.yaml": GOOD})
+    _write(repo, {"base.yaml": GOOD.replace("name: web\n", "name: base\n", 1)})
     first = run_cli("render", str(repo), "-o", str(out))
     assert first.code == 0, first.err
     before = _snapshot(out)

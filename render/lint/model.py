@@ -19,6 +19,7 @@ from typing import Any
 from meshrender.errors import InputError
 from meshrender.evaluate.evaluation import Evaluation
 from meshrender.inject import webhooks
+from meshrender.inputs.identity import Duplicate
 from meshrender.inputs.kinds import Workload
 from meshrender.lint.finding import Subject
 from meshrender.lint.suppress import ignores_of
@@ -225,6 +226,7 @@ class LintModel:
     tallies: dict[str, dict[Any, list]] = field(default_factory=dict)
     # settings documents that applied to no workload (known once every file is evaluated)
     unused_settings: list[SidecarSettings] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)  # objects the inputs define twice
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @classmethod

@@ -67,6 +67,7 @@ def lint_paths(paths: list[str], options: Options, rules: tuple[Rule, ...] | Non
     run = drive(paths, options, linter, strict=False, keep_original=True, warn=warn, workers=workers)
     assert linter.gatherer is not None and linter.model is not None
     linter.model.unused_settings = run.unused_settings() if run.resolver is not None else []
+    linter.model.duplicates = run.duplicates
     report = linter.gatherer.finish()
     report.not_manifests = len(run.skipped)
     report.files -= len(run.skipped)

@@ -32,16 +32,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from meshrender.config import Config
-from meshrender.errors import InputError, MeshrenderError, UsageError
+from meshrender.errors import InputError, Location, MeshrenderError, UsageError
 from meshrender.evaluate.evaluation import Context, Evaluation, evaluate
-from meshrender.inputs import kinds, sources
+from meshrender.inputs import identity, kinds, overlays, sources
 from meshrender.inputs.sources import SourceFile
 from meshrender.run import parallel
 from meshrender.settings.collect import Collector, Settings, SidecarSettings, is_consumed, may_be_settings
 from meshrender.settings.provenance import Place
 from meshrender.settings.resolve import Options, Resolver
 from meshrender.settings.schema import SchemaError
-from meshrender.yamlio import Document, expect, parse_some
+from meshrender.yamlio import Document, expect, locate, parse_some
 
 # Workers pay off from about this much work: reading settings is light (files), rendering
 # is not (bytes of YAML); below, one process does it all, as forking costs more.
@@ -79,6 +79,7 @@ class Evaluated:
     consumed: int
     notes: list[Problem] = field(default_factory=list)  # pod templates left alone ("not-injected")
     skipped: bool = False  # not a Kubernetes manifest file (a kustomization, a values file, ...)
+    objects: list[tuple[identity.Key, int, tuple]] = field(default_factory=list)  # what the file creates
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Run:
     consumed: int = 0
     used_settings: set[int] = field(default_factory=set)  # indices into settings.sidecar
     skipped: list[str] = field(default_factory=list)  # files that are no Kubernetes manifests
+    duplicates: list[identity.Duplicate] = field(default_factory=list)  # objects given twice (tolerant runs)
 
     @property
     def settings(self) -> Settings:
@@ -151,6 +153,12 @@ class Inputs:
         if self.first_stdin >= 0:
             self.stdin = sources.read_bytes("-", None)  # bounded: stdin may be endless
         sources.check_total_size(self.found, len(self.stdin))
+        # Files a kustomization among the inputs reads as patches or tool configs: skipped.
+        kustomizations = [(path, sources.read_text(display, path)) for display, _, path in self.found
+                          if path is not None and overlays.is_kustomization(path)]
+        named = overlays.instruction_files(kustomizations) if kustomizations else set()
+        self.instructions = {i for i, (_, _, path) in enumerate(self.found)
+                             if path is not None and Path(os.path.abspath(path)) in named}
 
     def __len__(self) -> int:
         return len(self.found)
@@ -178,6 +186,9 @@ class Inputs:
         from meshrender.yamlio import parse
 
         f = self.source(i)
+        if i in self.instructions:
+            f.docs, f.skipped = [], True
+            return f
         f.docs = parse(self.text(i), f.display)
         if f.path is not None and f.docs and not any(sources.is_manifest(d.data) for d in f.docs):
             f.docs, f.skipped = [], True
@@ -298,8 +309,9 @@ def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
     out = Evaluated(f, [], [], 0, 0, skipped=f.skipped)
     namespace = context.options.namespace
     table = context.settings.workload_kinds
-    for doc in f.docs:
+    for k, doc in enumerate(f.docs):
         out.documents += 1
+        out.objects += [(key, k, path) for key, path in identity.objects_in(doc.data, namespace)]
         if is_consumed(doc.data):
             out.consumed += 1
             continue
@@ -315,6 +327,13 @@ def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
     return out
 
 
+def _name_place(inputs: Inputs, i: int, k: int, path: tuple) -> Location:
+    """Where document `k` of file `i` names the object at `path` (read again: only for an
+    object given twice, which is rare, so the workers need not locate every name)."""
+    doc = inputs.load(i).docs[k]
+    return locate(doc, (*path, "metadata", "name"))
+
+
 # -- the run --------------------------------------------------------------------------------
 
 @dataclass
@@ -324,6 +343,7 @@ class _FileDone:
     consumed: int
     used: frozenset[int]
     skipped: bool
+    objects: list[tuple[identity.Key, int, tuple]]
 
 
 def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool = True,
@@ -345,6 +365,8 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     def scan(i: int) -> tuple[int, list[Document], int]:
         """(bytes, settings documents, documents) of file `i`; documents is -1 for a file
         that holds no Kubernetes manifest."""
+        if i in inputs.instructions:  # a kustomize patch: a partial object, not a manifest
+            return 0, [], -1
         text = inputs.text(i)
         stdin = inputs.found[i][2] is None
         # (parsed all the same: a file that is no YAML is an error)
@@ -400,15 +422,25 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
         result = handler.file(run, evaluated)
         used = frozenset(sidecar_index[u] for u in resolver.used_settings if u in sidecar_index) \
             if resolver is not None else frozenset()
-        return _FileDone(result, evaluated.documents, evaluated.consumed, used, evaluated.skipped)
+        return _FileDone(result, evaluated.documents, evaluated.consumed, used, evaluated.skipped,
+                         evaluated.objects)
 
     stage = progress.stage("evaluating" if not strict else "rendering", documents, "documents") \
         if progress is not None else None
     done = 0
+    registry = identity.Registry(scoped=not strict)
     for i, r in parallel.ordered_map(one, n, jobs):
         if isinstance(r, parallel.Failure):
             failure = r
             break
+        for key, k, path in r.objects:
+            first = registry.add(key, (i, k, path), inputs.found[i][2])
+            if first is None:
+                continue
+            duplicate = identity.Duplicate(key, _name_place(inputs, *first), _name_place(inputs, i, k, path))
+            if strict:
+                raise InputError(duplicate.message, duplicate.again, field="metadata.name")
+            run.duplicates.append(duplicate)
         done = i + 1
         run.documents += r.documents
         run.consumed += r.consumed

@@ -18,7 +18,7 @@ def summarize(result: Any, output: str | None) -> str:
     if not_manifests:
         shown = ", ".join(not_manifests[:3]) + (f" and {len(not_manifests) - 3} more" if len(not_manifests) > 3 else "")
         lines.append(f"  skipped {len(not_manifests)} file{'s' if len(not_manifests) != 1 else ''} that hold no "
-                     f"Kubernetes manifest: {shown}")
+                     f"Kubernetes manifest (kustomizations and their patches, values files, ...): {shown}")
     resolver = result.run.resolver if result.run is not None else None
     if resolver is not None:
         release = resolver.release
