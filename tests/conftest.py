@@ -24,6 +24,19 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "conformance" / "istio"
 
 
+# The smallest workload most tests need: Deployment shop/web, one nginx container.
+WEB = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+"""
+
+
 @dataclass
 class Run:
     code: int

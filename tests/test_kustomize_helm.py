@@ -17,22 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, container, pod_spec
+from tests.conftest import ROOT, WEB, container, pod_spec
 from tests.gitops import BIN
 
 KUBECTL = shutil.which("kubectl")
 MESHRENDER = str(BIN / "meshrender")
 
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: nginx}]}
-"""
 OPTED_OUT = """\
 apiVersion: v1
 kind: Pod

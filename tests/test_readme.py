@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, WEB
 from tests.gitops import BIN
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -48,17 +48,6 @@ for flag, value in zip(args, args[1:]):
 stream = "".join(f"---\\n# Source: {chart.name}/templates/{p.name}\\n{p.read_text()}"
                  for p in sorted((chart / "templates").glob("*.yaml")))
 sys.exit(subprocess.run([renderer, *extra], input=stream, text=True).returncode)
-"""
-
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: nginx}]}
 """
 
 
