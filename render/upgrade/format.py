@@ -151,8 +151,10 @@ def _table_change(c: Change) -> dict[str, Any]:
     src = c.data.get("source") or {}
     show = (lambda p: f"1.{p[0]}.{p[1]}" if p is not None else None)  # noqa: E731
     return {"name": c.name, "kind": c.kind, "summary": c.summary, "added": show(c.added),
-            "removed": show(c.removed), "source": {"pr": src.get("pr"), "commit": src.get("commit"),
-                                                    "title": src.get("title")}}
+            "removed": show(c.removed),
+            # (a commit id of digits only reads as a number from YAML)
+            "source": {"pr": src.get("pr"), "commit": None if src.get("commit") is None else str(src["commit"]),
+                       "title": src.get("title")}}
 
 
 def _finding(fc: FindingChange) -> dict[str, Any]:
