@@ -305,7 +305,8 @@ def test_injection_changes_with_the_strict_inject_label(cli, repo, tmp_path):
     assert r.code == 1
     w = workload(doc, "web")
     assert w["from"]["injected"] is True and w["to"]["injected"] is False
-    assert "policy is disabled" in w["to"]["reason"]
+    assert "policy is disabled" in w["to"]["injectReason"] and w["to"]["mode"] is None
+    assert w["from"]["mode"] == "traditional" and w["from"]["injectReason"]
     assert fields(w)["containers[istio-proxy]"]["op"] == "removed"
     text = cli("upgrade", str(root), "--flavor", "istio", "--mesh-version", "1.26", "--to", "1.27",
                "--native-sidecars", "false", "--values", str(values)).out
@@ -321,7 +322,7 @@ def test_mode_changes_from_traditional_to_native(cli, repo):
     assert r.code == 1
     w = workload(doc, "web")
     assert (w["from"]["mode"], w["to"]["mode"], w["modeChanged"]) == ("traditional", "native", True)
-    assert "Istio 1.27" in w["to"]["reason"] and "Istio 1.26" in w["from"]["reason"]
+    assert "Istio 1.27" in w["to"]["modeReason"] and "Istio 1.26" in w["from"]["modeReason"]
     got = fields(w)
     assert got["containers[istio-proxy]"] == {"path": "containers[istio-proxy]", "op": "moved",
                                               "old": "containers[istio-proxy]", "new": "initContainers[istio-proxy]"}
@@ -398,12 +399,29 @@ def test_lint_message_that_changes_with_the_version(cli, repo):
 
 def test_same_release_is_no_change(cli, repo):
     root = repo({"app.yaml": stream(PROFILE.format(spec='{flavor: istio, meshVersion: "1.24"}'), deployment("web"))})
-    for to in ("1.24", "1.24.6"):
-        r = cli("upgrade", str(root), "--to", to)
-        assert r.code == 0, r.err
-        assert "Istio 1.24.6 is the release the inputs already run; no change (1 workload)" in r.out
+    r = cli("upgrade", str(root), "--to", "1.24")
+    assert r.code == 0, r.err
+    assert "Istio 1.24.6 is the release the inputs already run; no change (1 workload)" in r.out
     r, doc = upgrade(cli, str(root), "--to", "1.24")
     assert doc["sameRelease"] is True and doc["changed"] is False and doc["workloads"] == []
+    # naming the patch is compared (pinned images are checked against it): nothing changes here
+    r, doc = upgrade(cli, str(root), "--to", "1.24.6")
+    assert r.code == 0 and doc["sameRelease"] is False and doc["summary"]["unchanged"] == 1
+
+
+def test_assumed_release_is_compared_with_the_same_release_named(cli, repo):
+    """No mesh version: the default release, and "version unknown" for native sidecars;
+    naming the same release turns native sidecars on where the cluster allows them."""
+    root = repo({"app.yaml": stream(PROFILE.format(spec='{flavor: istio, kubernetesVersion: "1.33"}'),
+                                    deployment("web"))})
+    newest = release.table().newest
+    r, doc = upgrade(cli, str(root), "--to", f"1.{newest}")
+    assert r.code == 1
+    assert doc["from"]["assumed"] is True and doc["from"]["version"] == doc["to"]["version"]
+    w = workload(doc, "web")
+    assert (w["from"]["mode"], w["to"]["mode"]) == ("traditional", "native")
+    assert "version unknown" in w["from"]["modeReason"]
+    assert doc["defaults"] == [] and doc["releaseChanges"] == {"gained": [], "lost": []}
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -433,6 +451,22 @@ def test_newer_than_known_renders_as_the_newest_with_a_warning(cli, repo):
     assert r.code == 1
     assert "warning: --to: Istio 1.40 is newer than the newest release meshrender knows" in r.err
     assert r.out.startswith("meshrender upgrade: Istio 1.30.3 -> Istio 1.32-dev (master)\n")
+
+
+def test_annotation_the_newer_injector_refuses(cli, repo):
+    """Istio 1.30 checks traffic.sidecar.istio.io/excludeInterfaces (exclude-interfaces-
+    validation): the workload renders at 1.29 and fails at 1.30, with render's own error."""
+    root = repo({"app.yaml": deployment("web", annotations={"traffic.sidecar.istio.io/excludeInterfaces":
+                                                            "eth0,bad/name"})})
+    args = ("--flavor", "istio", "--native-sidecars", "false")
+    r, doc = upgrade(cli, str(root), *args, "--mesh-version", "1.29", "--to", "1.30")
+    assert r.code == 1
+    w = workload(doc, "web")
+    assert w["status"] == "fails-at-target" and w["from"]["injected"] is True and w["fields"] == []
+    refused = cli("render", str(root), *args, "--mesh-version", "1.30")
+    assert refused.code == 2
+    assert refused.err.strip() == f"meshrender: {w['to']['error']}"
+    assert "interface name 'bad/name' contains invalid characters" in w["to"]["error"]
 
 
 # -- ASM ------------------------------------------------------------------------------------------

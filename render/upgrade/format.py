@@ -56,9 +56,9 @@ def _status_lines(c: WorkloadChange, p: Preview) -> list[str]:
     if b.injected != a.injected:
         then = "injected" if b.injected else "not injected"
         now = "injected" if a.injected else "not injected"
-        out.append(f"injection: {then} -> {now} ({a.reason if a.reason else b.reason})")
+        out.append(f"injection: {then} -> {now} ({a.inject_reason})")
     if c.mode_changed:
-        out.append(f"mode: {b.mode} -> {a.mode} ({a.reason})")
+        out.append(f"mode: {b.mode} -> {a.mode} ({a.mode_reason})")
     return out
 
 

@@ -56,12 +56,14 @@ class Side:
     or the error render stops on."""
 
     injected: bool
-    mode: str | None  # native | traditional, when injected
-    reason: str | None  # the mode's reason when injected, else why it is not injected
+    inject_reason: str | None  # why it is injected or not (Istio's injectRequired, the webhooks)
+    mode: str | None = None  # native | traditional, when injected
+    mode_reason: str | None = None
     error: str | None = None  # FILE:LINE:COL: error: ... as render reports it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"injected": self.injected, "mode": self.mode, "reason": self.reason, "error": self.error}
+        return {"injected": self.injected, "injectReason": self.inject_reason, "mode": self.mode,
+                "modeReason": self.mode_reason, "error": self.error}
 
 
 @dataclass
@@ -180,11 +182,12 @@ def failure(e: Evaluation) -> InputError | None:
 
 
 def _side(e: Evaluation, error: InputError | None) -> Side:
+    why = e.decision.reason if e.decision is not None else None
     if error is not None:
-        return Side(False, None, None, str(error))
+        return Side(False, why, error=str(error))
     if e.injected:
-        return Side(True, e.mode_name, e.mode.reason if e.mode is not None else None)
-    return Side(False, None, e.skipped)
+        return Side(True, why, e.mode_name, e.mode.reason if e.mode is not None else None)
+    return Side(False, why)
 
 
 def _pod(e: Evaluation) -> dict[str, Any]:
@@ -290,8 +293,8 @@ def compare_workload(before: Evaluation, after: Evaluation) -> WorkloadChange | 
     if not b.injected and not a.injected:
         return None  # written as it is at both releases
     change.fields = pod_changes(_pod(before), _pod(after))
-    if not change.fields and b == a:
-        return None
+    if not change.fields and (b.injected, b.mode) == (a.injected, a.mode):
+        return None  # the same pod (a reason that reads otherwise is no change to the cluster)
     return change
 
 
@@ -307,9 +310,15 @@ class FilePreview:
     lint_after: FileLint | None = None
 
 
-def _same(a: Release, b: Release) -> bool:
-    """The two releases render alike (the same injector behaviour and default image)."""
-    return (a.flavor, a.point, a.dev, a.image_hub, a.image_tag) == (b.flavor, b.point, b.dev, b.image_hub, b.image_tag)
+def _same(current: Release, target: Release) -> bool:
+    """`--to` names the release the inputs already run: the same injector behaviour and
+    default image, and the current one was named too, as precisely (an assumed version
+    leaves the native sidecar decision to "version unknown", and a patch is compared with
+    pinned proxy images: naming it can change the render or the findings)."""
+    def key(r: Release) -> tuple:
+        return (r.flavor, r.point, r.dev, r.image_hub, r.image_tag, r.patch_given)
+
+    return current.given and key(current) == key(target)
 
 
 def _raise_problem(problems: list[Any]) -> None:
