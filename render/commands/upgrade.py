@@ -13,7 +13,7 @@ from meshrender.cli import CONTEXT, common_options, handle_errors, input_paths, 
 @click.command(context_settings=CONTEXT)
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("--to", "to", metavar="X.Y[.Z]", default=None,
-              help="The mesh release to preview (Istio, or ASM with --flavor asm), e.g. 1.28.")
+              help="The mesh release to preview, of the render's flavor (Istio, or ASM), e.g. 1.28.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True, help="Report format (markdown: a pull-request comment).")
 @common_options

@@ -88,10 +88,6 @@ class WorkloadChange:
     def mode_changed(self) -> bool:
         return self.before.injected and self.after.injected and self.before.mode != self.after.mode
 
-    @property
-    def injection_changed(self) -> bool:
-        return self.status == CHANGED and self.before.injected != self.after.injected
-
 
 @dataclass(frozen=True)
 class FindingChange:
@@ -151,6 +147,7 @@ class Preview:
         for c in self.findings:
             f[c.status] += 1
         return {
+            "files": self.files,
             "workloads": self.workloads,
             "changed": by[CHANGED],
             "failsAtTarget": by[FAILS_AT_TARGET],
@@ -339,7 +336,6 @@ class Previewer:
         self.target_context: Context | None = None
         self.target_run: Run | None = None
         self.linters: tuple[Linter, Linter] | None = None
-        self.changes: list[WorkloadChange] = []
 
     def start(self, run: Run) -> None:
         _raise_problem(run.problems)  # settings render refuses: at both releases
@@ -350,8 +346,7 @@ class Previewer:
         region = options.region or spec.get("region") or options.config.default("region")
         current = resolver.release
         target, warnings = releases.resolve(resolver.cluster.flavor, self.to, "--to", region)
-        self.preview = Preview(current, target, [*resolver.warnings, *warnings], same=_same(current, target),
-                               files=run.files)
+        self.preview = Preview(current, target, [*resolver.warnings, *warnings], same=_same(current, target))
         if self.preview.same:
             return
         # Exactly what `render --mesh-version TO` resolves: the same options, that flag set.
