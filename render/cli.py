@@ -131,6 +131,7 @@ COMMANDS = {
     "diff": "meshrender.commands.diff:diff",
     "explain": "meshrender.commands.explain:explain",
     "report": "meshrender.commands.report:report",
+    "upgrade": "meshrender.commands.upgrade:upgrade",
     "render-check": "meshrender.commands.render_check:render_check",  # the pre-commit hook
     "kustomize-plugin": "meshrender.commands.kustomize_plugin:kustomize_plugin",  # a kustomize transformer
 }
@@ -150,7 +151,21 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`--version`: meshrender's version and the mesh releases it renders for (read from
+    the release tables only when asked, so that startup stays fast)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from meshrender.inject.release import known_releases
+
+    click.echo(f"meshrender {__version__}")
+    for line in known_releases():
+        click.echo(line)
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings=CONTEXT)
-@click.version_option(__version__, prog_name="meshrender")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and the mesh releases it renders for, and exit.")
 def main() -> None:
     """Render and lint service-mesh sidecar injection (Istio, Alibaba Cloud ASM), offline."""

@@ -339,26 +339,38 @@ def _differences(a: Any, b: Any, path: list, out: list[tuple[str, list, Any, Any
         out.append(("changed", path, a, b))
 
 
-def field_changes(old_doc: Document, new: Any) -> list[FieldChange]:
-    """Every field that differs between DIR's document and the rendered one."""
-    old = old_doc.data
+def compare_data(old: Any, new: Any) -> list[tuple[FieldChange, list]]:
+    """Every field that differs between two documents (or any two trees of plain data),
+    in the order of `old` then `new`: each FieldChange (without a line) with the key path
+    in `old` that it is about (for an added field, the deepest part of it `old` has).
+    Named list items are keyed by name (`containers[istio-proxy].env[GOMAXPROCS]`); a
+    list whose named items only moved reports its new order as one `order` change."""
     a, b = _by_name(old), _by_name(new)
     found: list[tuple[str, list, Any, Any]] = []
     _differences(a, b, [], found)
-    out: dict[str, FieldChange] = {}
+    out: dict[str, tuple[FieldChange, list]] = {}
     for op, path, t1, t2 in found:
         if path and path[-1] == _ORDER:
             shown, real = _real_path(old, path[:-1])
             before, after = t1, t2
             if [n for n in before if n in after] != [n for n in after if n in before]:
-                line = yamlio.locate(old_doc, real).line
-                out[shown + " (order)"] = FieldChange(shown + " (order)", "order", before, after, line)
+                out[shown + " (order)"] = (FieldChange(shown + " (order)", "order", before, after), real)
             continue  # items only added or removed: reported as such
         source = new if op == "added" else old
         shown, real = _real_path(source, path)
         at = real if op != "added" else _existing_prefix(old, path)
-        out[shown] = FieldChange(shown, op, _plain(t1), _plain(t2), yamlio.locate(old_doc, at).line)
-    return sorted(out.values(), key=lambda c: (c.line or 0, c.path))
+        out[shown] = (FieldChange(shown, op, _plain(t1), _plain(t2)), at)
+    return list(out.values())
+
+
+def field_changes(old_doc: Document, new: Any) -> list[FieldChange]:
+    """Every field that differs between DIR's document and the rendered one, with its
+    line in DIR's file."""
+    out = []
+    for change, at in compare_data(old_doc.data, new):
+        change.line = yamlio.locate(old_doc, at).line
+        out.append(change)
+    return sorted(out, key=lambda c: (c.line or 0, c.path))
 
 
 def _existing_prefix(old: Any, path: list) -> list:

@@ -16,28 +16,34 @@ MAX_VALUE = 120
 _MARK = {ADDED: "+", REMOVED: "-", CHANGED: "~", "formatting": "~"}
 
 
-def _n(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """`1 file`, `2 files`."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A field's value on one line, as JSON (so strings are quoted and types stay
+    visible), cut at MAX_VALUE characters with a mark saying how much was left out."""
     text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
     if len(text) > MAX_VALUE:
         text = text[: MAX_VALUE - 1] + f"…({len(text) - MAX_VALUE + 1} more chars)"
     return text
 
 
-def _field(c: FieldChange, against: str, rel: str) -> str:
-    where = f"  ({against}/{rel}:{c.line})" if c.line else ""
+def field_line(c: FieldChange, where: str = "") -> str:
+    """One changed field: `+ path: new`, `- path: old`, `~ path: old -> new`; `where`
+    (the line in the committed file) follows what is not added."""
     if c.op == "added":
-        return f"+ {c.path}: {_show(c.new)}"
+        return f"+ {c.path}: {show_value(c.new)}"
     if c.op == "removed":
-        return f"- {c.path}: {_show(c.old)}{where}"
-    if c.op == "order":
-        return f"~ {c.path}: {_show(c.old)} -> {_show(c.new)}{where}"
+        return f"- {c.path}: {show_value(c.old)}{where}"
     if c.op == "type":
-        return f"~ {c.path}: {_show(c.old)} -> {_show(c.new)} (type changes){where}"
-    return f"~ {c.path}: {_show(c.old)} -> {_show(c.new)}{where}"
+        return f"~ {c.path}: {show_value(c.old)} -> {show_value(c.new)} (type changes){where}"
+    return f"~ {c.path}: {show_value(c.old)} -> {show_value(c.new)}{where}"
+
+
+def _field(c: FieldChange, against: str, rel: str) -> str:
+    return field_line(c, f"  ({against}/{rel}:{c.line})" if c.line else "")
 
 
 def _document(d: DocumentDrift, against: str, rel: str) -> list[str]:
@@ -57,12 +63,12 @@ def text(report: DriftReport, refresh: str) -> str:
     """The report for people: per file, document and field, then a summary line."""
     against = report.against.rstrip("/") or "."
     if not report.drift:
-        return (f"meshrender: {against} is up to date ({_n(report.compared_files, 'file')}, "
-                f"{_n(report.compared_documents, 'document')} compared)\n")
+        return (f"meshrender: {against} is up to date ({plural(report.compared_files, 'file')}, "
+                f"{plural(report.compared_documents, 'document')} compared)\n")
     lines: list[str] = []
     for f in report.files:
         if f.status == ADDED:
-            lines.append(f"+ {f.path}  (new file, {_n(len(f.documents), 'document')})")
+            lines.append(f"+ {f.path}  (new file, {plural(len(f.documents), 'document')})")
         elif f.status == REMOVED:
             lines.append(f"- {f.path}  (would be removed: a render no longer writes it)")
         else:
@@ -72,23 +78,28 @@ def text(report: DriftReport, refresh: str) -> str:
                 lines += _document(d, against, f.path)
     c = report.counts()
     lines.append(
-        f"meshrender: {against} differs from a fresh render: {_n(c['files'], 'file')} "
+        f"meshrender: {against} differs from a fresh render: {plural(c['files'], 'file')} "
         f"({c[CHANGED]} changed, {c[ADDED]} added, {c[REMOVED]} removed), "
-        f"{_n(c['documents'], 'document')}, {_n(c['fields'], 'field')}")
+        f"{plural(c['documents'], 'document')}, {plural(c['fields'], 'field')}")
     lines.append(f"meshrender: to update it, run: {refresh}")
     return "\n".join(lines) + "\n"
 
 
+def change_dict(c: FieldChange) -> dict[str, Any]:
+    """A changed field in JSON: path, op, old (unless added), new (unless removed), line
+    (when known)."""
+    out: dict[str, Any] = {"path": c.path, "op": c.op}
+    if c.op != "added":
+        out["old"] = c.old
+    if c.op != "removed":
+        out["new"] = c.new
+    if c.line:
+        out["line"] = c.line
+    return out
+
+
 def as_json(report: DriftReport, refresh: str) -> str:
-    def change(c: FieldChange) -> dict:
-        out: dict[str, Any] = {"path": c.path, "op": c.op}
-        if c.op != "added":
-            out["old"] = c.old
-        if c.op != "removed":
-            out["new"] = c.new
-        if c.line:
-            out["line"] = c.line
-        return out
+    change = change_dict
 
     def doc(d: DocumentDrift) -> dict:
         out: dict[str, Any] = {"kind": d.kind, "namespace": d.namespace, "name": d.name, "status": d.status}
@@ -123,8 +134,8 @@ def markdown(report: DriftReport, refresh: str) -> str:
     if not report.drift:
         out.force("### :white_check_mark: meshrender diff")
         out.force("")
-        out.force(f"{md.code(against)} is up to date ({_n(report.compared_files, 'file')}, "
-                  f"{_n(report.compared_documents, 'document')} compared).")
+        out.force(f"{md.code(against)} is up to date ({plural(report.compared_files, 'file')}, "
+                  f"{plural(report.compared_documents, 'document')} compared).")
         return out.render()
     c = report.counts()
     out.force("### :warning: meshrender diff")
@@ -145,7 +156,7 @@ def markdown(report: DriftReport, refresh: str) -> str:
         where = md.code(f.path)
         entries: list[tuple[str, str, str, str]] = []
         if f.status == ADDED:
-            entries.append(("(new file)", f"({_n(len(f.documents), 'document')})", "", ""))
+            entries.append(("(new file)", f"({plural(len(f.documents), 'document')})", "", ""))
         elif f.status == REMOVED:
             entries.append(("(file removed)", "(a render no longer writes it)", "", ""))
         else:
@@ -158,8 +169,8 @@ def markdown(report: DriftReport, refresh: str) -> str:
                 else:
                     for ch in d.changes:
                         at = f" (line {ch.line})" if ch.line else ""
-                        old = "" if ch.op == "added" else _show(ch.old)
-                        new = "" if ch.op == "removed" else _show(ch.new)
+                        old = "" if ch.op == "added" else show_value(ch.old)
+                        new = "" if ch.op == "removed" else show_value(ch.new)
                         entries.append((d.display, ch.path + at, old, new))
         for doc, field, old, new in entries:
             total += 1

@@ -316,3 +316,20 @@ def check_image(release: Release, values: dict[str, Any]) -> None:
         f"{registry.format(region='<region>')}/proxyv2:v{release.label.split()[-1]}.<build>-<commit>-aliyun), "
         "or global.hub and global.tag in the injector values (--values)",
         field="proxy.image")
+
+
+def known_releases() -> list[str]:
+    """The releases this build renders for, one line per flavor (what `meshrender
+    --version` prints): the Istio lines with the newest patch the table knows of each,
+    and the ASM lines with the ASM versions whose proxy image is known. From the data
+    files, so a release added there is named here."""
+    t = table()
+    stable = [m for m in sorted(t.lines) if not t.lines[m].get("dev")]
+    newest = t.lines[t.newest]
+    last = f"1.{t.newest}-dev (master)" if newest.get("dev") else f"1.{t.newest}"
+    patches = [str(t.lines[m]["newest"]) for m in stable] + (["master"] if newest.get("dev") else [])
+    istio = f"Istio 1.{t.oldest} to {last}: {', '.join(patches)}"
+    images = sorted((str(r["version"]) for r in asm_table()["releases"]), key=_asm_key)
+    asm = (f"ASM 1.{t.oldest} to 1.{max(stable)}: proxy images known for {', '.join(images)} "
+           "(other versions render with the image named in the settings)")
+    return [istio, asm]
