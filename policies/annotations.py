@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from meshrender.inject.probes import parse_go_bool
+from meshrender.inject.release import Release
 from meshrender.inject.validate import VALIDATORS, AnnotationError, check
 from meshrender.istio import INJECT, STATUS, ProxyConfigError, read_proxy_config
 from meshrender.kube import durations
@@ -110,11 +111,12 @@ def _type_problem(entry: dict[str, Any], value: str) -> str | None:
     return None
 
 
-def value_problem(name: str, value: Any) -> str | None:
-    """What is wrong with an annotation's value, or None; Istio's own checks first."""
+def value_problem(name: str, value: Any, release: Release | None = None) -> str | None:
+    """What is wrong with an annotation's value, or None; Istio's own checks first, as the
+    injector of `release` makes them (some checks arrived in later releases)."""
     if not isinstance(value, str):
         return "annotation values must be strings"
-    errors: list[AnnotationError] = check({name: value})
+    errors: list[AnnotationError] = check({name: value}, release)
     if errors:
         return f"{errors[0].reason}; Istio's injector refuses the pod"
     entry = known().get(name)
@@ -123,8 +125,9 @@ def value_problem(name: str, value: Any) -> str | None:
 
 def _annotation_hits(view: WorkloadView) -> Iterator[Hit]:
     reported = set()
+    release = view.model.resolver.release if view.model.resolver is not None else None
     for name in sorted(view.annotations):
-        problem = value_problem(name, view.annotations[name])
+        problem = value_problem(name, view.annotations[name], release)
         if problem:
             reported.add(name)
             yield Hit(f"annotation {name}: {problem}", view.at_annotation(name), view.subject)

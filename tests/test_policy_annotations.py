@@ -186,3 +186,12 @@ def test_fix_moves_the_inject_annotation_to_a_label_and_renames_replaced_ones(cl
     assert "sidecar.istio.io/inject: \"yes\"" in (root / "maybe.yaml").read_text()
     left = [f["workload"] for f in json.loads(r.out)["findings"] if f["rule"] == DEPRECATED]
     assert left == ["Deployment shop/maybe"]
+
+
+def test_istio_checks_apply_from_the_release_that_has_them(lint):
+    # ValidateInterfaceNames arrived in Istio 1.30: before, the injector takes any value.
+    bad = '        traffic.sidecar.istio.io/excludeInterfaces: "eth0,not an interface!"'
+    old = lint({"profile.yaml": profile(mesh="1.29"), "app.yaml": deployment(annotations=bad)})
+    assert [f for f in old.of("invalid-mesh-annotation") if "excludeInterfaces" in f["message"]] == []
+    new = lint({"profile.yaml": profile(mesh="1.30"), "app.yaml": deployment(annotations=bad)})
+    assert new.where("invalid-mesh-annotation") == [new.at("app.yaml", "traffic.sidecar.istio.io/excludeInterfaces")]

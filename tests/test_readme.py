@@ -4,7 +4,7 @@ Every command line of its ```sh blocks runs in a sample GitOps repository (the d
 apps/, mesh/ and cluster/, rendered output in deploy/, the files the examples name), with
 the installed `meshrender` on PATH and `kustomize build` played by `kubectl kustomize`;
 each block in a fresh copy, its lines in order. A line must exit as the README says its
-command exits (lint and diff: 0 or 1; everything else: 0) and print no traceback. The YAML
+command exits (lint, diff and upgrade: 0 or 1; everything else: 0) and print no traceback. The YAML
 blocks that are inputs (settings, ClusterProfile kinds, .meshrender.yaml, the kustomize
 transformer) are given to meshrender as they stand. A new example in the README that this
 test does not know how to run fails it (`SKIPPED` lists the ones that need the network).
@@ -79,8 +79,8 @@ def commands(block: str) -> list[str]:
 
 
 def expected(line: str) -> set[int]:
-    if re.match(r"meshrender (lint|diff)\b", line):
-        return {0, 1}  # findings / drift, as documented
+    if re.match(r"meshrender (lint|diff|upgrade)\b", line):
+        return {0, 1}  # findings / drift / changes, as documented
     return {0}
 
 

@@ -371,6 +371,10 @@ spec: {{proxy: {{image: {image}}}}}
     doc = web(cli("render", str(root)))
     assert container(doc, "istio-proxy")["image"] == image
     assert volume(doc, "istio-ca-crl") is None  # ASM 1.25 is built on Istio 1.25
+    # Traditional: istio-init runs the same image (Istio builds it from hub and tag, which
+    # a cluster installed with this image has).
+    doc = web(cli("render", str(root), "--native-sidecars", "false"))
+    assert container(doc, "istio-init")["image"] == image == container(doc, "istio-proxy")["image"]
 
 
 def test_asm_defaults_hold_the_app_and_exit_on_zero_connections():

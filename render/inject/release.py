@@ -302,6 +302,25 @@ def data_file(release: Release) -> str:
     return f"render/data/{ASM_DATA if release.flavor == 'asm' else ISTIO_DATA}"
 
 
+def hub_and_tag_from_image(values: dict[str, Any]) -> dict[str, Any]:
+    """The injector values with `global.hub` and `global.tag` taken from a full
+    `global.proxy.image` (REGISTRY/PATH/NAME:TAG) when neither is set: what a cluster
+    installed with that image has. Istio builds istio-init's image (and the proxy's, for
+    a name without `/`) as HUB/NAME:TAG, so a full image with an empty hub and tag gives
+    `/REGISTRY/...:`; a cluster never runs with an empty hub. Values are returned as they
+    are otherwise (an image by digest has no tag to take)."""
+    glob = values.get("global") or {}
+    proxy = glob.get("proxy") or {}
+    image = proxy.get("image")
+    if not isinstance(image, str) or "/" not in image or "@" in image or glob.get("hub") or glob.get("tag"):
+        return values
+    hub, _, name_tag = image.rpartition("/")
+    name, colon, tag = name_tag.partition(":")
+    if not colon or not tag or not name:
+        return values
+    return {**values, "global": {**glob, "hub": hub, "tag": tag, "proxy": {**proxy, "image": name}}}
+
+
 def check_image(release: Release, values: dict[str, Any]) -> None:
     """Refuse to render a release whose proxy image meshrender does not know, unless the
     settings name the image (a full `proxy.image`, or `global.hub` and `global.tag`)."""

@@ -289,9 +289,12 @@ class Resolver:
                 else:
                     meta.pop(k, None)
             proxy["proxyMetadata"] = meta
+        values = tree.data["values"]
+        if not self.release.image_known:  # the image comes from the settings
+            values = release.hub_and_tag_from_image(values)
         return InjectConfig(
             flavor=self.cluster.flavor,
-            values=tree.data["values"],
+            values=values,
             mesh=tree.data["mesh"],
             proxy=proxy,
             native=native,
