@@ -314,7 +314,7 @@ def test_unreadable_folder_is_an_error_not_a_silent_skip(tmp_path, monkeypatch):
     monkeypatch.setattr(sources.os, "scandir", scandir)
     r = run_cli("render", str(repo), "-o", str(tmp_path / "out"))
     assert r.code == 2
-    assert r.err.startswith(f"meshrender: {locked}:1:1: error: cannot read folder: Permission denied")
+    assert r.err.startswith(f"meshrender: {locked}: error: cannot read folder: Permission denied")
     assert not (tmp_path / "out").exists()
 
 

@@ -36,26 +36,18 @@ class Staleness:
         return bool(self.changed or self.missing or self.extra)
 
 
-def _on_disk(root: Path) -> dict[str, Path]:
-    from meshrender.run.output import MARKER
-
-    out = {}
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            p = Path(dirpath) / name
-            rel = p.relative_to(root).as_posix()
-            if rel != MARKER:
-                out[rel] = p
-    return out
-
-
 def staleness(expected: dict[str, str], root: Path) -> Staleness:
     """Which files of `root` a render writing `expected` would change, add or remove.
 
     Line endings are compared as LF: a Windows checkout with core.autocrlf holds CRLF
-    files that Git stores, and Argo CD reads, exactly as meshrender writes them.
+    files that Git stores, and Argo CD reads, exactly as meshrender writes them. The
+    committed files are read as untrusted input (drift.existing_files, read_committed):
+    regular files only, each within the input size limit.
     """
-    actual = _on_disk(root) if root.is_dir() else {}
+    from meshrender.diff.drift import existing_files, read_committed
+
+    shown = _show(root)
+    actual = existing_files(root, shown) if root.is_dir() else {}
     result = Staleness()
     for rel in sorted(set(expected) | set(actual)):
         if rel not in actual:
@@ -64,8 +56,8 @@ def staleness(expected: dict[str, str], root: Path) -> Staleness:
             result.extra.append(rel)
         else:
             try:
-                text = actual[rel].read_bytes().decode("utf-8").replace("\r\n", "\n")
-            except (OSError, UnicodeDecodeError):
+                text = read_committed(actual[rel], f"{shown}/{rel}").decode("utf-8").replace("\r\n", "\n")
+            except UnicodeDecodeError:
                 text = None
             if text != expected[rel]:
                 result.changed.append(rel)
@@ -73,16 +65,32 @@ def staleness(expected: dict[str, str], root: Path) -> Staleness:
 
 
 def find_outputs(root: Path) -> list[Path]:
-    """Folders under `root` that `render -o` wrote, outermost only, in sorted order."""
+    """Folders under `root` that `render -o` wrote, outermost only, in sorted order.
+
+    Walked with an explicit stack and without following symlinks: a deep or looping tree
+    in the repository neither recurses nor repeats."""
     from meshrender.inputs.sources import SKIP_DIRS
     from meshrender.run.output import MARKER
 
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        if MARKER in filenames:
-            found.append(Path(dirpath))
-            dirnames[:] = []
+    stack = [str(root)]
+    while stack:
+        here = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError:
+            continue
+        if any(e.name == MARKER for e in entries):
+            found.append(Path(here))
+            continue
+        below = []
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False) and e.name not in SKIP_DIRS and not e.name.startswith("."):
+                    below.append(e.path)
+            except OSError:
+                continue
+        stack.extend(reversed(below))
     return found
 
 
