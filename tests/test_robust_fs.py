@@ -98,7 +98,7 @@ def test_output_folder_that_cannot_be_created(tmp_path, monkeypatch):
     out = tmp_path / "deploy" / "out"
     r = run_cli("render", str(repo), "-o", str(out))
     assert r.code == 2
-    assert r.err.startswith(f"meshrender: {out}:1:1: error: cannot create the output folder: Permission denied")
+    assert r.err.startswith(f"meshrender: {out}: error: cannot create the output folder: Permission denied")
     assert not out.exists()
 
 

@@ -88,6 +88,7 @@ class Walk:
 
     files: list[tuple[Path, str, str]] = field(default_factory=list)  # (path, real path, relative)
     folders: list[tuple[str, str]] = field(default_factory=list)  # (path as reached, real path)
+    links: list[tuple[str, str]] = field(default_factory=list)  # every symlink met: (path, target)
 
 
 def walk(root: Path, warn: Warn) -> Walk:
@@ -126,6 +127,7 @@ def walk(root: Path, warn: Warn) -> Walk:
                 link = e.is_symlink()
                 real = os.path.realpath(e.path) if link else f"{real_here.rstrip('/')}/{name}"
                 if link:
+                    out.links.append((e.path, real))
                     why = escapes(real, boundary)
                     if why is not None:
                         warn(f"{Location(e.path)}: warning: not following symlink to {path_text(real)}: {why}")

@@ -289,9 +289,10 @@ class _FileDone:
 
 def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool = True,
           keep_original: bool = False, progress: Any = None, workers: int | None = None,
-          warn: Warn | None = None) -> Run:
+          warn: Warn | None = None, allow_empty: bool = False) -> Run:
     """Run `handler` over every file of `paths` (see the module docstring); the Run,
-    with its totals, once every file is collected."""
+    with its totals, once every file is collected. Inputs with no document at all are an
+    error unless `allow_empty` (render --allow-empty)."""
     inputs = Inputs(paths, warn)
     n = len(inputs)
     jobs = workers or workers_for(n)  # for reading settings; evaluating decides below
@@ -324,7 +325,8 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
             progress.update("reading", i + 1, n, "files")
     if failure:  # the first error of a run that read everything first: maybe a parse error before it
         _raise(first_load_error(inputs, list(range(failure.index + 1)), jobs) or failure)
-    sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
+    if not allow_empty:
+        sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
     try:
         context, problems = make_context(settings_docs, options, strict=strict, keep_original=keep_original,
                                          inputs=inputs.displays)
