@@ -69,7 +69,8 @@ class Case:
     id: str
     what: str  # the kind of bad input, as the docs table names it
     files: dict[str, str | bytes]
-    where: tuple[str, int, int] | None  # file, line, column of the first message
+    where: tuple[str, int | None, int | None] | None  # file, line, column of the first message (None:
+    # the file or folder as a whole, which has no position)
     says: str  # what the message must say
     code: int = 2
     args: tuple[str, ...] = ()
@@ -83,7 +84,7 @@ class Case:
 CASES: list[Case] = [
     # -- YAML ---------------------------------------------------------------------------
     Case("syntax", "Syntax error (unclosed bracket)", {"a.yaml": "kind: Pod\nmetadata:\n  name: [x\n"},
-         ("a.yaml", 4, 1), "invalid YAML: did not find expected ',' or ']'"),
+         ("a.yaml", 3, 11), "invalid YAML: did not find expected ',' or ']'"),
     Case("tab", "Tab used for indentation", {"a.yaml": "kind: Pod\nmetadata:\n\tname: x\n"},
          ("a.yaml", 3, 1), "tab character"),
     Case("tab-inside", "Tab after spaces in indentation",
@@ -134,9 +135,9 @@ CASES: list[Case] = [
          {"a.yaml": GOOD.replace("\n", "\r\n") + "---\r\n" + GOOD.replace("web", "api") + "---\n"
                     + "kind: ConfigMap\r\nmetadata: {name: c}\n"}, None, "", code=0),
     Case("line-separator", "Unicode line separator (U+2028) before an error (lines are counted as editors do)",
-         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: \"a\u2028b\"}\n---\nx: [\n"}, ("a.yaml", 6, 1),
+         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: \"a\u2028b\"}\n---\nx: [\n"}, ("a.yaml", 5, 5),
          "invalid YAML: did not find expected node content"),
-    Case("empty-file", "Empty file (the only input)", {"a.yaml": ""}, ("{repo}/a.yaml", 1, 1),
+    Case("empty-file", "Empty file (the only input)", {"a.yaml": ""}, ("{repo}/a.yaml", None, None),
          "no YAML documents in the inputs", argv=("{repo}/a.yaml",)),
     Case("empty-file-among-others", "Empty file next to other files", {"a.yaml": GOOD, "b.yaml": "# nothing\n"},
          ("b.yaml", 1, 1), "file holds no YAML documents", code=0, warning=True),
@@ -284,7 +285,7 @@ CASES: list[Case] = [
     Case("configmap-mesh-yaml", "Broken YAML inside the istio ConfigMap's mesh",
          {"c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n"
                     "  mesh: |\n    defaultConfig:\n      concurrency: [2\n"},
-         ("c.yaml", 8, 5), "data.mesh is not valid YAML", group="Settings"),
+         ("c.yaml", 7, 22), "data.mesh is not valid YAML", group="Settings"),
     Case("configmap-values-type", "Wrong type inside the injector ConfigMap's values",
          {"c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-sidecar-injector}\ndata:\n"
                     "  values: |\n    global:\n      proxy:\n        statusPort: port\n"},
@@ -294,7 +295,7 @@ CASES: list[Case] = [
          {"c.yaml": "apiVersion: networking.istio.io/v1beta1\nkind: ProxyConfig\nmetadata: {name: pc}\n"
                     "spec:\n  environmentVariables: {DEBUG: true}\n"}, ("c.yaml", 5, 26),
          "must be a string, not true", group="Settings"),
-    Case("values-file-missing", "--values file that does not exist", {"a.yaml": GOOD}, ("missing.yaml", 1, 1),
+    Case("values-file-missing", "--values file that does not exist", {"a.yaml": GOOD}, ("missing.yaml", None, None),
          "cannot read: No such file or directory", args=("--values", "missing.yaml"), group="Settings"),
     Case("values-file-type", "--values file with a wrong type", {"a.yaml": GOOD},
          ("{repo}/../values.yaml", 3, 26), "global.proxy.resources.limits.cpu: values file: \"lots\" is not valid",
@@ -355,23 +356,23 @@ CASES: list[Case] = [
          group="Filesystem"),
     Case("symlink-loop", "Symlink loop (each folder is read once)", {"a.yaml": GOOD}, None, "", code=0,
          setup=lambda r: (r / "loop").symlink_to(r, target_is_directory=True), group="Filesystem"),
-    Case("fifo", "FIFO named like a manifest", {"a.yaml": GOOD}, ("pipe.yaml", 1, 1),
+    Case("fifo", "FIFO named like a manifest", {"a.yaml": GOOD}, ("pipe.yaml", None, None),
          "not a regular file", setup=lambda r: os.mkfifo(r / "pipe.yaml"), group="Filesystem"),
-    Case("output-inside-input", "Output folder inside the input folder", {}, ("{repo}", 1, 1),
+    Case("output-inside-input", "Output folder inside the input folder", {}, ("{repo}", None, None),
          "is inside the input folder", argv=("{repo}", "-o", "{repo}/rendered"), group="Filesystem"),
-    Case("output-is-input", "Output folder equal to the input folder", {}, ("{repo}", 1, 1),
+    Case("output-is-input", "Output folder equal to the input folder", {}, ("{repo}", None, None),
          "is inside the input folder", argv=("{repo}", "-o", "{repo}"), group="Filesystem"),
     Case("input-inside-output", "Input inside the output folder (the swap would delete it)", {},
-         ("{repo}", 1, 1), "is inside the output folder", argv=("{repo}", "-o", "{repo}/.."), group="Filesystem"),
+         ("{repo}", None, None), "is inside the output folder", argv=("{repo}", "-o", "{repo}/.."), group="Filesystem"),
     Case("output-foreign", "Output folder holding files meshrender did not write", {},
-         ("{repo}/../foreign", 1, 1), "already holds files that meshrender did not write",
+         ("{repo}/../foreign", None, None), "already holds files that meshrender did not write",
          setup=lambda r: _write(r.parent, {"foreign/notes.txt": "mine"}), argv=("{repo}", "-o", "{repo}/../foreign"),
          group="Filesystem"),
     Case("output-collision", "Two inputs that would be written to one output path",
          {"a/x.yaml": GOOD, "b/x.yaml": GOOD.replace("name: web", "name: api")}, ("{repo}/b/x.yaml", 1, 1),
          "would both be written to x.yaml", argv=("{repo}/a", "{repo}/b", "-o", "{repo}/../out"),
          group="Filesystem"),
-    Case("missing-path", "Input path that does not exist", {}, ("{repo}/nope", 1, 1), "no such file or folder",
+    Case("missing-path", "Input path that does not exist", {}, ("{repo}/nope", None, None), "no such file or folder",
          argv=("{repo}/nope",), group="Filesystem"),
 ]
 
@@ -407,7 +408,7 @@ def _where(case: Case, repo: Path) -> str:
         shown = file
     else:
         shown = str(repo / file)
-    return f"{shown}:{line}:{col}"
+    return shown if line is None else f"{shown}:{line}:{col}"
 
 
 def _first(err: str, severity: str) -> str:

@@ -34,6 +34,7 @@ from meshrender.errors import InputError, MeshrenderError, UsageError
 from meshrender.evaluate.evaluation import Context, Evaluation, evaluate
 from meshrender.inputs import kinds, sources
 from meshrender.inputs.sources import SourceFile
+from meshrender.limits import MAX_FILE_WORKLOADS, MAX_SETTINGS_DOCUMENTS, MAX_SETTINGS_NODES
 from meshrender.run import parallel
 from meshrender.settings.collect import Collector, Settings, SidecarSettings, is_consumed, may_be_settings
 from meshrender.settings.provenance import Place
@@ -190,6 +191,12 @@ def _prepare() -> None:
 
 # -- settings -------------------------------------------------------------------------------
 
+def _too_many_settings(doc: Document) -> InputError:
+    return InputError(f"the inputs hold more settings than meshrender reads in one run ({MAX_SETTINGS_DOCUMENTS:,} "
+                      f"documents, {MAX_SETTINGS_NODES:,} nodes: settings are held for the whole run; see "
+                      "docs/bad-input.md, Limits); render fewer folders at a time", doc.location)
+
+
 def _problem(e: MeshrenderError, kind: str, doc: Document | None = None) -> Problem:
     return Problem(kind, e.message if not e.field else f"{e.field}: {e.message}", Place(location=e.location), doc)
 
@@ -258,7 +265,8 @@ def workloads_of(doc: Document, namespace: str) -> list[kinds.Workload]:
 
 
 def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
-    """Evaluate every workload of one loaded file (strict: the first error raises)."""
+    """Evaluate every workload of one loaded file (strict: the first error raises); at
+    most MAX_FILE_WORKLOADS, each held with its injected pod until the file is done."""
     out = Evaluated(f, [], [], 0, 0)
     namespace = context.options.namespace
     for doc in f.docs:
@@ -273,6 +281,10 @@ def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
                 raise
             out.problems.append(_problem(e, "render"))
             continue
+        if len(out.evaluations) + len(workloads) > MAX_FILE_WORKLOADS:
+            raise InputError(f"file holds more than {MAX_FILE_WORKLOADS:,} workloads; meshrender renders at most "
+                             f"{MAX_FILE_WORKLOADS:,} from one file (each is held with its injected pod until "
+                             "the file is done; see docs/bad-input.md, Limits); split it", doc.location)
         out.evaluations += [evaluate(w, doc, context) for w in workloads]
     return out
 
@@ -304,12 +316,21 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
 
     def scan(i: int) -> tuple[int, list[Document], int]:
         text = inputs.text(i)
-        docs, count = parse_some(text, inputs.found[i][0], may_be_settings)
+        kept = [0, 0]
+
+        def budget(doc: Document) -> None:  # one file's share of the run's (checked below)
+            kept[0] += 1
+            kept[1] += doc.size
+            if kept[0] > MAX_SETTINGS_DOCUMENTS or kept[1] > MAX_SETTINGS_NODES:
+                raise _too_many_settings(doc)
+
+        docs, count = parse_some(text, inputs.found[i][0], may_be_settings, budget)
         sources.check_objects(docs)
         return len(text), docs, count
 
     failure = None
     prepare = jobs > 1 and n >= PARALLEL_MIN_FILES
+    settings_nodes = 0
     for i, r in parallel.ordered_map(scan, n, jobs):
         if prepare:  # the workers are scanning: this process has time for what comes next
             _prepare()
@@ -318,7 +339,14 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
             failure = r
             break
         total_bytes += r[0]
-        settings_docs += r[1]
+        for doc in r[1]:  # held for the whole run: bounded (meshrender.limits)
+            settings_nodes += doc.size
+            if len(settings_docs) >= MAX_SETTINGS_DOCUMENTS or settings_nodes > MAX_SETTINGS_NODES:
+                failure = parallel.Failure(i, _too_many_settings(doc))
+                break
+            settings_docs.append(doc)
+        if failure:
+            break
         documents += r[2]
         counts.append(r[2])
         if progress is not None:
