@@ -25,6 +25,7 @@ from meshrender.settings.collect import ProxyConfigResource, Settings, SidecarSe
 from meshrender.settings.layers import Layer, Tree, leaf_paths
 from meshrender.settings.mode import Cluster, decide, parse_version
 from meshrender.settings.provenance import Effective, Origin, Place, Step
+from meshrender.settings.selector_index import SelectorIndex
 from meshrender.settings.translate import upstream_layer
 
 DNS_KEYS = ("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE")
@@ -115,6 +116,8 @@ class Resolver:
         # The traditional-mode config of each `_cache` entry, made once: workloads that
         # share it share one InjectConfig, which the sidecar cache keys on.
         self._traditional: dict[tuple, InjectConfig] = {}
+        self._sps_index: SelectorIndex[SidecarSettings] | None = None
+        self._pc_index: SelectorIndex[Layer] | None = None
 
     def _cluster_origins(self) -> dict[str, Origin]:
         """Where each fact about the cluster came from: a flag, the environment, the ClusterProfile."""
@@ -180,6 +183,19 @@ class Resolver:
         return tree
 
     def matching(self, w: Workload) -> tuple[list[SidecarSettings], list[Layer]]:
+        """The workload SidecarProxySettings (of its namespace or of none) and the
+        selector ProxyConfigs (of its namespace) whose selectors match its labels, in
+        input order: looked up in indexes made once (settings/selector_index.py), so a
+        render does not try every selector on every workload."""
+        if self._sps_index is None:
+            self._sps_index = SelectorIndex([(s.namespace, s.selector, s) for s in self.settings.sidecar
+                                             if s.scope == "workload"])
+            self._pc_index = SelectorIndex([(self._ns(pc), pc.selector, pc.layer)
+                                            for pc in self.settings.proxy_configs if pc.selector])
+        return self._sps_index.matching(w.namespace, w.labels), self._pc_index.matching(w.namespace, w.labels)
+
+    def matching_scan(self, w: Workload) -> tuple[list[SidecarSettings], list[Layer]]:
+        """`matching` by trying every selector: the reference the index is checked against."""
         labels = w.labels
         ns = w.namespace
         sps = [s for s in self.settings.sidecar if s.scope == "workload"

@@ -17,6 +17,7 @@ it), and never when MESHRENDER_YAML=reference or when rapidyaml or orjson is mis
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -71,10 +72,27 @@ class Document:
     data: Any = None
     _nodes: Any = field(default=None, repr=False, compare=False)
     size: int = field(default=0, repr=False, compare=False)  # nodes, as meshrender.limits counts them
+    # Made when first needed, for locating many fields in one document in time linear in
+    # its size: each map node's keys (id(node) -> key -> (key node, value node)), its lines.
+    _keys: dict[int, dict[str, tuple[Any, Any]]] | None = field(default=None, repr=False, compare=False)
+    _lines: list[str] | None = field(default=None, repr=False, compare=False)
+    memo: dict[Any, Any] | None = field(default=None, repr=False, compare=False)  # for callers (provenance)
 
     @property
     def location(self) -> Location:
         return Location(self.source, self.line, 1)
+
+    def lines(self) -> list[str]:
+        """The document's text split into lines, made once."""
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        return self._lines
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What is only a cache stays in the process that made it (nodes hold marks).
+        state = dict(self.__dict__)
+        state.update(_nodes=None, _keys=None, _lines=None, memo=None)
+        return state
 
     def passthrough_text(self) -> str:
         """The document as the user wrote it, without a leading bare `---` line."""
@@ -785,34 +803,56 @@ def _compose(doc: Document) -> Any:
     return doc._nodes
 
 
+def _entry(doc: Document, node: Any, step: Any) -> tuple[Any, Any] | None:
+    """(key node, value node) of the entry `step` of map node `node` (an int step matches
+    the key written as that number), from an index of the map's keys made once per map:
+    locating each of 40,000 annotations must not walk the map each time."""
+    index = doc._keys
+    if index is None:
+        index = doc._keys = {}
+    keys = index.get(id(node))
+    if keys is None:
+        keys = {}
+        for k, v in node.value:
+            text = k.value
+            if isinstance(text, str) and text not in keys:
+                keys[text] = (k, v)
+        index[id(node)] = keys
+    return keys.get(step if isinstance(step, str) else str(step))
+
+
+def _walk_nodes(doc: Document, path: Sequence[str | int]) -> tuple[Any, Any, Any, bool]:
+    """(node, its key node or None, the last mark found, whether the whole path exists)
+    of the deepest part of `path` in `doc`'s node tree."""
+    node = _compose(doc)
+    mark = node.start_mark if node is not None else None
+    key_node = None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            entry = _entry(doc, node, step)
+            if entry is None:
+                return node, key_node, mark, False
+            key_node, node = entry
+            mark = key_node.start_mark
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            key_node, node = None, node.value[step]
+            mark = node.start_mark
+        else:
+            return node, key_node, mark, False
+    return node, key_node, mark, True
+
+
 def locate(doc: Document, path: Sequence[str | int]) -> Location:
     """Line and column of the field at `path` in `doc`, or of its nearest existing parent.
 
-    For a mapping key this is the key itself, which is where an editor should jump.
+    For a mapping key this is the key itself, which is where an editor should jump. The
+    document is composed once and each map indexed once, so locating every field of a
+    document costs time linear in its size, whatever the number of fields asked for.
     """
     try:
-        node = _compose(doc)
+        _, _, mark, _ = _walk_nodes(doc, path)
     except yaml.YAMLError:
         return doc.location
-    mark = node.start_mark if node is not None else None
-    for step in path:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == step or (
-                    isinstance(step, int) and key_node.value == str(step)
-                ):
-                    mark, node = key_node.start_mark, value_node
-                    break
-            else:
-                break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-            if 0 <= step < len(node.value):
-                node = node.value[step]
-                mark = node.start_mark
-            else:
-                break
-        else:
-            break
     return _mark_location(doc.source, doc.line, mark, doc.text)
 
 
@@ -820,21 +860,11 @@ def scalar_text(doc: Document, path: Sequence[str | int], key: bool = False) -> 
     """The text the user wrote for the scalar at `path` (its key, with `key`), for messages
     that must quote it back exactly: `version: 1.10` reads as 1.1, `inject: yes` as true."""
     try:
-        node = _compose(doc)
+        node, key_node, _, found = _walk_nodes(doc, path)
     except yaml.YAMLError:
         return None
-    key_node = None
-    for step in path:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value
-                          if k.value == step or (not isinstance(step, str) and k.value == str(step))), None)
-            if match is None:
-                return None
-            key_node, node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-            key_node, node = None, node.value[step]
-        else:
-            return None
+    if not found:
+        return None
     target = key_node if key else node
     return target.value if isinstance(target, yaml.ScalarNode) else None
 
@@ -848,20 +878,13 @@ def literal_block_start(doc: Document, path: Sequence[str | int]) -> tuple[int, 
     so messages can point at the field inside the block rather than at the key.
     """
     try:
-        node = _compose(doc)
+        node, _, _, found = _walk_nodes(doc, path)
     except yaml.YAMLError:
         return None
-    for step in path:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == step), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-            node = node.value[step]
-        else:
-            return None
-    if not isinstance(node, yaml.ScalarNode) or node.style != "|":
+    if not found or not isinstance(node, yaml.ScalarNode) or node.style != "|":
         return None
     first = node.start_mark.line + 1  # the text starts on the line after the `|`
-    body = next((ln for ln in doc.text.split("\n")[first:] if ln.strip()), "")
+    body = next((ln for ln in itertools.islice(doc.lines(), first, None) if ln.strip()), "")
     return doc.line + first, len(body) - len(body.lstrip(" "))
 
 
