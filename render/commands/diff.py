@@ -44,6 +44,7 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     from meshrender.diff import drift
     from meshrender.diff import format as drift_format
     from meshrender.run.render import render
+    from meshrender.safetext import line_text
 
     paths_list = list(paths) or ["."]
     root = Path(against)
@@ -53,7 +54,7 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     refresh = refresh_command(paths_list, against, kw)
     if not quiet:
         for w in result.warnings:
-            click.echo(w, err=True)
+            click.echo(line_text(w), err=True)  # names in them come from the inputs
     out = drift_format.as_json(report, refresh) if fmt == "json" else drift_format.text(report, refresh)
     sys.stdout.write(out)
     sys.stdout.flush()

@@ -36,6 +36,7 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, allow_emp
     from meshrender.run.render import Renderer
     from meshrender.run.render import render as run_render
     from meshrender.run.summary import summarize
+    from meshrender.safetext import line_text
 
     if allow_empty and fail_empty:
         raise UsageError("--allow-empty and --fail-empty contradict each other (--fail-empty is the default)")
@@ -73,9 +74,9 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, allow_emp
             sink.finish()
         if not quiet:
             for note in validation.notes if validation else []:
-                click.echo(f"meshrender: warning: {note}", err=True)
+                click.echo(line_text(f"meshrender: warning: {note}"), err=True)
             for w in result.warnings:
-                click.echo(w, err=True)
+                click.echo(line_text(w), err=True)  # names in them come from the inputs
             if output:
                 if getattr(sink, "leftovers", None):
                     click.echo(f"meshrender: removed {len(sink.leftovers)} staging folder(s) that an "

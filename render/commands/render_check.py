@@ -106,6 +106,7 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     """Render `recipe` and compare it with `out_dir`; print a report when stale."""
     from meshrender.commands.render import load_and_render
     from meshrender.run import output
+    from meshrender.safetext import line_text, lines_text
 
     output.check_output_dir(out_dir, list(recipe.paths))
     result = load_and_render(list(recipe.paths), recipe.options, bar)
@@ -113,14 +114,14 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     bar.close()
     shown = _show(out_dir)
     if not stale:
-        click.echo(f"meshrender: {shown} is up to date", err=True)
+        click.echo(line_text(f"meshrender: {shown} is up to date"), err=True)
         return True
     lines = [f"{shown} is stale: rendering {' '.join(map(_show, map(Path, recipe.paths)))} gives other output"]
     lines += [f"  changed  {shown}/{r}" for r in stale.changed]
     lines += [f"  missing  {shown}/{r}" for r in stale.missing]
     lines += [f"  extra    {shown}/{r}  (a render removes it)" for r in stale.extra]
     lines += ["Refresh it with:", f"  {recipe.command(out_dir)}"]
-    click.echo("\n".join(lines))
+    click.echo(lines_text(lines))  # names come from the repository: escaped
     return False
 
 
