@@ -55,10 +55,17 @@ MAX_FILE_NODES = 2_000_000
 MAX_SETTINGS_DOCUMENTS = 10_000
 MAX_SETTINGS_NODES = 1_000_000
 
-# Workloads of one file: each is held with its injected pod (some 15 KB) until the file
-# is rendered, and a sidecar adds about 6 KB of output to a workload of 100 bytes. 10,000
-# real workloads are about as many as 16 MiB of manifests hold.
-MAX_FILE_WORKLOADS = 10_000
+# Workloads of one file: each is held with its injected pod until the file is rendered
+# (some 20 KB; 50 KB when every workload has settings of its own), and a sidecar adds
+# about 6 KB of output to a workload of 100 bytes. 5,000 real workloads are some 8 MiB of
+# manifests; split larger streams into files (or folders) of fewer.
+MAX_FILE_WORKLOADS = 5_000
+
+# The memory one process of a run may need with every input within the limits above (the
+# worst shapes measured stay well under it: docs/bad-input.md, Limits). It is the Argo CD
+# sidecar's limit; a run starts no more worker processes than its memory limit holds at
+# this much each (render/run/driver.py, workers_for).
+PROCESS_MEMORY = 512 * MiB
 
 # Anchors and aliases share data, so a few hundred bytes can describe a document of
 # billions of nodes ("billion laughs"). The expanded document, counting every alias

@@ -422,9 +422,16 @@ def check_against(root: Path, inputs: list[str]) -> None:
                          f"`meshrender render ... -o {root}` first")
     if not root.is_dir():
         raise UsageError(f"--against {root}: not a folder")
+    from meshrender.run.output import symlink_into
+
     target = root.resolve()
     for arg in inputs:
         src = Path(arg).resolve() if arg != "-" else None
         if src is not None and src.is_dir() and target.is_relative_to(src):
             raise UsageError(f"--against {root} is inside the input folder {arg}: its rendered files "
                              "would be read as inputs. Keep rendered output outside the sources")
+        link = symlink_into(target, Path(arg)) if src is not None and src.is_dir() else None
+        if link is not None:
+            raise UsageError(f"--against {root} is reached from the input folder {arg} through the symlink {link}: "
+                             "its rendered files would be read as inputs. Remove the link",
+                             Location.whole(link))

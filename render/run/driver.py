@@ -34,7 +34,7 @@ from meshrender.errors import InputError, MeshrenderError, UsageError
 from meshrender.evaluate.evaluation import Context, Evaluation, evaluate
 from meshrender.inputs import kinds, sources
 from meshrender.inputs.sources import SourceFile
-from meshrender.limits import MAX_FILE_WORKLOADS, MAX_SETTINGS_DOCUMENTS, MAX_SETTINGS_NODES
+from meshrender.limits import MAX_FILE_WORKLOADS, MAX_SETTINGS_DOCUMENTS, MAX_SETTINGS_NODES, PROCESS_MEMORY
 from meshrender.run import parallel
 from meshrender.settings.collect import Collector, Settings, SidecarSettings, is_consumed, may_be_settings
 from meshrender.settings.provenance import Place
@@ -111,7 +111,9 @@ class Handler(Protocol):
 
 def workers_for(count: int, total_bytes: int | None = None) -> int:
     """How many processes work on `count` files (of `total_bytes`, when known):
-    MESHRENDER_JOBS, else every core when there is enough to do."""
+    MESHRENDER_JOBS, else every core when there is enough to do, but no more processes
+    than the memory limit holds at PROCESS_MEMORY each (memory_limit: a container's
+    cgroup, such as the Argo CD sidecar's 512Mi, which then renders in one process)."""
     env = os.environ.get("MESHRENDER_JOBS", "").strip()
     if env:
         try:
@@ -121,7 +123,37 @@ def workers_for(count: int, total_bytes: int | None = None) -> int:
         return max(1, min(jobs, count))
     if count < 2 or (count < PARALLEL_MIN_FILES if total_bytes is None else total_bytes < PARALLEL_MIN_BYTES):
         return 1
-    return max(1, min(parallel.cpu_count(), count))
+    jobs = max(1, min(parallel.cpu_count(), count))
+    memory = memory_limit()
+    if memory is not None:
+        jobs = min(jobs, max(1, memory // PROCESS_MEMORY))
+    return jobs
+
+
+# Where Linux says how much memory this process's container may use (cgroup v2, v1).
+CGROUP_MEMORY_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def memory_limit() -> int | None:
+    """Bytes of memory this run may use: MESHRENDER_MEMORY_LIMIT, else the cgroup's limit;
+    None when there is none."""
+    env = os.environ.get("MESHRENDER_MEMORY_LIMIT", "").strip()
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise UsageError(f"MESHRENDER_MEMORY_LIMIT={env!r} is not a number of bytes") from None
+    for path in CGROUP_MEMORY_FILES:
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read(64).strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not text.isdigit():
+            return None  # "max": no limit
+        limit = int(text)
+        return limit if limit < 2**60 else None  # v1 writes a huge number for no limit
+    return None
 
 
 class Inputs:

@@ -29,6 +29,8 @@ from meshrender.settings.selector_index import SelectorIndex
 from meshrender.settings.translate import upstream_layer
 
 DNS_KEYS = ("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE")
+# Settings trees and configurations kept for reuse (per namespace, per set of selectors).
+MAX_CACHED = 1024
 # What a cached Resolved holds until each workload's own mode is decided.
 _UNDECIDED = Effective("mode", None, Step(None, Origin("default", "undecided")))
 
@@ -113,6 +115,12 @@ class Resolver:
         self.base = self._base_tree()
         self._ns_cache: dict[str, Tree] = {}
         self._cache: dict[tuple, Resolved] = {}
+        # The caches hold a settings tree and injector configurations per namespace and per
+        # set of matching selectors: bounded (a run may have that many distinct ones), and
+        # emptied whole when full. `generation` counts the emptyings: what is keyed by the
+        # id of a configuration (evaluation.shared_settings_key) includes it, since a new
+        # configuration may reuse the id of one emptied away.
+        self.generation = 0
         # The traditional-mode config of each `_cache` entry, made once: workloads that
         # share it share one InjectConfig, which the sidecar cache keys on.
         self._traditional: dict[tuple, InjectConfig] = {}
@@ -171,6 +179,8 @@ class Resolver:
         cached = self._ns_cache.get(ns)
         if cached is not None:
             return cached
+        if len(self._ns_cache) >= MAX_CACHED:
+            self._ns_cache.clear()
         tree = self.base.copy()
         root = self.base.get("mesh", "rootNamespace") or "istio-system"
         if ns != root:
@@ -212,6 +222,10 @@ class Resolver:
         key = (w.namespace, tuple(id(s) for s in sps), tuple(id(p) for p in pcs))
         base = self._cache.get(key)
         if base is None:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+                self._traditional.clear()
+                self.generation += 1
             tree = self._namespace_tree(w.namespace).copy()
             _apply_scope(tree, pcs, "workload ProxyConfig")
             _apply_scope(tree, [s.layer for s in sps], "workload")
