@@ -46,7 +46,7 @@ def staleness(expected: dict[str, str], root: Path) -> Staleness:
     """
     from meshrender.diff.drift import existing_files, read_committed
 
-    shown = _show(root)
+    shown = str(root)  # as given (or found), like diff's --against
     actual = existing_files(root, shown) if root.is_dir() else {}
     result = Staleness()
     for rel in sorted(set(expected) | set(actual)):
@@ -135,7 +135,7 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
 @click.pass_context
 def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None, **kw: Any) -> None:
     """Fail (exit 1) when rendered output is stale, and print the command that refreshes it."""
-    from meshrender.errors import UsageError
+    from meshrender.errors import Location, UsageError
     from meshrender.progress import Progress
     from meshrender.run import recipe as recipe_mod
 
@@ -153,7 +153,7 @@ def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None
         dirs = [Path(against)] if against else find_outputs(Path("."))
         if not dirs:
             raise UsageError("found no folder written by `meshrender render -o` (none has a .meshrender-output "
-                             "marker); render one first, or pass PATH... --against DIR")
+                             "marker); render one first, or pass PATH... --against DIR", Location.whole("."))
         for d in dirs:
             r = recipe_mod.read(d) if d.is_dir() else None
             if r is None:
