@@ -301,7 +301,9 @@ def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
     most MAX_FILE_WORKLOADS, each held with its injected pod until the file is done."""
     out = Evaluated(f, [], [], 0, 0)
     namespace = context.options.namespace
-    for doc in f.docs:
+    found: list[tuple[Document, list[kinds.Workload]]] = []
+    count = 0
+    for doc in f.docs:  # counted before any is evaluated: a file over the limit fails fast
         out.documents += 1
         if is_consumed(doc.data):
             out.consumed += 1
@@ -313,10 +315,13 @@ def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
                 raise
             out.problems.append(_problem(e, "render"))
             continue
-        if len(out.evaluations) + len(workloads) > MAX_FILE_WORKLOADS:
+        count += len(workloads)
+        if count > MAX_FILE_WORKLOADS:
             raise InputError(f"file holds more than {MAX_FILE_WORKLOADS:,} workloads; meshrender renders at most "
                              f"{MAX_FILE_WORKLOADS:,} from one file (each is held with its injected pod until "
                              "the file is done; see docs/bad-input.md, Limits); split it", doc.location)
+        found.append((doc, workloads))
+    for doc, workloads in found:
         out.evaluations += [evaluate(w, doc, context) for w in workloads]
     return out
 
