@@ -35,7 +35,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import signal
 import sys
 import tempfile
@@ -51,12 +50,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from meshrender import yamlio  # noqa: E402
+from meshrender import limits, yamlio  # noqa: E402
 from meshrender.cli import main  # noqa: E402
 from meshrender.errors import InputError  # noqa: E402
+from meshrender.run.output import makedirs, remove_tree  # noqa: E402
 
 CORPUS_DIRS = [ROOT / "fixtures" / "demo", ROOT.parent / "shared" / "conformance" / "istio" / "cases"]
 MESSAGE = re.compile(r"^meshrender: (?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: ", re.M)
+# A file or folder as a whole (missing, a folder, a FIFO): no line or column.
+WHOLE = re.compile(r"^meshrender: (?P<file>[^\n]+?): error: ", re.M)
 # A bad flag or environment variable has no file to point at: the message names the flag.
 FLAG_MESSAGE = re.compile(r"^meshrender: error: (--[a-z-]+|[A-Z_]+): ", re.M)
 
@@ -274,9 +276,33 @@ def mutate_bytes(rng: random.Random, text: str) -> bytes:
     return bytes(data)
 
 
+INJECTOR_FIELDS = ["neverInjectSelector", "alwaysInjectSelector", "injectedAnnotations", "defaultTemplates",
+                   "aliases", "templates", "policy"]
+
+
 def hostile(rng: random.Random) -> str:
     """Generated attacks, small enough to be quick, large enough to hit the limits."""
-    kind = rng.randrange(6)
+    kind = rng.randrange(10)
+    if kind == 6:  # a document at (or just past) the node limit, in a shape for each reader
+        n = limits.MAX_NODES + rng.choice([-50, 10])
+        if rng.random() < 0.5:
+            return "kind: ConfigMap\nmetadata: {name: n}\nx: [" + "1," * (n - 8) + "1]\n"
+        return "kind: ConfigMap\nmetadata: {name: n}\ndata:\n" + "".join(f"  k{i}: v\n" for i in range(n // 2 - 4))
+    if kind == 7:  # wrong types in the injector's selectors, values or config
+        value = rng.choice(["1", "[{matchLabels: x}]", "[1]", "{a: b}", "[{matchExpressions: 1}]", "x", "[[]]", "~"])
+        field = rng.choice(INJECTOR_FIELDS)
+        if rng.random() < 0.5:
+            return ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-sidecar-injector}\ndata:\n  config: |\n"
+                    f"    {field}: {value}\n")
+        return ("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: i}\nspec:\n  values:\n"
+                f"    sidecarInjectorWebhook:\n      {field}: {value}\n")
+    if kind == 8:  # names that would forge log lines or drive the terminal
+        name = rng.choice(["web\\n::warning title=PWN::x", "a\\e[2Jb", "\\u202eabc", "x\\r::error::y", "::add-mask::z"])
+        return (f'apiVersion: v1\nkind: Pod\nmetadata: {{name: "{name}"}}\n'
+                "spec: {containers: [{name: a, image: b}]}\n")
+    if kind == 9:  # nothing to render
+        return rng.choice(["--- ~\n", "null\n", "---\n---\n", "apiVersion: meshrender.dev/v1alpha1\n"
+                           "kind: SidecarProxySettings\nmetadata: {name: s}\nspec: {}\n"])
     head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n"
     if kind == 0:
         n = rng.randint(3, 12)
@@ -331,6 +357,78 @@ def make_case(rng: random.Random, corpus: list[str]) -> tuple[dict[str, bytes], 
     return files, flags
 
 
+# -- hostile repositories -----------------------------------------------------------------
+# Beside the files: a token outside the repository, a .git folder holding it, and shapes
+# of the file system a repository can carry (symlinks out of it, into .git, to devices
+# and loops; FIFOs; deep folders; hostile names); for diff and render-check, a committed
+# output folder whose marker and files may be hostile too. A run must not print the token.
+
+TOKEN = "ghs_FuzzToken0ThatMustNeverBePrinted"
+FS_SHAPES = ["link-out", "link-dev-zero", "link-git", "link-loop", "fifo", "deep", "evil-name", "link-into-output"]
+MARKER_PATHS = ["[.]", "[../repo]", "[../../token]", "[/etc/passwd]", "[../repo/.git/config]", "[../repo/pipe.yaml]",
+                "[../repo/zero.yaml]", "[\"../repo\\e[2J\"]", "{a: b}", "[]"]
+
+
+def hostile_fs(rng: random.Random, work: Path, repo: Path) -> list[str]:
+    """Add a few file-system shapes to `repo` (the token, next to the folder `work` that
+    holds the repository and its output, and .git are always there); the names of the
+    shapes added."""
+    (work.parent / "token").write_text(TOKEN + "\n")
+    (repo / ".git").mkdir(exist_ok=True)
+    (repo / ".git" / "config").write_text(f"[http]\n\textraheader = {TOKEN}\nkind: Secret\n")
+    shapes = rng.sample(FS_SHAPES, rng.randint(0, 2))
+    for shape in shapes:
+        with contextlib.suppress(OSError):
+            if shape == "link-out":
+                (repo / "leak.yaml").symlink_to(work.parent / "token")
+            elif shape == "link-dev-zero":
+                (repo / "zero.yaml").symlink_to("/dev/zero")
+            elif shape == "link-git":
+                (repo / "git.yaml").symlink_to(".git/config")
+            elif shape == "link-loop":
+                (repo / "loop").symlink_to(repo, target_is_directory=True)
+            elif shape == "fifo":
+                os.mkfifo(repo / "pipe.yaml")
+            elif shape == "deep":
+                deep = repo / Path(*["d"] * rng.choice([50, 400, 1200]))
+                makedirs(deep)
+                (deep / "x.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\n")
+            elif shape == "evil-name":
+                name = rng.choice(["::warning file=x::pwn.yaml", "a\x1b[2Jb.yaml", "c\nmeshrender: ok.yaml"])
+                body = rng.choice(["kind: [\n", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e}\n"])
+                (repo / name).write_text(body)
+            elif shape == "link-into-output":
+                (repo / "prev").symlink_to(work / "out", target_is_directory=True)
+    return shapes
+
+
+def committed_output(rng: random.Random, work: Path, repo: Path) -> Path:
+    """A previous `render -o` of the repository (or of nothing), then made hostile: a marker
+    naming paths out of the repository, a file replaced by a symlink or a FIFO."""
+    out = work / "out"
+    runner = CliRunner()
+    cwd = os.getcwd()
+    try:
+        os.chdir(work)
+        runner.invoke(main, ["render", "repo", "-o", "out", "-q", "--allow-empty"],
+                      env={"KUBE_VERSION": None, "ARGOCD_APP_NAMESPACE": None}, catch_exceptions=True)
+    finally:
+        os.chdir(cwd)
+    out.mkdir(exist_ok=True)
+    r = rng.random()
+    with contextlib.suppress(OSError):
+        if r < 0.3:
+            (out / ".meshrender-output").write_text(f"version: 1\nrender:\n  paths: {rng.choice(MARKER_PATHS)}\n")
+        elif r < 0.4:
+            (out / ".meshrender-output").unlink(missing_ok=True)
+            (out / ".meshrender-output").symlink_to(rng.choice(["/dev/zero", str(work.parent / "token")]))
+        elif r < 0.5:
+            (out / "zero.yaml").symlink_to("/dev/zero")
+        elif r < 0.6:
+            os.mkfifo(out / "fifo.yaml")
+    return out
+
+
 # -- running and judging -----------------------------------------------------------------
 
 
@@ -352,34 +450,47 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def run_case(files: dict[str, bytes], flags: list[str], workdir: Path, timeout: float,
-             use_output: bool, use_stdin: bool, command: str = "render") -> Outcome:
-    """Run `meshrender COMMAND` on `files` in-process and judge the outcome."""
+             use_output: bool, use_stdin: bool, command: str = "render", rng: random.Random | None = None
+             ) -> Outcome:
+    """Run `meshrender COMMAND` on `files` in-process and judge the outcome; with `rng`, in
+    a repository with hostile file-system shapes (hostile_fs, committed_output)."""
     if command != "render":
         use_output = False
     repo = workdir / "repo"
-    shutil.rmtree(workdir, ignore_errors=True)
+    remove_tree(workdir)
     repo.mkdir(parents=True)
     for name, data in files.items():
         (repo / name).write_bytes(data)
     out_dir = workdir / "out"
+    if rng is not None:
+        hostile_fs(rng, workdir, repo)
+        if command in ("diff", "render-check"):
+            committed_output(rng, workdir, repo)
     stdin = None
-    if use_stdin and len(files) == 1:
+    if command == "render-check":
+        args = [command]
+    elif use_stdin and len(files) == 1:
         stdin = next(iter(files.values()))
         args = [command, "-", *flags]
     else:
-        args = [command, str(repo), *flags]
+        args = [command, "repo", *flags]
+    if command == "diff":
+        args += ["--against", "out"]
     if use_output:
-        args += ["-o", str(out_dir)]
+        args += ["-o", "out"]
     runner = CliRunner()
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     start = time.monotonic()
+    cwd = os.getcwd()
     try:
+        os.chdir(workdir)  # the repository and its output are `repo` and `out` (render-check finds `out`)
         result = runner.invoke(main, args, input=stdin, env={"KUBE_VERSION": None, "ARGOCD_APP_NAMESPACE": None},
                                catch_exceptions=True)
     except Hang:
         return Outcome(None, "", "", time.monotonic() - start, f"hang: no answer within {timeout}s")
     finally:
+        os.chdir(cwd)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
     seconds = time.monotonic() - start
@@ -395,20 +506,37 @@ def _lines(data: bytes) -> int:
     return data.count(b"\n") + 1
 
 
-def _input_lines(name: str, files: dict[str, bytes], repo: Path, stdin: bool) -> int | str:
-    """How many lines the input a message names has, or what is wrong with the name."""
+def _input_lines(name: str, files: dict[str, bytes], repo: Path, stdin: bool) -> int | str | None:
+    """How many lines the input a message names has (None: a file the run may name but
+    whose lines are not known here, such as one of a hostile shape), or what is wrong."""
     if stdin and name == "-":
         return _lines(next(iter(files.values())))
-    if name == str(repo):
-        return 1  # the whole input folder (no documents at all)
+    work = repo.parent
     p = Path(name.split(" (data.")[0])
-    key = p.name if p.parent == repo else None
-    if key not in files:
-        return f"message names {name}, which is not an input"
-    return _lines(files[key])
+    p = p if p.is_absolute() else work / p
+    if p == repo or p == work / "out":
+        return 1  # the whole input or output folder
+    if p.parent == repo and p.name in files:
+        return _lines(files[p.name])
+    if "\\" in name or p.is_relative_to(work):
+        return None  # an escaped hostile name, a shape's file, the committed output or its marker
+    return f"message names {name}, which is neither an input nor in the repository"
 
 
 FINDING = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (error|warning|info) ", re.M)
+
+
+def _raw(text: str, command: str, stream: str) -> str | None:
+    """What in an output a terminal or a CI log would obey: a line starting with `::` (a
+    GitHub Actions workflow command), an escape or a direction override."""
+    for ln in text.splitlines():
+        if ln.lstrip().startswith("::"):
+            return f"a line of {stream} starts a workflow command: {ln[:80]!r}"
+    if "\x1b" in text:
+        return f"an escape sequence in {stream}"
+    if "\u202e" in text and not (command == "render" and stream == "stdout"):  # YAML output may hold it
+        return f"a direction override in {stream}"
+    return None
 
 
 def judge(o: Outcome, result: Any, files: dict[str, bytes], repo: Path, out_dir: Path | None,
@@ -424,19 +552,25 @@ def judge(o: Outcome, result: Any, files: dict[str, bytes], repo: Path, out_dir:
         return "unhandled input: " + next(ln for ln in o.err.splitlines() if "meshrender bug" in ln)
     if "internal error" in text:
         return "internal error: " + next(ln for ln in o.err.splitlines() if "internal error" in ln)
+    if TOKEN in text:
+        return "the token outside the repository (or in .git) was printed"
+    for stream, content in (("stderr", o.err), ("stdout", o.out)):
+        raw = _raw(content, command, stream)
+        if raw:
+            return raw
     if o.code == 2:
         m = MESSAGE.search(o.err)
         if not m and FLAG_MESSAGE.search(o.err):
             return None
-        if not m:
-            return "exit 2 without FILE:LINE:COL: error: message"
-        name = m.group("file")
-        line = int(m.group("line"))
+        whole = WHOLE.search(o.err) if not m else None
+        if not m and not whole:
+            return "exit 2 without a FILE:LINE:COL: error: (or FILE: error:) message"
+        name = (m or whole).group("file")
         count = _input_lines(name, files, repo, stdin)
         if isinstance(count, str):
             return count
-        if not 1 <= line <= count:
-            return f"message names line {line}, but {name} has {count} lines"
+        if m and count is not None and not 1 <= int(m.group("line")) <= count:
+            return f"message names line {m.group('line')}, but {name} has {count} lines"
         if out_dir is not None and out_dir.exists():
             return "exit 2 but the output folder was written"
         return None
@@ -445,18 +579,33 @@ def judge(o: Outcome, result: Any, files: dict[str, bytes], repo: Path, out_dir:
             count = _input_lines(f.group("file"), files, repo, stdin)
             if isinstance(count, str):
                 return "lint finding: " + count
-            if not 1 <= int(f.group("line")) <= count:
+            if count is not None and not 1 <= int(f.group("line")) <= count:
                 return f"lint finding names line {f.group('line')}, but {f.group('file')} has {count} lines"
+        return None
+    if command != "render":
         return None
     # exit 0: stdout (or the output folder) must read back as YAML, with meshrender's own
     # bounded reader (passed-through documents may hold anchors that expand in others)
-    streams = [o.out] if out_dir is None else [p.read_text(encoding="utf-8") for p in out_dir.rglob("*.yaml")]
+    streams = [o.out] if out_dir is None else [p.read_text(encoding="utf-8") for p in _yaml_files(out_dir)]
     for s in streams:
         try:
             yamlio.parse(s, "output")
         except InputError as e:
             return f"exit 0 but the output does not read back: {e}"
     return None
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    """The YAML files under `root`, without recursion (an output can be 1,200 folders deep)."""
+    out, stack = [], [root]
+    while stack:
+        here = stack.pop()
+        for e in os.scandir(here):
+            if e.is_dir(follow_symlinks=False):
+                stack.append(Path(e.path))
+            elif e.name.endswith(".yaml"):
+                out.append(Path(e.path))
+    return out
 
 
 def _signature(problem: str) -> str:
@@ -470,6 +619,15 @@ class Stats:
     findings: dict[str, dict] = field(default_factory=dict)
     slowest: float = 0.0
     messages: collections.Counter = field(default_factory=collections.Counter)
+    commands: collections.Counter = field(default_factory=collections.Counter)
+
+
+# What runs each input, and how often: render, lint, diff against a committed output, and
+# the pre-commit hook (render-check) on a repository holding one. A share of the inputs
+# (and every diff and render-check) are in a repository with hostile file-system shapes.
+COMMANDS = ["render", "lint", "diff", "render-check"]
+WEIGHTS = [55, 20, 15, 10]
+HOSTILE_REPO_SHARE = 0.35
 
 
 def fuzz(seconds: float | None = None, inputs: int | None = None, seed: int = 0, timeout: float = 10.0,
@@ -487,8 +645,11 @@ def fuzz(seconds: float | None = None, inputs: int | None = None, seed: int = 0,
             if deadline is not None and time.monotonic() > deadline:
                 break
             files, flags = make_case(rng, corpus)
-            command = "lint" if lint and rng.random() < 0.25 else "render"
-            o = run_case(files, flags, work / "case", timeout, rng.random() < 0.3, rng.random() < 0.2, command)
+            command = rng.choices(COMMANDS, WEIGHTS)[0] if lint else "render"
+            shapes = rng if rng.random() < HOSTILE_REPO_SHARE or command in ("diff", "render-check") else None
+            o = run_case(files, flags, work / "case", timeout, rng.random() < 0.3, rng.random() < 0.2, command,
+                         shapes)
+            stats.commands[command] += 1
             stats.inputs += 1
             stats.codes[o.code] += 1
             stats.slowest = max(stats.slowest, o.seconds)
@@ -504,7 +665,7 @@ def fuzz(seconds: float | None = None, inputs: int | None = None, seed: int = 0,
                     if verbose:
                         print(f"FINDING: {o.problem}", file=sys.stderr)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
     return stats
 
 
@@ -538,6 +699,7 @@ def main_cli() -> int:
     took = time.monotonic() - start
     print(f"seed {args.seed}: {stats.inputs} inputs in {took:.0f}s ({stats.inputs / max(took, 1e-9):.1f}/s); "
           f"exit codes {dict(sorted(stats.codes.items(), key=str))}; slowest input {stats.slowest:.2f}s")
+    print(f"commands {dict(stats.commands.most_common())}")
     print(f"{len(stats.messages)} distinct error messages; most common:")
     for msg, n in stats.messages.most_common(15):
         print(f"  {n:6d}  {msg}")

@@ -8,6 +8,8 @@ runs start fast.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -29,30 +31,100 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+# Errors of a write to standard output (a full disk behind `> file`, /dev/full, a closed or
+# broken pipe, a closed descriptor): reported as such, not as a bug.
+_STREAM_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF,
+                            errno.EROFS, errno.EINVAL})
+
+
+class _Closed:
+    """Stands in for a standard stream whose descriptor was closed when meshrender started
+    (`>&-`): Python leaves None there, and writing to it raises EBADF like a closed file."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
+def _stdout_failed(e: OSError) -> None:
+    """A write to standard output failed: say so, and keep Python's own flush at exit from
+    failing again (it would print "Exception ignored")."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    if e.errno == errno.EPIPE:
+        _fail("meshrender: error: standard output was closed before all of the output was written (the "
+              "command reading it stopped early); the output is incomplete")
+    if e.errno == errno.EBADF:
+        _fail("meshrender: error: standard output is closed, so the output cannot be printed; redirect it to "
+              "a file, or write a folder with -o")
+    _fail(f"meshrender: error: cannot write to standard output: {e.strerror}; the output is incomplete")
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn every error into one message and exit status 2; never a traceback."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if sys.stdout is None:
+            sys.stdout = _Closed()  # type: ignore[assignment]
         try:
-            return fn(*args, **kwargs)
+            try:
+                result = fn(*args, **kwargs)
+            except SystemExit:
+                _flush_stdout()  # inside the handlers below: a full disk is reported
+                raise
+            _flush_stdout()
+            return result
         except MeshrenderError as e:
             _fail(f"meshrender: {e}")
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM / SIGHUP while writing output
-            _fail(f"meshrender: interrupted{f' by {e}' if str(e) else ''}; no output was changed")
-        except BrokenPipeError:
-            sys.exit(2)
+            name = f" by {e}" if str(e) else ""
+            done = getattr(e, "done", None)
+            if done:
+                from meshrender.safetext import path_text
+
+                _fail(f"meshrender: interrupted{name} after the new output was swapped in; {path_text(done)} "
+                      "holds the complete new output and the previous copy was removed")
+            _fail(f"meshrender: interrupted{name}; no output was changed")
+        except OSError as e:
+            if e.filename is not None or e.errno not in _STREAM_ERRNOS:
+                _internal(e)
+            _stdout_failed(e)
+        except MemoryError:
+            _fail("meshrender: error: out of memory: the inputs need more memory than this process may use "
+                  "(see docs/bad-input.md, Limits)")
         except click.exceptions.Exit:
             raise
         except click.ClickException:
             raise
         except Exception as e:  # a bug: still no traceback unless asked for
-            if os.environ.get("MESHRENDER_DEBUG"):
-                traceback.print_exc()
-            _fail(f"meshrender: internal error: {type(e).__name__}: {e} "
-                  "(set MESHRENDER_DEBUG=1 for a traceback, and please report it)")
+            _internal(e)
 
     return wrapper
+
+
+def _internal(e: BaseException) -> None:
+    if os.environ.get("MESHRENDER_DEBUG"):
+        traceback.print_exc()
+    _fail(f"meshrender: internal error: {type(e).__name__}: {e} "
+          "(set MESHRENDER_DEBUG=1 for a traceback, and please report it)")
 
 
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:

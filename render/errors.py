@@ -13,14 +13,29 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Location:
-    """A place in a user's file: 1-based line and column, like compilers print."""
+    """A place in a user's file: 1-based line and column, like compilers print.
+
+    A path with no position (`Location.whole(path)`) is a file or folder as a whole (one
+    that does not exist, a folder, a FIFO): it prints as the path alone, since a made-up
+    `:1:1` would send editors and CI annotations to a line that has nothing to do with it.
+    The path is printed escaped (meshrender.safetext): file names come from the repository.
+    """
 
     path: str
-    line: int = 1
-    column: int = 1
+    line: int | None = 1
+    column: int | None = 1
+
+    @classmethod
+    def whole(cls, path: str) -> Location:
+        """A file or folder as a whole, with no line or column."""
+        return cls(path, None, None)
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
+        from meshrender.safetext import path_text
+
+        if self.line is None:
+            return path_text(self.path)
+        return f"{path_text(self.path)}:{self.line}:{self.column}"
 
 
 class MeshrenderError(Exception):
@@ -28,16 +43,23 @@ class MeshrenderError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, location: Location | None = None, field: str | None = None):
+    def __init__(self, message: str, location: Location | None = None, field: str | None = None,
+                 details: tuple[str, ...] = ()):
         super().__init__(message)
         self.message = message
         self.location = location
         self.field = field
+        self.details = tuple(details)  # more lines, printed under the message
 
     def __str__(self) -> str:
+        # One line whatever the message quotes (names, keys and values come from the
+        # input): a line break or escape sequence in them is shown escaped, never obeyed.
+        from meshrender.safetext import line_text
+
         prefix = f"{self.location}: " if self.location else ""
-        where = f"{self.field}: " if self.field else ""
-        return f"{prefix}error: {where}{self.message}"
+        where = f"{line_text(self.field)}: " if self.field else ""
+        head = f"{prefix}error: {where}{line_text(self.message)}"
+        return "\n".join([head, *map(line_text, self.details)]) if self.details else head
 
 
 class InputError(MeshrenderError):

@@ -33,6 +33,40 @@ MAX_DEPTH = 200
 # recursive composer overflows the process stack somewhere past 20,000 levels.
 PARSE_SAFE_DEPTH = 5_000
 
+# Nodes (maps, lists and scalars, keys included) of one document as written. Reading
+# costs memory per node (about 100 bytes as data; about 500 bytes for the moment the
+# reference reader holds a node tree), not per byte: `[1,1,1,...]` is a node every two
+# bytes, so 16 MiB of it would be 8 million nodes and gigabytes. A Kubernetes object is
+# at most 1.5 MiB (etcd), about 100,000 nodes; a List of many objects can be larger, which
+# this leaves room for. Counted before the document is composed, so the refusal itself
+# is cheap (docs/bad-input.md, Limits, has the measured cost at this limit).
+MAX_NODES = 250_000
+
+# Nodes of all documents of one file, every alias counted in full: a file's documents are
+# held in memory together while it is rendered, and an alias makes a workload that many
+# nodes larger for everything that walks it. Real manifests run about 13 bytes a node, so
+# a file of 16 MiB holds some 1.3 million.
+MAX_FILE_NODES = 2_000_000
+
+# Settings documents of one run (SidecarProxySettings, ProxyConfig, Istio's ConfigMaps and
+# IstioOperator, and every document that may be one): they are read from every file first
+# and held for the whole run, at some 8 KB each with what is made of them. Real
+# repositories hold tens to a few thousand.
+MAX_SETTINGS_DOCUMENTS = 10_000
+MAX_SETTINGS_NODES = 1_000_000
+
+# Workloads of one file: each is held with its injected pod until the file is rendered
+# (some 20 KB; 50 KB when every workload has settings of its own), and a sidecar adds
+# about 6 KB of output to a workload of 100 bytes. 5,000 real workloads are some 8 MiB of
+# manifests; split larger streams into files (or folders) of fewer.
+MAX_FILE_WORKLOADS = 5_000
+
+# The memory one process of a run may need with every input within the limits above (the
+# worst shapes measured stay well under it: docs/bad-input.md, Limits). It is the Argo CD
+# sidecar's limit; a run starts no more worker processes than its memory limit holds at
+# this much each (render/run/driver.py, workers_for).
+PROCESS_MEMORY = 512 * MiB
+
 # Anchors and aliases share data, so a few hundred bytes can describe a document of
 # billions of nodes ("billion laughs"). The expanded document, counting every alias
 # as a copy, may hold at most this many nodes and this many characters of scalars.

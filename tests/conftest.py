@@ -16,6 +16,9 @@ from click.testing import CliRunner
 # Set before render is imported; CLI subprocesses and forked workers inherit it.
 os.environ.setdefault("MESHRENDER_VERIFY_SIDECAR_CACHE", "1")
 os.environ.setdefault("MESHRENDER_VERIFY_SETTINGS_MEMO", "1")
+# Selector matching is indexed (render/settings/selector_index.py); the tests also try
+# every selector and fail on any difference.
+os.environ.setdefault("MESHRENDER_VERIFY_SELECTOR_INDEX", "1")
 
 from meshrender.cli import main
 

@@ -173,5 +173,5 @@ def test_bad_input_exits_2(cli, rendered, tmp_path):
     (src / "apps" / "broken.yaml").write_text("kind: Deployment\nmetadata: {name: [\n")
     r = cli("diff", str(src), "--against", str(out))
     assert r.code == 2
-    assert "broken.yaml:3:1: error: invalid YAML" in r.err
+    assert "broken.yaml:2:19: error: invalid YAML" in r.err  # the end of the last line, where the text ends
     assert r.out == ""

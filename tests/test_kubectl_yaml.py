@@ -195,7 +195,7 @@ def read_with(reader: str, text: str) -> Any:
         data = yamlfast.load(chunk)
         if data is not yamlfast.UNSURE:
             return data
-    return yamlio._load(chunk, "gen.yaml", 1, None)
+    return yamlio._load(chunk, "gen.yaml", 1, None)[0]
 
 
 @pytest.fixture(scope="module")

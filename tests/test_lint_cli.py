@@ -71,7 +71,7 @@ def test_unreadable_input_is_exit_2_with_location_and_nothing_on_stdout(cli, tmp
     r = cli("lint", str(root), "--format", fmt)
     assert r.code == 2
     assert r.out == ""
-    assert f"{root / 'broken.yaml'}:4:1: error: invalid YAML" in r.err
+    assert f"{root / 'broken.yaml'}:3:14: error: invalid YAML" in r.err  # where the text ends
     r = cli("lint", str(tmp_path / "missing"), "--format", fmt)
     assert (r.code, r.out) == (2, "")
     assert "no such file or folder" in r.err

@@ -116,7 +116,7 @@ def test_bad_input_is_the_first_error_in_input_order_with_workers(cli, multi_rep
     r = _lint(cli, multi_repo, "json", jobs)
     assert r.code == 2 and r.out == ""
     first = r.err.splitlines()[0]
-    assert first.startswith(f"meshrender: {multi_repo}/apps/payments-copy/ledger.yaml:2:1: error")
+    assert first.startswith(f"meshrender: {multi_repo}/apps/payments-copy/ledger.yaml:1:8: error")
     assert "Traceback" not in r.err
 
 

@@ -32,7 +32,7 @@ def test_render_records_inputs_and_options_relative_to_the_output(cli, gitops):
     assert r.code == 0, r.err
     marker = (gitops / "deploy" / ".meshrender-output").read_text()
     assert marker.startswith("# Written by `meshrender render -o`")
-    assert yaml.safe_load(marker) == {"render": {"paths": ["../apps"], "kube-version": "1.30",
+    assert yaml.safe_load(marker) == {"version": 1, "render": {"paths": ["../apps"], "kube-version": "1.30",
                                                  "values": ["../istio/values.yaml"]}}
 
 

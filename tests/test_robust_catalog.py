@@ -58,6 +58,45 @@ def _leak(repo: Path) -> None:
     (repo / "leak.yaml").symlink_to(secret)
 
 
+def _committed(repo: Path, marker: str | None = None, extra: dict | None = None) -> None:
+    """The repository as a Git work tree holding a copy of the previous output at `deploy`,
+    with its marker (or other files) replaced: the committed output of a hostile pull
+    request."""
+    import shutil
+
+    (repo / ".git").mkdir(exist_ok=True)
+    deploy = repo / "deploy"
+    shutil.copytree(repo.parent / "out", deploy, symlinks=True)
+    if marker is not None:
+        (deploy / ".meshrender-output").write_text(marker, encoding="utf-8")
+    for name, target in (extra or {}).items():
+        path = deploy / name
+        if path.exists() or path.is_symlink():
+            path.unlink()
+        if target == "fifo":
+            os.mkfifo(path)
+        else:
+            path.symlink_to(target)
+
+
+def _git_leak(repo: Path) -> None:
+    (repo / ".git").mkdir()
+    (repo / ".git" / "config.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: ci-token}\n")
+    (repo / "creds.yaml").symlink_to(".git/config.yaml")
+
+
+def _many(template: str, n: int) -> str:
+    return "".join(template.format(i=i) for i in range(n))
+
+
+TINY_POD = "---\n{{apiVersion: v1, kind: Pod, metadata: {{name: p{i}}}, spec: {{containers: [{{name: a}}]}}}}\n"
+SELECTED = ("---\napiVersion: meshrender.dev/v1alpha1\nkind: SidecarProxySettings\nmetadata: {{name: s{i}, "
+            "namespace: shop}}\nspec: {{selector: {{matchLabels: {{app: a{i}}}}}}}\n")
+KEYS_DOC = ("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata:\n"
+            + "".join(f"  k{j}: v\n" for j in range(124_000)))
+INJECTOR = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-sidecar-injector}\ndata:\n"
+
+
 def pod(body: str, name: str = "p") -> str:
     """A Pod whose containers section is `body` (indented under spec:)."""
     return f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n" + textwrap.indent(
@@ -69,7 +108,8 @@ class Case:
     id: str
     what: str  # the kind of bad input, as the docs table names it
     files: dict[str, str | bytes]
-    where: tuple[str, int, int] | None  # file, line, column of the first message
+    where: tuple[str, int | None, int | None] | None  # file, line, column of the first message (None:
+    # the file or folder as a whole, which has no position)
     says: str  # what the message must say
     code: int = 2
     args: tuple[str, ...] = ()
@@ -77,13 +117,14 @@ class Case:
     group: str = "YAML"
     warning: bool = False  # exit 0 with a warning at `where`
     setup: Callable[[Path], None] | None = None  # extra preparation of the repo (symlinks, FIFOs)
-    argv: tuple[str, ...] | None = None  # the whole command line after `render` ({repo} expands)
+    argv: tuple[str, ...] | None = None  # the whole command line after the command ({repo} expands)
+    command: str = "render"  # render, or diff / render-check (which write nothing: no -o run)
 
 
 CASES: list[Case] = [
     # -- YAML ---------------------------------------------------------------------------
     Case("syntax", "Syntax error (unclosed bracket)", {"a.yaml": "kind: Pod\nmetadata:\n  name: [x\n"},
-         ("a.yaml", 4, 1), "invalid YAML: did not find expected ',' or ']'"),
+         ("a.yaml", 3, 11), "invalid YAML: did not find expected ',' or ']'"),
     Case("tab", "Tab used for indentation", {"a.yaml": "kind: Pod\nmetadata:\n\tname: x\n"},
          ("a.yaml", 3, 1), "tab character"),
     Case("tab-inside", "Tab after spaces in indentation",
@@ -134,9 +175,9 @@ CASES: list[Case] = [
          {"a.yaml": GOOD.replace("\n", "\r\n") + "---\r\n" + GOOD.replace("web", "api") + "---\n"
                     + "kind: ConfigMap\r\nmetadata: {name: c}\n"}, None, "", code=0),
     Case("line-separator", "Unicode line separator (U+2028) before an error (lines are counted as editors do)",
-         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: \"a\u2028b\"}\n---\nx: [\n"}, ("a.yaml", 6, 1),
+         {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: \"a\u2028b\"}\n---\nx: [\n"}, ("a.yaml", 5, 5),
          "invalid YAML: did not find expected node content"),
-    Case("empty-file", "Empty file (the only input)", {"a.yaml": ""}, ("{repo}/a.yaml", 1, 1),
+    Case("empty-file", "Empty file (the only input)", {"a.yaml": ""}, ("{repo}/a.yaml", None, None),
          "no YAML documents in the inputs", argv=("{repo}/a.yaml",)),
     Case("empty-file-among-others", "Empty file next to other files", {"a.yaml": GOOD, "b.yaml": "# nothing\n"},
          ("b.yaml", 1, 1), "file holds no YAML documents", code=0, warning=True),
@@ -144,6 +185,16 @@ CASES: list[Case] = [
          None, "", code=0),
     Case("empty-stdin", "Empty stdin (the command feeding meshrender failed)", {}, ("-", 1, 1),
          "stdin holds no YAML documents", stdin=""),
+    Case("empty-render-stdin", "A render with no documents to output: stdin holding only `null` (`--allow-empty` "
+         "accepts it)", {}, ("-", None, None), "the render has no documents to output", stdin="null\n"),
+    Case("empty-render-settings", "A render with no documents to output: settings only, or only `--- ~` "
+         "(`--allow-empty` accepts it)", {"s.yaml": "--- ~\n---\napiVersion: meshrender.dev/v1alpha1\n"
+                                          "kind: SidecarProxySettings\nmetadata: {name: s}\nspec: {}\n"},
+         ("{repo}/s.yaml", None, None), "the render has no documents to output", argv=("{repo}/s.yaml",)),
+    Case("eof-error", "Unclosed flow sequence at the end of the file (at the end of its last line, the line "
+         "kubectl names)", {"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: b\n"
+                                     "  c: d\n  e: f\nx: [1, 2\n"},
+         ("a.yaml", 9, 9), "invalid YAML: did not find expected ',' or ']'"),
     # -- shapes ---------------------------------------------------------------------------
     Case("not-manifests", "A kustomization, a Helm chart's values and Chart.yaml beside the manifests (skipped, "
          "counted in the summary)",
@@ -153,8 +204,9 @@ CASES: list[Case] = [
           "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n"}, None, "", code=0, group="Shapes"),
     Case("only-not-manifests", "Only files that are not Kubernetes manifests",
          {"values.yaml": "replicaCount: 2\n", "Chart.yaml": "apiVersion: v2\nname: web\n"},
-         ("{repo}/values.yaml", 1, 1), "no Kubernetes manifests in the inputs (2 files without apiVersion and kind "
-         "skipped)", group="Shapes", argv=("{repo}/values.yaml", "{repo}/Chart.yaml")),
+         ("{repo}/values.yaml", None, None),
+         "no Kubernetes manifests in the inputs (2 files without apiVersion and kind skipped)",
+         group="Shapes", argv=("{repo}/values.yaml", "{repo}/Chart.yaml")),
     Case("doc-list", "Document that is a list, in a file of manifests",
          {"a.yaml": GOOD + "---\n- kind: Pod\n- kind: Service\n"}, ("a.yaml", 15, 1),
          "must be a Kubernetes object (a map with apiVersion and kind), not a list", group="Shapes"),
@@ -317,7 +369,7 @@ CASES: list[Case] = [
     Case("configmap-mesh-yaml", "Broken YAML inside the istio ConfigMap's mesh",
          {"c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n"
                     "  mesh: |\n    defaultConfig:\n      concurrency: [2\n"},
-         ("c.yaml", 8, 5), "data.mesh is not valid YAML", group="Settings"),
+         ("c.yaml", 7, 22), "data.mesh is not valid YAML", group="Settings"),
     Case("configmap-values-type", "Wrong type inside the injector ConfigMap's values",
          {"c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-sidecar-injector}\ndata:\n"
                     "  values: |\n    global:\n      proxy:\n        statusPort: port\n"},
@@ -327,12 +379,27 @@ CASES: list[Case] = [
          {"c.yaml": "apiVersion: networking.istio.io/v1beta1\nkind: ProxyConfig\nmetadata: {name: pc}\n"
                     "spec:\n  environmentVariables: {DEBUG: true}\n"}, ("c.yaml", 5, 26),
          "must be a string, not true", group="Settings"),
-    Case("values-file-missing", "--values file that does not exist", {"a.yaml": GOOD}, ("missing.yaml", 1, 1),
+    Case("values-file-missing", "--values file that does not exist", {"a.yaml": GOOD}, ("missing.yaml", None, None),
          "cannot read: No such file or directory", args=("--values", "missing.yaml"), group="Settings"),
     Case("values-file-type", "--values file with a wrong type", {"a.yaml": GOOD},
          ("{repo}/../values.yaml", 3, 26), "global.proxy.resources.limits.cpu: values file: \"lots\" is not valid",
          setup=lambda r: _write(r.parent, {"values.yaml": "global:\n  proxy:\n    resources: {limits: {cpu: lots}}\n"}),
          args=("--values", "{repo}/../values.yaml"), group="Settings"),
+    Case("injector-selector-int", "Injector selector of the wrong type (`neverInjectSelector: 1` in "
+         "data.config)", {"c.yaml": INJECTOR + "  config: |\n    neverInjectSelector: 1\n", "a.yaml": GOOD},
+         ("c.yaml", 6, 5), "data.config.neverInjectSelector: ConfigMap istio-sidecar-injector: injector config: "
+                           "must be a list, not 1", group="Settings"),
+    Case("injector-selector-labels", "Injector selector whose matchLabels is not a map "
+         "(`alwaysInjectSelector: [{matchLabels: x}]` in injector values)",
+         {"c.yaml": INJECTOR + "  values: |\n    sidecarInjectorWebhook:\n      alwaysInjectSelector: "
+                               "[{matchLabels: x}]\n", "a.yaml": GOOD},
+         ("c.yaml", 7, 31), "data.values.sidecarInjectorWebhook.alwaysInjectSelector[0].matchLabels: ConfigMap "
+                            "istio-sidecar-injector: values: must be a map, not \"x\"", group="Settings"),
+    Case("mesh-duration", "Mesh config duration that is not a duration",
+         {"c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio}\ndata:\n  mesh: |\n"
+                    "    defaultConfig:\n      terminationDrainDuration: soon\n", "a.yaml": GOOD},
+         ("c.yaml", 7, 7), "data.mesh.defaultConfig.terminationDrainDuration: ConfigMap istio: mesh config: "
+                           "\"soon\" is not valid", group="Settings"),
     Case("kube-version-flag", "--kube-version that is not a version", {"a.yaml": GOOD}, None,
          "error: --kube-version: Kubernetes version 'latest' is not a version like 1.30",
          args=("--kube-version", "latest"), group="Settings"),
@@ -382,30 +449,78 @@ CASES: list[Case] = [
          {"a.yaml": pod("containers: [{name: a}]\n").replace(
              "metadata: {name: p}", 'metadata: {name: p, annotations: {sidecar.istio.io/proxyCPU: "1e99999999"}}')},
          ("a.yaml", 3, 35), "'1e99999999' is out of range", group="Hostile"),
+    Case("node-limit", "One document of more than 250,000 nodes, with no anchors (`x: [1,1,...]`)",
+         {"a.yaml": "kind: ConfigMap\nmetadata: {name: x}\nx: [" + "1," * 250_001 + "1]\n"}, ("a.yaml", 3, 499_987),
+         "document has more than 250,000 nodes (maps, lists and values); meshrender reads at most 250,000 in one "
+         "document", group="Hostile"),
+    Case("file-node-limit", "A file of more than 2,000,000 nodes",
+         {"a.yaml": _many(KEYS_DOC, 9)}, ("a.yaml", 992_041, 1), "file has more than 2,000,000 nodes",
+         group="Hostile"),
+    Case("file-workload-limit", "A file of more than 5,000 workloads", {"a.yaml": _many(TINY_POD, 5_001)},
+         ("a.yaml", 10_001, 1), "file holds more than 5,000 workloads", group="Hostile"),
+    Case("settings-limit", "More than 10,000 settings documents in one run", {"s.yaml": _many(SELECTED, 10_001)},
+         ("s.yaml", 50_001, 1), "the inputs hold more settings than meshrender reads in one run", group="Hostile"),
+    Case("name-escapes", "A file name that would start a workflow command and hold an escape sequence",
+         {"::warning file=x::pwn\x1b[2J.yaml": "kind: [\n"}, ("::warning file=x::pwn\\x1b[2J.yaml", 1, 8),
+         "invalid YAML", group="Hostile"),
     # -- filesystem -------------------------------------------------------------------------
     Case("symlink-outside", "Symlink that leaves the repository (not followed)", {"a.yaml": GOOD},
          ("leak.yaml", 1, 1), "not following symlink", code=0, warning=True, setup=lambda r: _leak(r),
          group="Filesystem"),
     Case("symlink-loop", "Symlink loop (each folder is read once)", {"a.yaml": GOOD}, None, "", code=0,
          setup=lambda r: (r / "loop").symlink_to(r, target_is_directory=True), group="Filesystem"),
-    Case("fifo", "FIFO named like a manifest", {"a.yaml": GOOD}, ("pipe.yaml", 1, 1),
+    Case("fifo", "FIFO named like a manifest", {"a.yaml": GOOD}, ("pipe.yaml", None, None),
          "not a regular file", setup=lambda r: os.mkfifo(r / "pipe.yaml"), group="Filesystem"),
-    Case("output-inside-input", "Output folder inside the input folder", {}, ("{repo}", 1, 1),
+    Case("output-inside-input", "Output folder inside the input folder", {}, ("{repo}", None, None),
          "is inside the input folder", argv=("{repo}", "-o", "{repo}/rendered"), group="Filesystem"),
-    Case("output-is-input", "Output folder equal to the input folder", {}, ("{repo}", 1, 1),
+    Case("output-is-input", "Output folder equal to the input folder", {}, ("{repo}", None, None),
          "is inside the input folder", argv=("{repo}", "-o", "{repo}"), group="Filesystem"),
     Case("input-inside-output", "Input inside the output folder (the swap would delete it)", {},
-         ("{repo}", 1, 1), "is inside the output folder", argv=("{repo}", "-o", "{repo}/.."), group="Filesystem"),
+         ("{repo}", None, None), "is inside the output folder", argv=("{repo}", "-o", "{repo}/.."), group="Filesystem"),
     Case("output-foreign", "Output folder holding files meshrender did not write", {},
-         ("{repo}/../foreign", 1, 1), "already holds files that meshrender did not write",
+         ("{repo}/../foreign", None, None), "already holds files that meshrender did not write",
          setup=lambda r: _write(r.parent, {"foreign/notes.txt": "mine"}), argv=("{repo}", "-o", "{repo}/../foreign"),
          group="Filesystem"),
     Case("output-collision", "Two inputs that would be written to one output path",
          {"a/x.yaml": GOOD, "b/x.yaml": GOOD.replace("name: web", "name: api")}, ("{repo}/b/x.yaml", 1, 1),
          "would both be written to x.yaml", argv=("{repo}/a", "{repo}/b", "-o", "{repo}/../out"),
          group="Filesystem"),
-    Case("missing-path", "Input path that does not exist", {}, ("{repo}/nope", 1, 1), "no such file or folder",
+    Case("missing-path", "Input path that does not exist", {}, ("{repo}/nope", None, None), "no such file or folder",
          argv=("{repo}/nope",), group="Filesystem"),
+    Case("device-argument", "A device or FIFO named on the command line (`/dev/zero`)", {}, ("/dev/zero", None, None),
+         "not a regular file (a FIFO, socket or device)", argv=("/dev/zero",), group="Filesystem"),
+    Case("symlink-git", "Symlink into the repository's .git folder (not followed: it may hold the CI token)",
+         {"a.yaml": GOOD}, ("creds.yaml", 1, 1), "it leads into the repository's .git folder", code=0, warning=True,
+         setup=_git_leak, group="Filesystem"),
+    Case("symlink-to-output", "Symlink in the inputs that leads to the output folder (`apps/prev -> ../deploy`)",
+         {"a.yaml": GOOD}, ("{repo}/prev", None, None), "is reached from the input folder {repo} through the "
+         "symlink {repo}/prev", setup=lambda r: (r / "prev").symlink_to("../out", target_is_directory=True),
+         argv=("{repo}", "-o", "{repo}/../out"), group="Filesystem"),
+    # -- committed output (diff, the render-check pre-commit hook) --------------------------
+    Case("marker-outside", "Output marker naming a file outside the repository (`paths: [../../../etc/passwd]`)",
+         {}, ("{repo}/deploy/.meshrender-output", 2, 11), "is not a path render-check may read: it leads outside "
+         "the repository", setup=lambda r: _committed(r, "render:\n  paths: [../../../../../../../etc/passwd]\n"),
+         command="render-check", argv=("--against", "{repo}/deploy"), group="Committed output"),
+    Case("marker-git", "Output marker naming a file in .git", {},
+         ("{repo}/deploy/.meshrender-output", 2, 11), "it leads into the repository's .git folder",
+         setup=lambda r: _committed(r, "render:\n  paths: [../.git/config]\n"),
+         command="render-check", argv=("--against", "{repo}/deploy"), group="Committed output"),
+    Case("marker-option", "Output marker holding an option meshrender does not record", {},
+         ("{repo}/deploy/.meshrender-output", 3, 3), "unknown option 'output'",
+         setup=lambda r: _committed(r, "render:\n  paths: [../repo]\n  output: /etc\n"),
+         command="render-check", argv=("--against", "{repo}/deploy"), group="Committed output"),
+    Case("marker-symlink", "Output marker that is a symlink (to /dev/zero)", {},
+         ("{repo}/deploy/.meshrender-output", None, None), "is a symlink",
+         setup=lambda r: _committed(r, extra={".meshrender-output": "/dev/zero"}),
+         command="render-check", argv=("--against", "{repo}/deploy"), group="Committed output"),
+    Case("committed-symlink", "Committed output file that is a symlink (to /dev/zero): diff and render-check",
+         {}, ("{repo}/deploy/base.yaml", None, None), "is a symlink; `render -o` writes only regular files",
+         setup=lambda r: _committed(r, extra={"base.yaml": "/dev/zero"}),
+         command="diff", argv=("{repo}/base.yaml", "--against", "{repo}/deploy"), group="Committed output"),
+    Case("committed-fifo", "Committed output file that is a FIFO: diff and render-check", {},
+         ("{repo}/deploy/base.yaml", None, None), "not a regular file",
+         setup=lambda r: _committed(r, extra={"base.yaml": "fifo"}),
+         command="diff", argv=("{repo}/base.yaml", "--against", "{repo}/deploy"), group="Committed output"),
 ]
 
 
@@ -425,7 +540,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def _args(case: Case, repo: Path) -> list[str]:
     if case.argv is not None:
-        return ["render", *(a.replace("{repo}", str(repo)) for a in case.argv)]
+        return [case.command, *(a.replace("{repo}", str(repo)) for a in case.argv)]
     args = [a.replace("{repo}", str(repo)) for a in case.args]
     if case.stdin is not None:
         return ["render", "-", *args]
@@ -440,7 +555,7 @@ def _where(case: Case, repo: Path) -> str:
         shown = file
     else:
         shown = str(repo / file)
-    return f"{shown}:{line}:{col}"
+    return shown if line is None else f"{shown}:{line}:{col}"
 
 
 def _first(err: str, severity: str) -> str:
@@ -517,12 +632,41 @@ FOOTER = """
 With `-o DIR`, meshrender writes every file into a staging folder next to DIR and swaps
 it in only when all of them are written (on Linux with one atomic `renameat2` exchange,
 so DIR never goes missing). On any failure the previous DIR is left exactly as it was and
-the staging folder is removed:
+the staging folder is removed. From the swap until the previous copy is removed, signals
+are held, so a run never stops half way and always says which way it ended. DIR keeps its
+mode. A run killed outright leaves its staging folder behind; the next run into DIR
+removes it (a folder a running render holds a lock on is left alone, and so is anything
+without meshrender's marker):
 
 {output_rows}
 
 Input files are only ever opened for reading (`tests/test_robust_fs.py` audits every
 `open` and rename of a run).
+
+## What a repository can make meshrender read
+
+A repository is untrusted (the Argo CD plugin renders whatever a branch holds; the
+pre-commit hook and CI run on pull requests), so:
+
+- every file read comes from the command line or lies inside the repository of a folder
+  named there (the Git work tree; outside Git, the folder itself) once symlinks are
+  resolved, and never inside its `.git` folder, which may hold the CI token;
+- only regular files are read, each within the file size limit: inputs, settings,
+  `--values` and `--mesh-config` files, the `.meshrender-output` marker and committed
+  output alike (a FIFO is refused before it can block, a device before it can stream);
+- a marker names only paths inside the repository that holds it (relative, no `..`
+  out of it; outside Git, the repository is the folder `render-check` runs in) and only
+  options meshrender records, with values of their type;
+- names, keys and values from the repository are printed escaped in every text format
+  (lint's text and github formats, diff, render-check, explain, messages): a line break,
+  an escape sequence or a direction override shows as `\\n`, `\\x1b`, `\\u202e`, and a file
+  name never starts a line with `::` (a GitHub Actions workflow command);
+- a render with no documents to output is exit 2, with or without `-o` (`--allow-empty`
+  accepts it; `--fail-empty` is still accepted and changes nothing).
+
+`tests/test_robust_hostile_repo.py` builds each of these repositories and checks, under
+`strace -f` (or a Python audit hook where strace cannot run), that nothing outside the
+repository and the output is opened or written.
 
 ## Limits
 
@@ -531,38 +675,71 @@ beyond it is refused with exit 2 and the message above, in bounded time and memo
 
 | Limit | Value | Why |
 |---|---|---|
-| One input file | 16 MiB | Kubernetes objects are at most 1.5 MiB; reading costs about 26 bytes of memory per byte |
-| All inputs of one run | 64 MiB | keeps a whole run under about 1.7 GB |
+| One input file | 16 MiB | Kubernetes objects are at most 1.5 MiB |
+| All inputs of one run | 64 MiB | every file is read twice; settings are held for the whole run |
+| Nodes of one document (maps, lists, values, keys) | 250,000 | memory goes by node: `[1,1,...]` has one every 2 bytes |
+| Nodes of one file, aliases counted in full | 2,000,000 | a file's documents are held together (13 bytes a node) |
+| Workloads of one file | 5,000 | each is held with its injected pod until the file is done |
+| Settings documents of one run | 10,000 (and 1,000,000 nodes) | they are held for the whole run |
 | Nesting depth | 200 levels | manifests nest about 15 deep (CRD schemas about 60) |
-| Nodes after expanding aliases | 2,000,000 | refuses "billion laughs" before anything walks the data |
+| Nodes after expanding aliases, one document | 2,000,000 | refuses "billion laughs" before anything walks the data |
 | Characters after expanding aliases | 64 MiB | refuses one long string aliased many times |
 | Quantity exponent | 40 | `1e99999999` would take hours to compute exactly |
 | Duration | 2^63-1 ns (292 years) | Go's `time.Duration`, which Istio parses into |
 
-Measured with `fuzz/measure_limits.py` (2 shared cores; each input in its own process;
-baseline: rendering the demo repository, 0.36 s and 24 MB):
+Memory and time grow linearly with an input's size and stop at these limits. **Memory
+budget: 512 MiB a process** (`PROCESS_MEMORY`, the Argo CD sidecar's limit) for any input
+within the limits. The worst shapes found peak at 324 MB; `tests/test_robust_hostile_repo.py`
+runs them under `RLIMIT_AS` = 512 MiB. Files are rendered one after another in each
+process, so a run needs one process's budget per worker: meshrender starts no more
+workers than its memory limit holds at 512 MiB each (the cgroup's `memory.max`, or
+`MESHRENDER_MEMORY_LIMIT`), so the Argo CD sidecar (512Mi) renders in one process.
+Locating findings (each map of a document is indexed once) and matching selectors (filed
+by their rarest term) are linear too: 40,000 unknown annotations in one Pod lint in
+13 s (103 s before), 6,000 selector settings by 6,000 pods render in 22 s (84 s).
+
+Measured with `fuzz/measure_limits.py` (2 shared cores; each input in its own process,
+one process for the run, as in the Argo CD sidecar; baseline: rendering the demo
+repository, 0.29 s and 30 MB):
 
 | Input | Exit | Time | Peak RSS |
 |---|---|---|---|
-| 1,000 Deployments in one file | 0 | 2.4 s | 67 MB |
-| Billion laughs (10^9 nodes) | 2 | 0.17 s | 20 MB |
-| Merge-key bomb (8^29 merges) | 0 | 0.13 s | 20 MB |
-| 1 MB string aliased 100,000 times | 2 | 0.42 s | 29 MB |
-| 100,000 nested brackets | 2 | 0.12 s | 20 MB |
-| 2,000 nested block mappings | 2 | 0.24 s | 31 MB |
-| Integer of 5,000 digits (a string, as in Kubernetes) | 0 | 0.13 s | 20 MB |
-| File of 17 MiB (over the limit) | 2 | 0.12 s | 50 MB |
-| ConfigMap of 15 MiB (largest file allowed) | 0 | 5.1 s | 424 MB |
-| 15 MiB of small documents (210,000 objects) | 0 | 14 s | 400 MB |
+| 1,000 Deployments in one file | 0 | 0.7 s | 47 MB |
+| Billion laughs (10^9 nodes) | 2 | 0.2 s | 22 MB |
+| Merge-key bomb (8^29 merges) | 0 | 0.2 s | 22 MB |
+| 1 MB string aliased 100,000 times | 2 | 0.5 s | 29 MB |
+| 100,000 nested brackets | 2 | 0.2 s | 24 MB |
+| 2,000 nested block mappings | 2 | 0.5 s | 35 MB |
+| Integer of 5,000 digits (a string, as in Kubernetes) | 0 | 0.3 s | 21 MB |
+| File of 17 MiB (over the limit) | 2 | 0.2 s | 53 MB |
+| 15 MiB of `x: [1,1,...]` (over the node limit; was 49 s and 3.1 GB) | 2 | 0.8 s | 71 MB |
+| ConfigMap of 15 MiB (one string) | 0 | 0.6 s | 119 MB |
+| 15 MiB of small documents (over the file's node limit) | 2 | 11 s | 332 MB |
+| Empty maps `[{},{},...]` at the file's node limit (worst memory a node) | 0 | 13 s | 285 MB |
+| One-line integer lists at the file's node limit | 0 | 7.0 s | 118 MB |
+| Small flow maps at the file's node limit (worst time a node) | 0 | 16 s | 250 MB |
+| Pods at the file's workload limit | 0 | 1.6 s | 115 MB |
+| 10,000 settings, 5,000 pods each selected by one (a configuration each) | 0 | 20 s | 324 MB |
+| Aliased containers at the file's node limit | 0 | 2.0 s | 115 MB |
+| Four files of small flow maps at the node limit (18 MB) | 0 | 91 s | 270 MB |
+
+So the ceiling: about 25 s and 330 MB for one file at the limits, and for a whole run at
+the 64 MiB limit, one such file's time for every 4.5 MB of its inputs (some six minutes in
+one process) in the same memory.
 
 ## Fuzzing
 
 `fuzz/fuzz_cli.py` feeds mutated and generated YAML (from `fixtures/` and Istio's
-corpus) through `render` and `lint` in-process and fails on any exit status other than
-0, 1 or 2, a traceback, an input that takes more than 10 s, or an exit 2 without a
-`FILE:LINE:COL` message naming a line that exists. Its findings are regression tests in
+corpus) through `render`, `lint`, `diff` and `render-check` in-process, a third of it in
+repositories with hostile file-system shapes (symlinks out of the repository, into .git,
+to /dev/zero and back into themselves, FIFOs, folders 1,200 deep, hostile file names,
+hostile output markers and committed output, a token beside the repository), and fails
+on any exit status other than 0, 1 or 2, a traceback, an input that takes more than 10 s,
+an exit 2 without a `FILE:LINE:COL` (or, for a file as a whole, `FILE`) message naming a
+line that exists, the token in any output, or output a terminal or CI log would obey (a
+line starting with `::`, an escape sequence). Its findings are regression tests in
 `tests/test_robust_regressions.py`. `make test` runs a short, fixed-seed session; run it
-for longer with `.venv/bin/python fuzz/fuzz_cli.py --minutes 10` (see fuzz/README.md).
+for longer with `.venv/bin/python fuzz/fuzz_cli.py --minutes 15` (see fuzz/README.md).
 """
 
 
@@ -572,11 +749,27 @@ OUTPUT_ROWS = [
      "`meshrender: out/apps/web.yaml:1:1: error: cannot write output: No space left on device; "
      "the previous output is unchanged`"),
     ("Output folder cannot be created (permissions)", "2",
-     "`meshrender: out:1:1: error: cannot create the output folder: Permission denied`"),
+     "`meshrender: out: error: cannot create the output folder: Permission denied`"),
+    ("A previous output this user cannot remove (a folder in it is not writable)", "2",
+     "`meshrender: out: error: cannot replace the output folder: out/sub is not writable by this user (mode "
+     "0555), so its previous copy could not be removed; make it writable (chmod -R u+w) or choose another folder`"),
     ("Ctrl-C, or SIGTERM / SIGHUP (a CI timeout) while writing", "2",
      "`meshrender: interrupted by SIGTERM; no output was changed`"),
+    ("Ctrl-C, SIGTERM or SIGHUP just after the swap", "2",
+     "`meshrender: interrupted by SIGTERM after the new output was swapped in; out holds the complete new output "
+     "and the previous copy was removed`"),
     ("SIGKILL while writing", "killed",
-     "the previous output is intact; a hidden `.DIR.tmp-*` folder may be left next to it"),
+     "the previous output is intact; the next run into DIR removes the hidden `.DIR.tmp-*` folder left next to it "
+     "and says `meshrender: removed 1 staging folder(s) that an interrupted run left next to DIR`"),
+    ("Standard output on a full disk (`> /dev/full`)", "2",
+     "`meshrender: error: cannot write to standard output: No space left on device; the output is incomplete`"),
+    ("Standard output closed (`>&-`)", "2",
+     "`meshrender: error: standard output is closed, so the output cannot be printed; redirect it to a file, or "
+     "write a folder with -o`"),
+    ("Standard output a pipe whose reader stopped (`\\| head -1`)", "2",
+     "`meshrender: error: standard output was closed before all of the output was written (the command reading "
+     "it stopped early); the output is incomplete`"),
+    ("A folder tree 1,500 levels deep", "0", "(renders, writes and checks it; no recursion)"),
 ]
 
 
@@ -597,6 +790,7 @@ def _shown(case: Case, tmp: Path) -> tuple[int, str]:
     else:
         line = "(renders; exit 0)" if not plain.err.strip() else _first(plain.err, "warning") or "(renders)"
     line = line.replace(str(repo) + "/", "").replace(str(repo), "repo").replace(str(tmp) + "/", "")
+    line = line.replace(str(tmp), ".")
     return plain.code, line
 
 

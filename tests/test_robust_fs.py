@@ -98,7 +98,7 @@ def test_output_folder_that_cannot_be_created(tmp_path, monkeypatch):
     out = tmp_path / "deploy" / "out"
     r = run_cli("render", str(repo), "-o", str(out))
     assert r.code == 2
-    assert r.err.startswith(f"meshrender: {out}:1:1: error: cannot create the output folder: Permission denied")
+    assert r.err.startswith(f"meshrender: {out}: error: cannot create the output folder: Permission denied")
     assert not out.exists()
 
 
@@ -314,7 +314,7 @@ def test_unreadable_folder_is_an_error_not_a_silent_skip(tmp_path, monkeypatch):
     monkeypatch.setattr(sources.os, "scandir", scandir)
     r = run_cli("render", str(repo), "-o", str(tmp_path / "out"))
     assert r.code == 2
-    assert r.err.startswith(f"meshrender: {locked}:1:1: error: cannot read folder: Permission denied")
+    assert r.err.startswith(f"meshrender: {locked}: error: cannot read folder: Permission denied")
     assert not (tmp_path / "out").exists()
 
 

@@ -32,12 +32,13 @@ def test_document_that_is_a_number(cli):
 
 
 def test_line_numbers_count_only_line_feeds(cli, tmp_path):
-    """Was: a line past the end of the file, since YAML also breaks lines at U+2028."""
+    """Was: a line past the end of the file, since YAML also breaks lines at U+2028. (An
+    error at the end of the text is where the text ends: line 5, after `x: "open`.)"""
     p = tmp_path / "a.yaml"
     p.write_text('kind: ConfigMap\nmetadata: {name: a}\ndata: {x: "\u2028"}\n---\nx: "open\n', encoding="utf-8")
     r = cli("render", str(p))
     assert r.code == 2
-    assert r.err.startswith(f"meshrender: {p}:6:1: error: invalid YAML: found unexpected end of stream"), r.err
+    assert r.err.startswith(f"meshrender: {p}:5:9: error: invalid YAML: found unexpected end of stream"), r.err
 
 
 def test_bad_kube_version_flag_names_the_flag(cli):

@@ -27,6 +27,7 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     from meshrender.diff import format as drift_format
     from meshrender.run.recipe import Recipe
     from meshrender.run.render import render
+    from meshrender.safetext import line_text
 
     paths_list = input_paths(paths)
     root = Path(against)
@@ -37,7 +38,7 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     refresh = Recipe(tuple(paths_list), options).command(root, as_given=True)
     if not quiet:
         for w in result.warnings:
-            click.echo(w, err=True)
+            click.echo(line_text(w), err=True)  # names in them come from the inputs
     out = {"json": drift_format.as_json, "markdown": drift_format.markdown}.get(fmt, drift_format.text)(report, refresh)
     sys.stdout.write(out)
     sys.stdout.flush()

@@ -18,29 +18,36 @@ from meshrender.cli import CONTEXT, common_options, handle_errors, input_paths, 
 @click.option("--validate", is_flag=True,
               help="Check every rendered workload against the target Kubernetes version's API schema "
                    "(needs meshrender[validate]); on any error exit 2 and write nothing.")
-@click.option("--fail-empty", is_flag=True,
-              help="Exit 2 when the render has no documents to output (an empty render makes "
-                   "Argo CD prune the whole application).")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept a render with no documents to output (by default that is exit 2: an empty "
+                   "render makes Argo CD, or any GitOps sync, prune the whole application).")
+@click.option("--fail-empty", is_flag=True, hidden=True,
+              help="Exit 2 on an empty render: the default now; accepted for existing scripts.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary, warnings or progress on stderr.")
 @handle_errors
-def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empty: bool, quiet: bool,
-           **kw: Any) -> None:
+def render(paths: tuple[str, ...], output: str | None, validate: bool, allow_empty: bool, fail_empty: bool,
+           quiet: bool, **kw: Any) -> None:
     """Inject the mesh proxy into every workload in PATH (files, folders, or - for stdin)."""
     from pathlib import Path
 
-    from meshrender.errors import InputError
+    from meshrender.errors import InputError, Location, UsageError
     from meshrender.progress import Progress
     from meshrender.run import output as out_mod
     from meshrender.run.render import Renderer
     from meshrender.run.render import render as run_render
     from meshrender.run.summary import summarize
+    from meshrender.safetext import line_text
 
+    if allow_empty and fail_empty:
+        raise UsageError("--allow-empty and --fail-empty contradict each other (--fail-empty is the default)")
     paths_list = input_paths(paths)
     options = make_options(paths_list, **kw)
     if output:
         out_mod.check_output_dir(Path(output), paths_list)
     sink: _Folder | _Stdout = _Folder(Path(output)) if output else _Stdout()
     validation = _Validation() if validate else None
+    # Everything up to the last message happens inside `with sink`: a signal after the
+    # swap is then reported (see render/run/output.py), not a silent exit 143.
     with sink:
         with Progress(enabled=False if quiet else None) as bar:
             def on_file(file: Any, done: Any) -> None:
@@ -50,26 +57,31 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, fail_empt
 
             renderer = Renderer(on_file, write=sink.write, per_file=validation.setup if validation else None)
             result = run_render(paths_list, options, renderer, progress=bar,
-                                warn=(lambda _: None) if quiet else None)
+                                warn=(lambda _: None) if quiet else None, allow_empty=allow_empty)
         if validation:
             validation.check()
-        if fail_empty and not sink.has_output:
+        if not sink.has_output and not allow_empty:
             raise InputError(f"the render has no documents to output (read {result.documents} documents, "
-                             f"{result.consumed} of them settings, from {' '.join(paths_list)}); refusing to "
-                             "print an empty render, which would make Argo CD prune everything")
+                             f"{result.consumed} of them settings); an empty render would make Argo CD (or "
+                             "any GitOps sync) prune every object of the application, so nothing is "
+                             "written. Pass --allow-empty if an empty render is what you want",
+                             Location.whole(paths_list[0]))
         if output:
             from meshrender.run.recipe import Recipe
 
             sink.finish(Recipe(tuple(paths_list), options).marker_text(Path(output)))
         else:
             sink.finish()
-    if not quiet:
-        for note in validation.notes if validation else []:
-            click.echo(f"meshrender: warning: {note}", err=True)
-        for w in result.warnings:
-            click.echo(w, err=True)
-        if output:
-            click.echo(summarize(result, output), err=True)
+        if not quiet:
+            for note in validation.notes if validation else []:
+                click.echo(line_text(f"meshrender: warning: {note}"), err=True)
+            for w in result.warnings:
+                click.echo(line_text(w), err=True)  # names in them come from the inputs
+            if output:
+                if getattr(sink, "leftovers", None):
+                    click.echo(f"meshrender: removed {len(sink.leftovers)} staging folder(s) that an "
+                               f"interrupted run left next to {output}", err=True)
+                click.echo(summarize(result, output), err=True)
 
 
 class _Folder:
@@ -80,6 +92,7 @@ class _Folder:
         from meshrender.run.output import Staging
 
         self.staging = Staging(out)
+        self.leftovers = self.staging.leftovers
         self.has_output = False
         self._by_rel: dict[str, str] = {}
         self._clash: tuple[str, str, str] | None = None

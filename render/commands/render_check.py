@@ -36,26 +36,18 @@ class Staleness:
         return bool(self.changed or self.missing or self.extra)
 
 
-def _on_disk(root: Path) -> dict[str, Path]:
-    from meshrender.run.output import MARKER
-
-    out = {}
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            p = Path(dirpath) / name
-            rel = p.relative_to(root).as_posix()
-            if rel != MARKER:
-                out[rel] = p
-    return out
-
-
 def staleness(expected: dict[str, str], root: Path) -> Staleness:
     """Which files of `root` a render writing `expected` would change, add or remove.
 
     Line endings are compared as LF: a Windows checkout with core.autocrlf holds CRLF
-    files that Git stores, and Argo CD reads, exactly as meshrender writes them.
+    files that Git stores, and Argo CD reads, exactly as meshrender writes them. The
+    committed files are read as untrusted input (drift.existing_files, read_committed):
+    regular files only, each within the input size limit.
     """
-    actual = _on_disk(root) if root.is_dir() else {}
+    from meshrender.diff.drift import existing_files, read_committed
+
+    shown = str(root)  # as given (or found), like diff's --against
+    actual = existing_files(root, shown) if root.is_dir() else {}
     result = Staleness()
     for rel in sorted(set(expected) | set(actual)):
         if rel not in actual:
@@ -64,8 +56,8 @@ def staleness(expected: dict[str, str], root: Path) -> Staleness:
             result.extra.append(rel)
         else:
             try:
-                text = actual[rel].read_bytes().decode("utf-8").replace("\r\n", "\n")
-            except (OSError, UnicodeDecodeError):
+                text = read_committed(actual[rel], f"{shown}/{rel}").decode("utf-8").replace("\r\n", "\n")
+            except UnicodeDecodeError:
                 text = None
             if text != expected[rel]:
                 result.changed.append(rel)
@@ -73,16 +65,32 @@ def staleness(expected: dict[str, str], root: Path) -> Staleness:
 
 
 def find_outputs(root: Path) -> list[Path]:
-    """Folders under `root` that `render -o` wrote, outermost only, in sorted order."""
+    """Folders under `root` that `render -o` wrote, outermost only, in sorted order.
+
+    Walked with an explicit stack and without following symlinks: a deep or looping tree
+    in the repository neither recurses nor repeats."""
     from meshrender.inputs.sources import SKIP_DIRS
     from meshrender.run.output import MARKER
 
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        if MARKER in filenames:
-            found.append(Path(dirpath))
-            dirnames[:] = []
+    stack = [str(root)]
+    while stack:
+        here = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError:
+            continue
+        if any(e.name == MARKER for e in entries):
+            found.append(Path(here))
+            continue
+        below = []
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False) and e.name not in SKIP_DIRS and not e.name.startswith("."):
+                    below.append(e.path)
+            except OSError:
+                continue
+        stack.extend(reversed(below))
     return found
 
 
@@ -99,6 +107,7 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     from meshrender import config
     from meshrender.commands.render import load_and_render
     from meshrender.run import output
+    from meshrender.safetext import line_text, lines_text
 
     output.check_output_dir(out_dir, list(recipe.paths))
     options = recipe.options.with_config(config.resolve(list(recipe.paths), recipe.options.config.path and
@@ -108,14 +117,14 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     bar.close()
     shown = _show(out_dir)
     if not stale:
-        click.echo(f"meshrender: {shown} is up to date", err=True)
+        click.echo(line_text(f"meshrender: {shown} is up to date"), err=True)
         return True
     lines = [f"{shown} is stale: rendering {' '.join(map(_show, map(Path, recipe.paths)))} gives other output"]
     lines += [f"  changed  {shown}/{r}" for r in stale.changed]
     lines += [f"  missing  {shown}/{r}" for r in stale.missing]
     lines += [f"  extra    {shown}/{r}  (a render removes it)" for r in stale.extra]
     lines += ["Refresh it with:", f"  {recipe.command(out_dir)}"]
-    click.echo("\n".join(lines))
+    click.echo(lines_text(lines))  # names come from the repository: escaped
     return False
 
 
@@ -129,7 +138,7 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
 @click.pass_context
 def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None, **kw: Any) -> None:
     """Fail (exit 1) when rendered output is stale, and print the command that refreshes it."""
-    from meshrender.errors import UsageError
+    from meshrender.errors import Location, UsageError
     from meshrender.progress import Progress
     from meshrender.run import recipe as recipe_mod
 
@@ -147,7 +156,7 @@ def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None
         dirs = [Path(against)] if against else find_outputs(Path("."))
         if not dirs:
             raise UsageError("found no folder written by `meshrender render -o` (none has a .meshrender-output "
-                             "marker); render one first, or pass PATH... --against DIR")
+                             "marker); render one first, or pass PATH... --against DIR", Location.whole("."))
         for d in dirs:
             r = recipe_mod.read(d) if d.is_dir() else None
             if r is None:

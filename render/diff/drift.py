@@ -86,34 +86,69 @@ class DriftReport:
                 "documents": docs, "fields": fields}
 
 
-def existing_files(root: Path) -> dict[str, Path]:
-    """Every file under `root` (relative POSIX path -> path), except meshrender's marker."""
+def existing_files(root: Path, shown: str | None = None) -> dict[str, Path]:
+    """Every file under `root` (relative POSIX path -> path), except meshrender's marker.
+
+    Committed output is repository content, read as untrusted: the folder is walked with
+    an explicit stack (a tree 1,500 levels deep is no RecursionError) and symlinks are not
+    followed; anything but a regular file or a folder (a symlink, which `render -o` never
+    writes, a FIFO, a device) is an InputError naming it, since reading it could block,
+    never end, or leave the repository.
+    """
+    from meshrender.inputs.sources import NOT_REGULAR
+
+    base = (shown or str(root)).rstrip("/") or "."
     out: dict[str, Path] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            rel = p.relative_to(root).as_posix()
-            if rel != MARKER:
-                out[rel] = p
-    return out
+    stack: list[tuple[str, str]] = [(str(root), "")]
+    while stack:
+        here, rel_here = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as e:
+            raise InputError(f"cannot read folder: {e.strerror}", Location.whole(f"{base}/{rel_here}".rstrip("/"))) \
+                from None
+        below = []
+        for e in entries:
+            rel = rel_here + e.name
+            try:
+                is_dir = e.is_dir(follow_symlinks=False)
+                is_file = not is_dir and e.is_file(follow_symlinks=False)
+                is_link = e.is_symlink()
+            except OSError:
+                is_dir = is_file = is_link = False
+            if is_dir:
+                below.append((e.path, rel + "/"))
+            elif is_file:
+                if rel != MARKER:
+                    out[rel] = Path(e.path)
+            elif is_link:
+                raise InputError("is a symlink; `render -o` writes only regular files and folders, so meshrender "
+                                 "does not follow it (remove it)", Location.whole(f"{base}/{rel}"))
+            else:
+                raise InputError(NOT_REGULAR, Location.whole(f"{base}/{rel}"))
+        stack.extend(reversed(below))
+    return dict(sorted(out.items()))
+
+
+def read_committed(path: Path, display: str) -> bytes:
+    """One committed output file: regular, not through a symlink, within the input size limit."""
+    from meshrender.inputs.sources import read_regular
+
+    return read_regular(path, display, follow=False)
 
 
 def compare(expected: dict[str, str], root: Path, against: str | None = None) -> DriftReport:
     """Compare `expected` (relative path -> text a render writes) with folder `root`."""
     report = DriftReport(against or str(root))
-    actual = existing_files(root)
     shown = against or str(root)
+    actual = existing_files(root, shown)
     for rel in sorted(set(expected) | set(actual)):
         if rel not in actual:
             docs = _parse(expected[rel], rel)
             report.files.append(FileDrift(rel, ADDED, [_whole(d, ADDED) for d in docs]))
             continue
         display = f"{shown.rstrip('/')}/{rel}"
-        try:
-            raw = actual[rel].read_bytes()
-        except OSError as e:
-            raise InputError(f"cannot read: {e.strerror}", Location(display)) from None
+        raw = read_committed(actual[rel], display)
         if rel not in expected:
             report.files.append(FileDrift(rel, REMOVED, _removed_docs(raw, display)))
             continue
@@ -399,9 +434,16 @@ def check_against(root: Path, inputs: list[str]) -> None:
                          f"`meshrender render ... -o {root}` first")
     if not root.is_dir():
         raise UsageError(f"--against {root}: not a folder")
+    from meshrender.run.output import symlink_into
+
     target = root.resolve()
     for arg in inputs:
         src = Path(arg).resolve() if arg != "-" else None
         if src is not None and src.is_dir() and target.is_relative_to(src):
             raise UsageError(f"--against {root} is inside the input folder {arg}: its rendered files "
                              "would be read as inputs. Keep rendered output outside the sources")
+        link = symlink_into(target, Path(arg)) if src is not None and src.is_dir() else None
+        if link is not None:
+            raise UsageError(f"--against {root} is reached from the input folder {arg} through the symlink {link}: "
+                             "its rendered files would be read as inputs. Remove the link",
+                             Location.whole(link))

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from meshrender.diff.drift import ADDED, CHANGED, REMOVED, DocumentDrift, DriftReport, FieldChange
+from meshrender.safetext import line_text, lines_text
 
 MAX_VALUE = 120
 _MARK = {ADDED: "+", REMOVED: "-", CHANGED: "~", "formatting": "~"}
@@ -60,11 +61,13 @@ def _document(d: DocumentDrift, against: str, rel: str) -> list[str]:
 
 
 def text(report: DriftReport, refresh: str) -> str:
-    """The report for people: per file, document and field, then a summary line."""
+    """The report for people: per file, document and field, then a summary line. Every
+    line is escaped (meshrender.safetext): names, keys and values come from the inputs
+    and from the committed files, and a CI log must not read them as commands."""
     against = report.against.rstrip("/") or "."
     if not report.drift:
-        return (f"meshrender: {against} is up to date ({plural(report.compared_files, 'file')}, "
-                f"{plural(report.compared_documents, 'document')} compared)\n")
+        return line_text(f"meshrender: {against} is up to date ({plural(report.compared_files, 'file')}, "
+                         f"{plural(report.compared_documents, 'document')} compared)") + "\n"
     lines: list[str] = []
     for f in report.files:
         if f.status == ADDED:
@@ -82,7 +85,7 @@ def text(report: DriftReport, refresh: str) -> str:
         f"({c[CHANGED]} changed, {c[ADDED]} added, {c[REMOVED]} removed), "
         f"{plural(c['documents'], 'document')}, {plural(c['fields'], 'field')}")
     lines.append(f"meshrender: to update it, run: {refresh}")
-    return "\n".join(lines) + "\n"
+    return lines_text(lines) + "\n"
 
 
 def change_dict(c: FieldChange) -> dict[str, Any]:

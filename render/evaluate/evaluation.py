@@ -210,7 +210,8 @@ class Evaluation:
             hash(mesh)
         except TypeError:  # a value that is no string: the injector refuses the pod
             return None
-        return (id(self.resolved.config), mesh)
+        resolver = self.context.resolver
+        return (id(self.resolved.config), resolver.generation if resolver is not None else 0, mesh)
 
     def _own_annotations(self, origin: Origin) -> Origin:
         """`origin` of an annotation of another pod with the same key, as this pod's."""

@@ -98,7 +98,8 @@ def choose(candidates: list[Candidate], selector: str, kind: str | None = None) 
         found = [candidates[i] for i in matches]
         same_ns = len({c.namespace for c in found}) == 1
         how = "add --kind KIND" if same_ns else "name one with --workload NAMESPACE/NAME"
-        raise UsageError(f"--workload {selector} matches {len(found)} workloads; {how}:\n{_listing(found)}")
+        raise UsageError(f"--workload {selector} matches {len(found)} workloads; {how}:",
+                         details=tuple(_listing(found).split("\n")))
     if not candidates:
         raise UsageError(f"no workload {selector} among the inputs: they hold no workloads")
     names = [f"{c.namespace}/{c.name}" for c in candidates]

@@ -110,7 +110,9 @@ def text(e: Explanation) -> str:
     if e.notes:
         lines.append("")
         lines += [f"note: {n}" for n in e.notes]
-    return "\n".join(lines) + "\n"
+    from meshrender.safetext import lines_text
+
+    return lines_text(lines) + "\n"  # names and values come from the inputs: escaped
 
 
 # -- JSON -----------------------------------------------------------------------------------

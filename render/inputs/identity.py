@@ -115,20 +115,36 @@ class Registry:
     def __init__(self, scoped: bool = False) -> None:
         self.first: dict[tuple[Path | None, Key], Where] = {}
         self.scoped = scoped
+        self._folders: dict[Path, Path | None] = {}
 
     def add(self, key: Key, where: Where, path: Path | None = None) -> Where | None:
         """None for an object not seen before; else where it was first. `path`: the file."""
-        scope = output_folder(Path(os.path.abspath(path)).parent) if self.scoped and path is not None else None
+        scope = None
+        if self.scoped and path is not None:
+            scope = output_folder(Path(os.path.abspath(path)).parent, self._folders)
         first = self.first.setdefault((scope, key), where)
         return None if first is where else first
 
 
-@cache
-def output_folder(folder: Path) -> Path | None:
-    """The folder written by `meshrender render -o` that holds `folder`, if any."""
+def output_folder(folder: Path, memo: dict[Path, Path | None]) -> Path | None:
+    """The folder written by `meshrender render -o` that holds `folder`, if any: a loop up
+    the tree (trees may be thousands of levels deep), remembered per folder in `memo` (one
+    run's: a marker may appear between two runs of one process)."""
     from meshrender.run.output import MARKER
 
-    if (folder / MARKER).is_file():
-        return folder
-    parent = folder.parent
-    return None if parent == folder else output_folder(parent)
+    walked: list[Path] = []
+    here = folder
+    while here not in memo:
+        if (here / MARKER).is_file():
+            memo[here] = here
+            break
+        walked.append(here)
+        parent = here.parent
+        if parent == here:
+            memo[here] = None
+            break
+        here = parent
+    found = memo[here]
+    for f in walked:
+        memo[f] = found
+    return found

@@ -2,16 +2,22 @@
 
 Folders are walked in sorted order so output never depends on the file system. Symlinks
 that lead outside the repository (the Git work tree around the folder, or the folder
-itself outside Git) are not followed, so a repository cannot make meshrender read (and
-print) files from elsewhere on the CI machine; symlink loops are walked once. Only
-regular files are read from folders (a FIFO named `x.yaml` would block forever), every
-read is bounded by meshrender.limits, and input files are only ever opened for reading.
+itself outside Git) or into its `.git` folder (which may hold credentials: actions/checkout
+keeps the token in .git/config) are not followed, so a repository cannot make meshrender
+read (and print) files from elsewhere on the CI machine; symlink loops are walked once.
+Only regular files are read, whether found in folders or named on the command line: a
+FIFO would block forever and a device such as /dev/zero never ends (standard input is
+read as `-`). Every read is bounded by meshrender.limits, input files are only ever
+opened for reading, and folders are walked without recursion, so a tree thousands of
+levels deep is no RecursionError.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +29,16 @@ from meshrender import yamlio
 from meshrender.errors import InputError, Location
 from meshrender.inputs import objects
 from meshrender.limits import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MiB
+from meshrender.safetext import path_text
 from meshrender.yamlio import Document
 
 SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".hg", ".svn"})
 
 Warn = Callable[[str], None]
+
+NOT_REGULAR = ("not a regular file (a FIFO, socket or device); meshrender reads only regular files "
+               "(pipe other input to standard input, `-`)")
 
 
 def _stderr(message: str) -> None:
@@ -51,40 +61,66 @@ def repository_root(folder: Path) -> Path:
 
     Symlinks may point anywhere inside it: `apps/prod/base -> ../base` is a common layout.
     """
+    return git_root(folder) or folder.resolve()
+
+
+def git_root(folder: Path) -> Path | None:
+    """The Git work tree holding `folder` (resolved), or None outside Git."""
     real = folder.resolve()
     for candidate in (real, *real.parents):
         if (candidate / ".git").exists():
             return candidate
-    return real
+    return None
 
 
-def _walk(root: Path, warn: Warn) -> list[tuple[Path, str, str]]:
-    """(path, real path, path relative to `root` with `/`) of every YAML file under
-    `root`, sorted by path. (The relative path is built as text on the way down: pathlib's
-    relative_to for each of thousands of files is a measurable part of a run's start.)
+def escapes(real: str, boundary: str) -> str | None:
+    """Why the resolved path `real` may not be read inside the repository `boundary`
+    (outside it, or inside its .git folder), or None when it may."""
+    inside = boundary.rstrip("/") + "/"
+    if real != boundary and not real.startswith(inside):
+        return f"it leads outside the repository {boundary}"
+    if ".git" in real[len(inside):].split("/"):
+        return "it leads into the repository's .git folder"
+    return None
 
-    One pass with os.scandir, which knows each entry's type without another system call:
-    the hidden and tool folders of SKIP_DIRS are skipped, symlinks are followed only when
-    they stay inside the repository (a warning says which are not), every folder is walked
-    once (symlink loops), a folder that cannot be read is an error rather than a silent
-    gap, and so is a FIFO or device named like a manifest (reading it would block).
+
+@dataclass
+class Walk:
+    """What walking one folder found: YAML files and the folders it went through."""
+
+    files: list[tuple[Path, str, str]] = field(default_factory=list)  # (path, real path, relative)
+    folders: list[tuple[str, str]] = field(default_factory=list)  # (path as reached, real path)
+    links: list[tuple[str, str]] = field(default_factory=list)  # every symlink met: (path, target)
+
+
+def walk(root: Path, warn: Warn) -> Walk:
+    """Every YAML file under `root` as (path, real path, path relative to `root` with `/`),
+    sorted by path, and every folder walked. (The relative path is built as text on the
+    way down: pathlib's relative_to for each of thousands of files is a measurable part of
+    a run's start.)
+
+    One pass with os.scandir, which knows each entry's type without another system call,
+    and an explicit stack instead of recursion: the hidden and tool folders of SKIP_DIRS
+    are skipped, symlinks are followed only when they stay inside the repository and out
+    of its .git folder (a warning says which are not), every folder is walked once
+    (symlink loops), a folder that cannot be read is an error rather than a silent gap,
+    and so is a FIFO or device named like a manifest (reading it would block).
     """
-    out: list[tuple[Path, str, str]] = []
+    out = Walk()
     walked: set[str] = set()
     boundary = str(repository_root(root))
-    inside = boundary.rstrip("/") + "/"
-
-    def contained(real: str) -> bool:
-        return real == boundary or real.startswith(inside)
-
-    def walk(here: Path, real_here: str, rel_here: str) -> None:
+    stack: list[tuple[Path, str, str]] = [(root, os.path.realpath(root), "")]
+    while stack:
+        here, real_here, rel_here = stack.pop()
         if real_here in walked:
-            return
+            continue
         walked.add(real_here)
+        out.folders.append((str(here), real_here))
         try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
         except OSError as err:
-            raise InputError(f"cannot read folder: {err.strerror}", Location(str(here))) from None
+            raise InputError(f"cannot read folder: {err.strerror}", Location.whole(str(here))) from None
+        below: list[tuple[Path, str, str]] = []
         for e in entries:
             name = e.name
             if name.startswith("."):
@@ -92,29 +128,33 @@ def _walk(root: Path, warn: Warn) -> list[tuple[Path, str, str]]:
             try:
                 link = e.is_symlink()
                 real = os.path.realpath(e.path) if link else f"{real_here.rstrip('/')}/{name}"
-                if link and not contained(real):
-                    warn(f"{e.path}:1:1: warning: not following symlink to {real}: it leads outside the "
-                         f"repository {boundary}")
-                    continue
-                if link and not os.path.exists(real):
-                    warn(f"{e.path}:1:1: warning: skipping broken symlink to {real}")
-                    continue
+                if link:
+                    out.links.append((e.path, real))
+                    why = escapes(real, boundary)
+                    if why is not None:
+                        warn(f"{Location(e.path)}: warning: not following symlink to {path_text(real)}: {why}")
+                        continue
+                    if not os.path.exists(real):
+                        warn(f"{Location(e.path)}: warning: skipping broken symlink to {path_text(real)}")
+                        continue
                 is_dir = e.is_dir()
                 is_file = not is_dir and e.is_file()
             except OSError:
                 continue
             if is_dir:
                 if name not in SKIP_DIRS:
-                    walk(here / name, real, f"{rel_here}{name}/")
+                    below.append((here / name, real, f"{rel_here}{name}/"))
             elif name.endswith(SUFFIXES):
                 if not is_file:
-                    raise InputError("not a regular file (a FIFO, socket or device); meshrender reads only "
-                                     "regular files from folders", Location(e.path))
-                out.append((here / name, real, rel_here + name))
-
-    walk(root, os.path.realpath(root), "")
-    out.sort(key=lambda f: f[2].split("/"))  # as by Path.parts: every path starts with root's
+                    raise InputError(NOT_REGULAR, Location.whole(e.path))
+                out.files.append((here / name, real, rel_here + name))
+        stack.extend(reversed(below))  # depth first, in sorted order, as a recursive walk
+    out.files.sort(key=lambda f: f[2].split("/"))  # as by Path.parts: every path starts with root's
     return out
+
+
+def _walk(root: Path, warn: Warn) -> list[tuple[Path, str, str]]:
+    return walk(root, warn).files
 
 
 def discover(paths: list[str], warn: Warn | None = None,
@@ -132,7 +172,7 @@ def discover(paths: list[str], warn: Warn | None = None,
             continue
         p = Path(arg)
         if not p.exists():
-            raise InputError("no such file or folder", Location(arg))
+            raise InputError("no such file or folder", Location.whole(arg))
         if p.is_dir():
             for f, key, rel in _walk(p, warn):
                 if key in seen:
@@ -179,35 +219,74 @@ def _read_upto(fd: int, n: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+class TooLarge(InputError):
+    """A file over the size limit (the caller may say which limit)."""
+
+
+def read_regular(path: str | os.PathLike, display: str, limit: int = MAX_FILE_BYTES, *,
+                 follow: bool = True) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them (TooLarge beyond).
+
+    Everything meshrender reads from disk comes through here: inputs, --values and
+    --mesh-config files, output markers and committed output. A FIFO, socket or device
+    is refused before a byte is read (opened non-blocking, so a FIFO without a writer
+    cannot hang the open, then checked with fstat), and so is a symlink where `follow` is
+    False (committed output: `render -o` never writes one). InputError, at the file,
+    for everything that cannot be read.
+    """
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
+    try:
+        # A descriptor, not a file object: four system calls fewer a file (10-20 us each
+        # on a VM, and every input is read twice).
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ELOOP and not follow:
+            raise InputError("is a symlink; meshrender reads only regular files here (render -o writes no "
+                             "symlinks)", Location.whole(display)) from None
+        raise InputError(f"cannot read: {e.strerror}", Location.whole(display)) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError("cannot read: this is a folder, not a file", Location.whole(display))
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(NOT_REGULAR, Location.whole(display))
+        # Read what the file holds: asking for the limit allocates it every time.
+        size = info.st_size
+        raw = _read_upto(fd, min(size, limit) + 1)
+        if len(raw) > size:  # more than its size said (/proc, a growing file)
+            raw += _read_upto(fd, max(0, limit + 1 - len(raw)))
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", Location.whole(display)) from None
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise TooLarge(f"file is larger than {_size(limit)}, the most meshrender reads from one file (see "
+                       "docs/bad-input.md, Limits); split it", Location(display))
+    return raw
+
+
 def read_bytes(display: str, path: Path | None, budget: int = MAX_TOTAL_BYTES) -> bytes:
     """The bytes of one input, refusing more than MAX_FILE_BYTES (or what is left of the
     run's MAX_TOTAL_BYTES) without reading further: stdin may be endless."""
     limit = min(MAX_FILE_BYTES, budget)
     if path is None:
         raw = _read_bounded(sys.stdin.buffer, limit)
-    else:
-        try:
-            # A descriptor, not a file object: four system calls fewer a file (10-20 us
-            # each on a VM, and every input is read twice).
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                # Read what the file holds: asking for the limit allocates it every time.
-                size = os.fstat(fd).st_size
-                raw = _read_upto(fd, min(size, limit) + 1)
-                if len(raw) > size:  # more than its size said (a pipe, /proc, a growing file)
-                    raw += _read_upto(fd, max(0, limit + 1 - len(raw)))
-            finally:
-                os.close(fd)
-        except OSError as e:
-            raise InputError(f"cannot read: {e.strerror}", Location(display)) from None
-    if len(raw) > limit:
-        if limit == MAX_FILE_BYTES:
-            raise InputError(f"file is larger than {_size(MAX_FILE_BYTES)}, the most meshrender reads "
-                             "from one file (see docs/bad-input.md, Limits); split it", Location(display))
-        raise InputError(f"the inputs together are larger than {_size(MAX_TOTAL_BYTES)}, the most "
-                         "meshrender reads in one run (see docs/bad-input.md, Limits); render fewer "
-                         "files at a time", Location(display))
-    return raw
+        if len(raw) > limit:
+            raise _too_large(limit, display)
+        return raw
+    try:
+        return read_regular(path, display, limit)
+    except TooLarge:
+        raise _too_large(limit, display) from None
+
+
+def _too_large(limit: int, display: str) -> InputError:
+    if limit == MAX_FILE_BYTES:
+        return InputError(f"file is larger than {_size(MAX_FILE_BYTES)}, the most meshrender reads "
+                          "from one file (see docs/bad-input.md, Limits); split it", Location(display))
+    return InputError(f"the inputs together are larger than {_size(MAX_TOTAL_BYTES)}, the most "
+                      "meshrender reads in one run (see docs/bad-input.md, Limits); render fewer "
+                      "files at a time", Location(display))
 
 
 def read_text(display: str, path: Path | None, budget: int = MAX_TOTAL_BYTES) -> str:
@@ -274,10 +353,10 @@ def check_counts(found: list[tuple[str, str, Path | None]], counts: list[int], p
             raise InputError("stdin holds no YAML documents; did the command feeding meshrender fail? "
                              "An empty render would make Argo CD prune every object of the application",
                              Location(display))
-        warn(f"{display}:1:1: warning: file holds no YAML documents; nothing to render from it")
+        warn(f"{Location(display)}: warning: file holds no YAML documents; nothing to render from it")
     if not any(c > 0 for c in counts):
         skipped = sum(1 for c in counts if c < 0)
         what = (f"no Kubernetes manifests in the inputs ({skipped} file{'s' if skipped != 1 else ''} without "
                 "apiVersion and kind skipped)") if skipped else "no YAML documents in the inputs"
         raise InputError(f"{what}; an empty render would make Argo CD (or any GitOps sync) prune every object "
-                         "of the application. Check the paths", Location(paths[0] if paths else "."))
+                         "of the application. Check the paths", Location.whole(paths[0] if paths else "."))

@@ -229,7 +229,9 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
-        return f"{self.location}: error: {self.field}: {self.workload}: {self.message}"
+        from meshrender.safetext import line_text
+
+        return line_text(f"{self.location}: error: {self.field}: {self.workload}: {self.message}")
 
 
 def _source_path(doc: yamlio.Document, base: tuple, rendered: Any, path: tuple) -> tuple:

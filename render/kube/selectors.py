@@ -20,6 +20,8 @@ def matches(selector: Any, labels: dict[str, str], empty: bool = True) -> bool:
         return False
     match = selector.get("matchLabels") or {}
     exprs = selector.get("matchExpressions") or []
+    if not isinstance(match, dict) or not isinstance(exprs, list):
+        return False  # malformed (the schemas refuse it first where meshrender reads selectors)
     if not match and not exprs:
         return empty
     if any(labels.get(k) != str(v) for k, v in match.items()):

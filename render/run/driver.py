@@ -36,6 +36,7 @@ from meshrender.errors import InputError, Location, MeshrenderError, UsageError
 from meshrender.evaluate.evaluation import Context, Evaluation, evaluate
 from meshrender.inputs import identity, kinds, overlays, sources
 from meshrender.inputs.sources import SourceFile
+from meshrender.limits import MAX_FILE_WORKLOADS, MAX_SETTINGS_DOCUMENTS, MAX_SETTINGS_NODES, PROCESS_MEMORY
 from meshrender.run import parallel
 from meshrender.settings.collect import Collector, Settings, SidecarSettings, is_consumed, may_be_settings
 from meshrender.settings.provenance import Place
@@ -128,7 +129,9 @@ class Handler(Protocol):
 
 def workers_for(count: int, total_bytes: int | None = None) -> int:
     """How many processes work on `count` files (of `total_bytes`, when known):
-    MESHRENDER_JOBS, else every core when there is enough to do."""
+    MESHRENDER_JOBS, else every core when there is enough to do, but no more processes
+    than the memory limit holds at PROCESS_MEMORY each (memory_limit: a container's
+    cgroup, such as the Argo CD sidecar's 512Mi, which then renders in one process)."""
     env = os.environ.get("MESHRENDER_JOBS", "").strip()
     if env:
         try:
@@ -138,7 +141,37 @@ def workers_for(count: int, total_bytes: int | None = None) -> int:
         return max(1, min(jobs, count))
     if count < 2 or (count < PARALLEL_MIN_FILES if total_bytes is None else total_bytes < PARALLEL_MIN_BYTES):
         return 1
-    return max(1, min(parallel.cpu_count(), count))
+    jobs = max(1, min(parallel.cpu_count(), count))
+    memory = memory_limit()
+    if memory is not None:
+        jobs = min(jobs, max(1, memory // PROCESS_MEMORY))
+    return jobs
+
+
+# Where Linux says how much memory this process's container may use (cgroup v2, v1).
+CGROUP_MEMORY_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def memory_limit() -> int | None:
+    """Bytes of memory this run may use: MESHRENDER_MEMORY_LIMIT, else the cgroup's limit;
+    None when there is none."""
+    env = os.environ.get("MESHRENDER_MEMORY_LIMIT", "").strip()
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise UsageError(f"MESHRENDER_MEMORY_LIMIT={env!r} is not a number of bytes") from None
+    for path in CGROUP_MEMORY_FILES:
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read(64).strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not text.isdigit():
+            return None  # "max": no limit
+        limit = int(text)
+        return limit if limit < 2**60 else None  # v1 writes a huge number for no limit
+    return None
 
 
 class Inputs:
@@ -225,6 +258,12 @@ def _prepare() -> None:
 
 # -- settings -------------------------------------------------------------------------------
 
+def _too_many_settings(doc: Document) -> InputError:
+    return InputError(f"the inputs hold more settings than meshrender reads in one run ({MAX_SETTINGS_DOCUMENTS:,} "
+                      f"documents, {MAX_SETTINGS_NODES:,} nodes: settings are held for the whole run; see "
+                      "docs/bad-input.md, Limits); render fewer folders at a time", doc.location)
+
+
 def _problem(e: MeshrenderError, kind: str, doc: Document | None = None) -> Problem:
     return Problem(kind, e.message if not e.field else f"{e.field}: {e.message}", Place(location=e.location), doc)
 
@@ -305,11 +344,14 @@ def workloads_of(doc: Document, namespace: str, table: kinds.KindTable | None = 
 
 
 def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
-    """Evaluate every workload of one loaded file (strict: the first error raises)."""
+    """Evaluate every workload of one loaded file (strict: the first error raises); at
+    most MAX_FILE_WORKLOADS, each held with its injected pod until the file is done."""
     out = Evaluated(f, [], [], 0, 0, skipped=f.skipped)
     namespace = context.options.namespace
     table = context.settings.workload_kinds
-    for k, doc in enumerate(f.docs):
+    held: list[tuple[Document, list[kinds.Workload]]] = []
+    count = 0
+    for k, doc in enumerate(f.docs):  # counted before any is evaluated: a file over the limit fails fast
         out.documents += 1
         out.objects += [(key, k, path) for key, path in identity.objects_in(doc.data, namespace)]
         if is_consumed(doc.data):
@@ -323,7 +365,14 @@ def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
             out.problems.append(_problem(e, "render"))
             continue
         out.notes += [Problem("not-injected", n.message, Place(doc, n.path), doc).located() for n in found.notes]
-        out.evaluations += [evaluate(w, doc, context) for w in found.workloads]
+        count += len(found.workloads)
+        if count > MAX_FILE_WORKLOADS:
+            raise InputError(f"file holds more than {MAX_FILE_WORKLOADS:,} workloads; meshrender renders at most "
+                             f"{MAX_FILE_WORKLOADS:,} from one file (each is held with its injected pod until "
+                             "the file is done; see docs/bad-input.md, Limits); split it", doc.location)
+        held.append((doc, found.workloads))
+    for doc, workloads in held:
+        out.evaluations += [evaluate(w, doc, context) for w in workloads]
     return out
 
 
@@ -348,9 +397,10 @@ class _FileDone:
 
 def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool = True,
           keep_original: bool = False, progress: Any = None, workers: int | None = None,
-          warn: Warn | None = None) -> Run:
+          warn: Warn | None = None, allow_empty: bool = False) -> Run:
     """Run `handler` over every file of `paths` (see the module docstring); the Run,
-    with its totals, once every file is collected."""
+    with its totals, once every file is collected. Inputs with no document at all are an
+    error unless `allow_empty` (render --allow-empty)."""
     config = options.config
     inputs = Inputs(paths, warn, config.excluded if config.exclude else None)
     n = len(inputs)
@@ -372,7 +422,15 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
         # (parsed all the same: a file that is no YAML is an error)
         if not stdin and text.strip() and not sources.may_hold_manifests(text) and inputs.load(i).skipped:
             return len(text), [], -1
-        docs, count = parse_some(text, inputs.found[i][0], may_be_settings)
+        kept = [0, 0]
+
+        def budget(doc: Document) -> None:  # one file's share of the run's (checked below)
+            kept[0] += 1
+            kept[1] += doc.size
+            if kept[0] > MAX_SETTINGS_DOCUMENTS or kept[1] > MAX_SETTINGS_NODES:
+                raise _too_many_settings(doc)
+
+        docs, count = parse_some(text, inputs.found[i][0], may_be_settings, budget)
         try:
             sources.check_objects(docs)
         except InputError:
@@ -383,6 +441,7 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
 
     failure = None
     prepare = jobs > 1 and n >= PARALLEL_MIN_FILES
+    settings_nodes = 0
     for i, r in parallel.ordered_map(scan, n, jobs):
         if prepare:  # the workers are scanning: this process has time for what comes next
             _prepare()
@@ -391,7 +450,14 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
             failure = r
             break
         total_bytes += r[0]
-        settings_docs += r[1]
+        for doc in r[1]:  # held for the whole run: bounded (meshrender.limits)
+            settings_nodes += doc.size
+            if len(settings_docs) >= MAX_SETTINGS_DOCUMENTS or settings_nodes > MAX_SETTINGS_NODES:
+                failure = parallel.Failure(i, _too_many_settings(doc))
+                break
+            settings_docs.append(doc)
+        if failure:
+            break
         if r[2] < 0:
             skipped.append(inputs.found[i][0])
         documents += max(r[2], 0)
@@ -400,7 +466,8 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
             progress.update("reading", i + 1, n, "files")
     if failure:  # the first error of a run that read everything first: maybe a parse error before it
         _raise(first_load_error(inputs, list(range(failure.index + 1)), jobs) or failure)
-    if n or strict or not inputs.excluded:  # a tolerant run of excluded files only has nothing to do
+    # (a tolerant run of excluded files only has nothing to do)
+    if not allow_empty and (n or strict or not inputs.excluded):
         sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
     try:
         context, problems = make_context(settings_docs, options, strict=strict, keep_original=keep_original,

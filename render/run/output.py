@@ -6,18 +6,30 @@ file, Ctrl-C or SIGTERM from a CI timeout) leaves the previous output as it was.
 Linux the swap is one `renameat2(RENAME_EXCHANGE)`, so there is no instant at which the
 folder is missing. A folder meshrender did not create is never replaced (it could be
 someone's work), the output may not sit inside the inputs (the next run would read its
-own output) nor contain them (the swap would delete them).
+own output), not even through a symlink in them (`apps/prev -> ../deploy`), nor contain
+them (the swap would delete them).
+
+Signals: while files are staged, SIGINT, SIGTERM and SIGHUP roll the run back (the
+staging folder is removed); from the swap on they are held until the swap and the
+removal of the previous copy are done, then reported: the run says which of the two
+happened. A run killed outright (SIGKILL, an out-of-memory kill) cannot clean up, so each
+run first removes the staging folders that runs into the same output left behind; a
+folder in use by a concurrent run is told apart by the lock its run holds on it (flock,
+released by the kernel when that process dies). The output folder keeps its mode, and a
+previous output that this user could not remove is refused before anything is written.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
-import shutil
 import signal
+import stat
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,7 +45,16 @@ class OutputError(MeshrenderError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP while writing: unwinds like Ctrl-C so the staging folder is removed."""
+    """SIGINT, SIGTERM or SIGHUP while writing: unwinds like Ctrl-C so the staging folder is
+    removed. `done` is the output folder when the signal came after the new output was
+    swapped in (the run finished rather than rolled back)."""
+
+    def __init__(self, name: str = "", done: str | None = None):
+        super().__init__(name)
+        self.done = done
+
+    def __reduce__(self) -> Any:
+        return (Interrupted, (str(self), self.done))
 
 
 def check_output_dir(out: Path, inputs: list[str]) -> None:
@@ -47,21 +68,43 @@ def check_output_dir(out: Path, inputs: list[str]) -> None:
         if src.is_dir() and (target.is_relative_to(src) or target == src):
             raise UsageError(f"output folder {out} is inside the input folder {arg}; "
                              "the next run would read its own output. Choose a folder outside it",
-                             Location(arg))
+                             Location.whole(arg))
         if not src.is_dir() and target == base and src.suffix in (".yaml", ".yml"):
             raise UsageError(f"output folder {out} is the folder of input {arg}; choose another folder",
-                             Location(arg))
+                             Location.whole(arg))
         if src.is_relative_to(target):
             raise UsageError(f"input {arg} is inside the output folder {out}, which meshrender replaces "
-                             "whole; render from the sources, not from a previous output", Location(arg))
+                             "whole; render from the sources, not from a previous output", Location.whole(arg))
+        if src.is_dir():
+            link = symlink_into(target, Path(arg))
+            if link is not None:
+                raise UsageError(f"output folder {out} is reached from the input folder {arg} through the "
+                                 f"symlink {link}; the next run would read its own output. Remove the link "
+                                 "or choose a folder it does not lead to", Location.whole(link))
     if target.exists():
         if not target.is_dir():
-            raise UsageError(f"output path {out} exists and is not a folder", Location(str(out)))
+            raise UsageError(f"output path {out} exists and is not a folder", Location.whole(str(out)))
         if any(target.iterdir()) and not (target / MARKER).exists():
             raise UsageError(
                 f"output folder {out} already holds files that meshrender did not write; "
                 "choose an empty or new folder (meshrender replaces its output folder whole)",
-                Location(str(out)))
+                Location.whole(str(out)))
+
+
+def symlink_into(target: Path, folder: Path) -> str | None:
+    """A symlink under input `folder` (as the input walk follows them) that leads to
+    `target` or inside it, even one that does not resolve yet (the output folder of a
+    first run); None if there is none."""
+    from meshrender.inputs.sources import walk
+
+    found = walk(folder, lambda _: None)
+    for path, real in found.links:
+        if Path(real) == target or Path(real).is_relative_to(target):
+            return path
+    for path, real in found.folders:
+        if Path(real) == target or Path(real).is_relative_to(target):
+            return path
+    return None
 
 
 def rendered_files(outputs: list[tuple[Any, list[str]]]) -> dict[str, str]:
@@ -147,25 +190,47 @@ def _swap_in(staging: Path, out: Path) -> Path | None:
     return old
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class _SignalsUnwind:
-    """While output is being staged, SIGTERM and SIGHUP unwind the stack (so the staging
-    folder is removed) like Ctrl-C does; their default action would kill the process and
-    leave the staging folder behind. Forked render workers inherit the handler and report
-    the interruption like any other error."""
+    """While output is being staged, SIGINT, SIGTERM and SIGHUP unwind the stack (so the
+    staging folder is removed); their default action would kill the process and leave the
+    staging folder behind. Around the swap they are held (`hold`) and raised once the swap
+    and the removal of the old copy are done (`release`), so a run is never stopped half
+    way through its cleanup. Forked render workers inherit the handler and report the
+    interruption like any other error."""
 
     def __init__(self) -> None:
         self.saved: dict[int, Any] = {}
+        self.holding = False
+        self.pending: str | None = None
+        self.done: str | None = None  # the output folder, once the new output is in place
 
-    @staticmethod
-    def _raise(signum: int, frame: Any) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+    def _raise(self, signum: int, frame: Any) -> None:
+        name = "" if signum == signal.SIGINT else signal.Signals(signum).name
+        if self.holding:
+            if self.pending is None:
+                self.pending = name
+            return
+        raise Interrupted(name, self.done)
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in _SIGNALS:
             with contextlib.suppress(ValueError, OSError):
                 self.saved[sig] = signal.signal(sig, self._raise)
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def release(self) -> None:
+        """Stop holding signals; one that arrived meanwhile is raised now."""
+        self.holding = False
+        pending, self.pending = self.pending, None
+        if pending is not None and self.saved:
+            raise Interrupted(pending, self.done)
 
     def restore(self) -> None:
         for sig, old in self.saved.items():
@@ -201,6 +266,139 @@ def _rel_parts(rel: str) -> tuple[str, ...]:
     return tuple(split)
 
 
+# -- folders, without recursion ----------------------------------------------------------
+# os.makedirs, Path.mkdir(parents=True) and shutil.rmtree recurse once per level: a
+# repository with folders 1,500 levels deep would end in RecursionError.
+
+
+def makedirs(folder: str | Path) -> None:
+    """os.makedirs(folder, exist_ok=True), level by level without recursion."""
+    missing = []
+    here = os.fspath(folder)
+    while here and not os.path.isdir(here):
+        missing.append(here)
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(d)
+
+
+def remove_tree(path: str | Path) -> None:
+    """Remove a folder and everything in it, without recursion and without following
+    symlinks (a link in an old output is removed, not what it points to); what cannot be
+    removed is left."""
+    stack: list[tuple[str, bool]] = [(os.fspath(path), False)]
+    while stack:
+        here, emptied = stack.pop()
+        if emptied:
+            with contextlib.suppress(OSError):
+                os.rmdir(here)
+            continue
+        try:
+            entries = list(os.scandir(here))
+        except OSError:
+            continue
+        stack.append((here, True))
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, False))
+                    continue
+            except OSError:
+                pass
+            with contextlib.suppress(OSError):
+                os.unlink(e.path)
+
+
+def _folders(root: Path) -> Iterator[str]:
+    """`root` and every folder under it (not through symlinks)."""
+    stack = [os.fspath(root)]
+    while stack:
+        here = stack.pop()
+        yield here
+        with contextlib.suppress(OSError), os.scandir(here) as entries:
+            stack += [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+
+
+# -- locks: leftovers of killed runs, told apart from folders in use --------------------
+
+
+def _lock(path: str | Path, how: int) -> int | None:
+    """An open descriptor of folder `path` holding flock `how`, or None when it cannot be
+    had (held by another process, or a file system without flock)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, how)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _leftover_names(out: Path) -> tuple[str, str]:
+    return f".{out.name}.tmp-", f".{out.name}.old-"
+
+
+def remove_leftovers(out: Path) -> list[str]:
+    """Remove the staging folders and old copies that killed runs into `out` left next to
+    it: hidden folders named after it that hold meshrender's marker and that no running
+    process holds a lock on. Returns their names."""
+    removed = []
+    prefixes = _leftover_names(out)
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return removed
+    for e in sorted(entries, key=lambda e: e.name):
+        if not e.name.startswith(prefixes):
+            continue
+        try:
+            if not e.is_dir(follow_symlinks=False):
+                continue
+            if not os.path.isfile(os.path.join(e.path, MARKER)):
+                with contextlib.suppress(OSError):
+                    os.rmdir(e.path)  # empty: killed before its marker was written
+                continue  # not empty: not a folder meshrender made, left alone
+        except OSError:
+            continue
+        fd = _lock(e.path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if fd is None:
+            continue  # a concurrent run is using it
+        try:
+            remove_tree(e.path)
+        finally:
+            _unlock(fd)
+        removed.append(e.name)
+    return removed
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _unwritable(folder: Path) -> str | None:
+    """A folder of the previous output this user cannot write to (so could not remove
+    after the swap), or None."""
+    for here in _folders(folder):
+        if not os.access(here, os.W_OK | os.X_OK):
+            return here
+    return None
+
+
 class Staging:
     """A new output folder, built next to `out` and swapped in whole by commit().
 
@@ -211,19 +409,51 @@ class Staging:
     """
 
     def __init__(self, out: Path):
+        self.shown = str(out)  # as the user wrote it, for messages
         out = out.absolute()
         self.out = out.resolve() if out.is_symlink() else out
         self._made = [p for p in (self.out.parent, *self.out.parent.parents) if not p.exists()]
         self._signals = _SignalsUnwind()
+        self._locks: list[int] = []
+        self.path: Path | None = None
+        self.leftovers: list[str] = []
+        self.committed = False
+        self.mode = 0o777 & ~_umask()
+        if self.out.is_dir():
+            self.mode = stat.S_IMODE(self.out.stat().st_mode)
+            denied = _unwritable(self.out)
+            if denied is not None:
+                mode = stat.S_IMODE(os.stat(denied).st_mode)
+                raise OutputError(f"cannot replace the output folder: {_shown(denied, self.out, self.shown)} is "
+                                  f"not writable by this user (mode {mode:04o}), so its previous copy could not "
+                                  "be removed; make it writable (chmod -R u+w) or choose another folder",
+                                  Location.whole(self.shown))
         try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+            makedirs(self.out.parent)
+            # Leftovers are looked for, and the new staging folder made and locked, under a
+            # lock on the parent folder: a concurrent run never sees a staging folder of
+            # another run before that run holds its lock on it.
+            parent = _lock(self.out.parent, fcntl.LOCK_EX)
+            try:
+                if parent is not None:
+                    self.leftovers = remove_leftovers(self.out)
+                self.path = Path(tempfile.mkdtemp(prefix=_leftover_names(self.out)[0], dir=self.out.parent))
+                held = _lock(self.path, fcntl.LOCK_SH)
+                if held is not None:
+                    self._locks.append(held)
+                # Marks it as meshrender's, for the cleanup after a killed run.
+                os.close(os.open(self.path / MARKER, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
+            finally:
+                _unlock(parent)
         except OSError as e:
+            if self.path is not None:
+                remove_tree(self.path)
+            self._release_locks()
             self._remove_made()
-            raise OutputError(f"cannot create the output folder: {e.strerror}", Location(str(self.out))) from None
+            raise OutputError(f"cannot create the output folder: {e.strerror}",
+                              Location.whole(str(self.out))) from None
         self._signals.install()
         self._dirs: set[str] = set()
-        self.committed = False
 
     def _failed(self, e: OSError, where: Path) -> OutputError:
         kept = "the previous output is unchanged" if self.out.exists() else "nothing was written"
@@ -235,25 +465,43 @@ class Staging:
         folder = os.path.dirname(dest)
         try:
             if folder not in self._dirs:
-                os.makedirs(folder, exist_ok=True)
+                makedirs(folder)
                 self._dirs.add(folder)
             _write_file(Path(dest), text)
         except OSError as e:
             raise self._failed(e, self.out.joinpath(*parts)) from None
 
     def commit(self, marker: str = MARKER_TEXT) -> None:
+        """Swap the staged folder in. From the swap to the removal of the old copy, signals
+        are held; one that arrived meanwhile is raised afterwards, as Interrupted with
+        `done` set (the new output is complete and nothing is left behind)."""
         try:
             _write_file(self.path / MARKER, marker)
+            os.chmod(self.path, self.mode)
         except OSError as e:
             raise self._failed(e, self.out / MARKER) from None
+        if self.out.is_dir():  # the old copy, wherever the swap puts it, is this run's to remove
+            held = _lock(self.out, fcntl.LOCK_SH)
+            if held is not None:
+                self._locks.append(held)
+        self._signals.hold()
         try:
-            old = _swap_in(self.path, self.out)
-        except OSError as e:
-            raise self._failed(e, self.out) from None
-        self.committed = True
-        self._signals.restore()
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                old = _swap_in(self.path, self.out)
+            except OSError as e:
+                raise self._failed(e, self.out) from None
+            self.committed = True
+            self._signals.done = self.shown
+            if old is not None:
+                remove_tree(old)
+        finally:
+            self._release_locks()
+            self._signals.release()
+
+    def _release_locks(self) -> None:
+        for fd in self._locks:
+            _unlock(fd)
+        self._locks.clear()
 
     def _remove_made(self) -> None:
         for folder in self._made:  # innermost first; only the empty ones this run made
@@ -266,7 +514,8 @@ class Staging:
         self._signals.restore()
         if self.committed:
             return
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path)
+        self._release_locks()
         self._remove_made()
 
     def __enter__(self) -> Staging:
@@ -274,3 +523,7 @@ class Staging:
 
     def __exit__(self, *exc: object) -> None:
         self.discard()
+
+
+def _shown(path: str, out: Path, shown: str) -> str:
+    return shown if path == str(out) else f"{shown.rstrip('/')}/{os.path.relpath(path, out)}"

@@ -30,6 +30,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from meshrender.errors import MeshrenderError
+
 _HEADER = struct.Struct("!Q")
 _TICKET = struct.Struct("!I")
 BATCH_ITEMS = 16
@@ -204,6 +206,10 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
             try:
                 result = fn(i)
             except Exception as e:
+                if isinstance(e, MeshrenderError):
+                    # Bad input needs no traceback, and its frames would keep what the call
+                    # held (a whole file's documents) alive while the caller reads on.
+                    e = e.with_traceback(None)
                 yield i, Failure(i, e)
                 return
             yield i, result

@@ -7,6 +7,20 @@ configuration of its own, and can print the command that refreshes a stale folde
 hook configured separately from the render it checks drifts from it (a new input folder,
 a bumped --kube-version) and then reports stale output that is not, or misses output
 that is.
+
+A marker is repository content, so it is read as untrusted input: it must be a regular
+file (not a symlink, FIFO or device) within the input size limit; the paths it records
+must be relative and lie inside the repository that holds it once `..` and symlinks are
+resolved, and not in its `.git` folder (a committed marker naming `../../etc/passwd` or a
+token file would make the hook print the start of that file); it may hold only the
+options meshrender records, with values of their type. Its format:
+
+    version: 1              # absent in markers of meshrender before 0.2: read as 1
+    render:
+      paths: [../apps]      # relative to the folder that holds the marker
+      kube-version: "1.30"  # options that differ from their defaults, as on the command line
+
+A marker whose `version` is newer than this meshrender knows is refused (not guessed at).
 """
 
 from __future__ import annotations
@@ -17,8 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from meshrender import yamlio
 from meshrender.errors import InputError, Location
 from meshrender.run.output import MARKER
 from meshrender.settings.resolve import Options
@@ -29,7 +42,10 @@ HEADER = """\
 # (the meshrender-render-check pre-commit hook) re-runs it to tell whether it is stale.
 """
 
-# (flag, Options field, holds file paths)
+# The marker format this meshrender writes and reads (see the module docstring).
+VERSION = 1
+
+# (flag, Options field, holds file paths); a marker may record these and nothing else
 FLAGS = (
     ("flavor", "flavor", False),
     ("kube-version", "kube_version", False),
@@ -42,6 +58,8 @@ FLAGS = (
     ("mesh-version", "mesh_version", False),
 )
 _DEFAULTS = Options()
+# Options whose value is one of a few words (as the command line's click.Choice).
+CHOICES = {"flavor": ("asm", "istio"), "native-sidecars": ("true", "false", "auto")}
 
 
 def _rel(path: str, base: Path) -> str:
@@ -67,7 +85,9 @@ class Recipe:
             if attr not in self.options.given:  # the repository configuration's, read again each time
                 continue
             spec[flag] = [_rel(v, out_dir) for v in value] if is_path else value
-        return HEADER + yaml.safe_dump({"render": spec}, sort_keys=False, default_flow_style=None, width=1000)
+        # Written as every output is (Kubernetes' quoting), read back by yamlio: a path
+        # such as `08` stays a string.
+        return HEADER + yamlio.dump({"version": VERSION, "render": spec}, sort_keys=False)
 
     def argv(self, out_dir: Path, cwd: Path | None = None, as_given: bool = False) -> list[str]:
         """`render` arguments that redo this render into `out_dir`: paths relative to `cwd`,
@@ -94,40 +114,120 @@ class Recipe:
         return "-" in self.paths
 
 
-def _strings(value: Any, where: Location, key: str) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError("must be a list of paths", where, field=f"render.{key}")
-    return value
+def repository_of(out_dir: Path) -> Path:
+    """The repository a marker in `out_dir` belongs to, which its paths may not leave: the
+    Git work tree holding it; outside Git, the current folder when `out_dir` is inside it
+    (render-check is run from the repository's root), else the folder holding `out_dir`."""
+    from meshrender.inputs.sources import git_root
+
+    root = git_root(out_dir)
+    if root is not None:
+        return root
+    here = Path.cwd().resolve()
+    real = out_dir.resolve()
+    return here if real.is_relative_to(here) else real.parent
+
+
+class _Marker:
+    """A parsed marker: values and the location of each field, for messages."""
+
+    def __init__(self, doc: yamlio.Document, display: str):
+        self.doc = doc
+        self.display = display
+
+    def at(self, *path: str | int) -> Location:
+        return yamlio.locate(self.doc, path)
+
+    def error(self, message: str, *path: str | int) -> InputError:
+        from meshrender.errors import field_path
+
+        return InputError(message, self.at(*path), field=field_path(path))
+
+
+def _text(value: Any, marker: _Marker, *path: str | int) -> str:
+    """A recorded option value: a string (a number for a version) with nothing in it a
+    terminal or a shell would read as more than text."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise marker.error("must be a string", *path)
+    text = str(value)
+    if not text.isprintable():
+        raise marker.error("holds a control character; a marker records plain option values", *path)
+    return text
+
+
+def _contained(value: Any, marker: _Marker, out_dir: Path, boundary: Path, *path: str | int) -> str:
+    """A recorded path, as a path the current process can open, once shown to stay inside
+    the repository: relative, not out of it through `..` or a symlink, not into .git."""
+    from meshrender.inputs.sources import escapes
+
+    if not isinstance(value, str) or not value:
+        raise marker.error("must be a path (a string)", *path)
+    if value == "-":
+        return value
+    if not value.isprintable():
+        raise marker.error("holds a control character; a marker records plain paths", *path)
+    if os.path.isabs(value):
+        raise marker.error(f"{value} is an absolute path; a marker records paths relative to its folder", *path)
+    joined = os.path.normpath(out_dir / value)
+    real = os.path.realpath(joined)
+    why = escapes(real, str(boundary))
+    if why is not None:
+        raise marker.error(f"{value} is not a path render-check may read: {why}; a marker names only files "
+                           f"inside the repository that holds it (pass PATH... --against DIR to check other "
+                           "inputs)", *path)
+    return joined
 
 
 def read(out_dir: Path) -> Recipe | None:
-    """The render recorded in `out_dir`'s marker; None if it records none (older meshrender)."""
-    marker = out_dir / MARKER
-    where = Location(str(marker))
-    try:
-        data = yaml.safe_load(marker.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", where) from None
-    except yaml.YAMLError:
-        return None
-    spec = data.get("render") if isinstance(data, dict) else None
+    """The render recorded in `out_dir`'s marker; None if it records none (older meshrender).
+
+    The marker is untrusted (see the module docstring): InputError, at its file, line and
+    field, for a marker that is not a regular file, is too large, names a path outside its
+    repository or an option meshrender does not record."""
+    from meshrender.inputs.sources import read_regular
+
+    display = str(out_dir / MARKER)
+    raw = read_regular(out_dir / MARKER, display, follow=False)
+    docs = yamlio.parse(yamlio.decode(raw, display), display)  # bounded like any input
+    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+        return None  # the plain sentence of a marker written before recipes
+    marker = _Marker(docs[0], display)
+    data = docs[0].data
+    version = data.get("version", VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise marker.error("must be a whole number (the marker format's version)", "version")
+    if version > VERSION:
+        raise marker.error(f"this marker has format version {version}, newer than this meshrender reads "
+                           f"({VERSION}); upgrade meshrender", "version")
+    spec = data.get("render")
     if not isinstance(spec, dict):
         return None
+    boundary = repository_of(out_dir)
     known = {flag: (attr, is_path) for flag, attr, is_path in FLAGS}
-    paths = [p if p == "-" else os.path.normpath(out_dir / p) for p in _strings(spec.get("paths"), where, "paths")]
+    paths_value = spec.get("paths")
+    if isinstance(paths_value, str):
+        paths_value = [paths_value]
+    if not isinstance(paths_value, list) or not paths_value:
+        raise marker.error("must be a list of paths", "render", "paths")
+    paths = [_contained(p, marker, out_dir, boundary, "render", "paths", i) for i, p in enumerate(paths_value)]
     changes: dict[str, Any] = {}
     for key, value in spec.items():
         if key == "paths":
             continue
         if key not in known:
-            raise InputError(f"unknown option {key!r} (written by a newer meshrender?)", where, field=f"render.{key}")
+            raise marker.error(f"unknown option {key!r}; a marker records only the options "
+                               f"{', '.join(f for f, _, _ in FLAGS)} (written by a newer meshrender?)",
+                               "render", str(key))
         attr, is_path = known[key]
         if is_path:
-            changes[attr] = tuple(os.path.normpath(out_dir / p) for p in _strings(value, where, key))
-        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            changes[attr] = str(value)
-        else:
-            raise InputError("must be a string", where, field=f"render.{key}")
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list):
+                raise marker.error("must be a list of paths", "render", key)
+            changes[attr] = tuple(_contained(v, marker, out_dir, boundary, "render", key, i)
+                                  for i, v in enumerate(items))
+            continue
+        text = _text(value, marker, "render", key)
+        if key in CHOICES and text not in CHOICES[key]:
+            raise marker.error(f"{text!r} is not one of {', '.join(CHOICES[key])}", "render", key)
+        changes[attr] = text
     return Recipe(tuple(paths), replace(_DEFAULTS, **changes, given=frozenset(changes)))

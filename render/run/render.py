@@ -121,8 +121,9 @@ def unused_selector_warnings(run: Run) -> list[str]:
 
 
 def render(paths: list[str], options: Options, renderer: Renderer | None = None, *, progress: Any = None,
-           workers: int | None = None, warn: Warn | None = None) -> Rendered:
-    """Render the files of `paths` through the driver (strict: the first error raises)."""
+           workers: int | None = None, warn: Warn | None = None, allow_empty: bool = False) -> Rendered:
+    """Render the files of `paths` through the driver (strict: the first error raises);
+    `allow_empty`: inputs without any document are no error (render --allow-empty)."""
     renderer = renderer or Renderer(keep_texts=True)
-    run = drive(paths, options, renderer, progress=progress, workers=workers, warn=warn)
+    run = drive(paths, options, renderer, progress=progress, workers=workers, warn=warn, allow_empty=allow_empty)
     return renderer.finish(run)

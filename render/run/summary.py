@@ -6,6 +6,9 @@ from typing import Any
 
 
 def summarize(result: Any, output: str | None) -> str:
+    """The summary; every line escaped (workload names come from the inputs)."""
+    from meshrender.safetext import lines_text
+
     injected = [w for w in result.workloads if w.injected]
     skipped = [w for w in result.workloads if not w.injected]
     lines = [
@@ -32,4 +35,4 @@ def summarize(result: Any, output: str | None) -> str:
             lines.append(f"  {w.display:<{width}}  {'skipped':<11}  {w.skipped}")
     if skipped and not injected:
         lines.append("  (no workload was injected)")
-    return "\n".join(lines)
+    return lines_text(lines)

@@ -119,6 +119,7 @@ def injector_configmap_layer(doc: Document) -> Layer | None:
                            values_field=("data", "values"))
     if "config" in data:
         config = _embedded(doc, "config", label) or {}
+        embedded.check(doc, "config", config, "injector-config.json", f"{label}: injector config")
         _apply_config(layer, config)
     return layer if layer.overlay else None
 

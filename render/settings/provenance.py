@@ -73,7 +73,7 @@ class Place:
 
 def _find_in_value(doc: Document, key_at: Location, needle: str) -> Location | None:
     """The first `needle` in the value that starts at `key_at` (same line or the block below)."""
-    lines = doc.text.split("\n")
+    lines = doc.lines()
     first = key_at.line - doc.line
     if not 0 <= first < len(lines):
         return None
@@ -100,18 +100,31 @@ def embedded_location(doc: Document, key_path: tuple, inner: Location) -> Locati
 
 def _locate_embedded(doc: Document, key_path: tuple, inner: tuple) -> Location:
     outer = locate(doc, key_path)
-    value: Any = doc.data
-    for p in key_path:
-        value = value.get(p) if isinstance(value, dict) else None
-    if not isinstance(value, str):
+    inner_doc = _embedded_doc(doc, key_path)
+    if inner_doc is None:
         return outer
-    try:
-        docs = parse(value, doc.source)
-    except Exception:
-        return outer
-    if not docs:
-        return outer
-    return embedded_location(doc, key_path, locate(docs[0], inner)) or outer
+    return embedded_location(doc, key_path, locate(inner_doc, inner)) or outer
+
+
+def _embedded_doc(doc: Document, key_path: tuple) -> Document | None:
+    """The YAML document held by the string at `key_path`, parsed once per document (each
+    finding inside it is located in the same parse, with its maps indexed)."""
+    if doc.memo is None:
+        doc.memo = {}
+    key = ("embedded", key_path)
+    if key not in doc.memo:
+        value: Any = doc.data
+        for p in key_path:
+            value = value.get(p) if isinstance(value, dict) else None
+        parsed = None
+        if isinstance(value, str):
+            try:
+                docs = parse(value, doc.source)
+            except Exception:
+                docs = []
+            parsed = docs[0] if docs else None
+        doc.memo[key] = parsed
+    return doc.memo[key]
 
 
 @dataclass(frozen=True)

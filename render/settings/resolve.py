@@ -26,9 +26,12 @@ from meshrender.settings.collect import ProxyConfigResource, Settings, SidecarSe
 from meshrender.settings.layers import Layer, Tree, leaf_paths
 from meshrender.settings.mode import Cluster, decide, parse_version
 from meshrender.settings.provenance import Effective, Origin, Place, Step
+from meshrender.settings.selector_index import SelectorIndex
 from meshrender.settings.translate import upstream_layer
 
 DNS_KEYS = ("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE")
+# Settings trees and configurations kept for reuse (per namespace, per set of selectors).
+MAX_CACHED = 1024
 # What a cached Resolved holds until each workload's own mode is decided.
 _UNDECIDED = Effective("mode", None, Step(None, Origin("default", "undecided")))
 
@@ -143,9 +146,17 @@ class Resolver:
         self.base = self._base_tree()
         self._ns_cache: dict[str, Tree] = {}
         self._cache: dict[tuple, Resolved] = {}
+        # The caches hold a settings tree and injector configurations per namespace and per
+        # set of matching selectors: bounded (a run may have that many distinct ones), and
+        # emptied whole when full. `generation` counts the emptyings: what is keyed by the
+        # id of a configuration (evaluation.shared_settings_key) includes it, since a new
+        # configuration may reuse the id of one emptied away.
+        self.generation = 0
         # The traditional-mode config of each `_cache` entry, made once: workloads that
         # share it share one InjectConfig, which the sidecar cache keys on.
         self._traditional: dict[tuple, InjectConfig] = {}
+        self._sps_index: SelectorIndex[SidecarSettings] | None = None
+        self._pc_index: SelectorIndex[Layer] | None = None
 
     def _cluster_origins(self) -> dict[str, Origin]:
         """Where each fact about the cluster came from: a flag, the environment, the ClusterProfile."""
@@ -212,6 +223,8 @@ class Resolver:
         cached = self._ns_cache.get(ns)
         if cached is not None:
             return cached
+        if len(self._ns_cache) >= MAX_CACHED:
+            self._ns_cache.clear()
         tree = self.base.copy()
         root = self.base.get("mesh", "rootNamespace") or "istio-system"
         if ns != root:
@@ -224,6 +237,19 @@ class Resolver:
         return tree
 
     def matching(self, w: Workload) -> tuple[list[SidecarSettings], list[Layer]]:
+        """The workload SidecarProxySettings (of its namespace or of none) and the
+        selector ProxyConfigs (of its namespace) whose selectors match its labels, in
+        input order: looked up in indexes made once (settings/selector_index.py), so a
+        render does not try every selector on every workload."""
+        if self._sps_index is None:
+            self._sps_index = SelectorIndex([(s.namespace, s.selector, s) for s in self.settings.sidecar
+                                             if s.scope == "workload"])
+            self._pc_index = SelectorIndex([(self._ns(pc), pc.selector, pc.layer)
+                                            for pc in self.settings.proxy_configs if pc.selector])
+        return self._sps_index.matching(w.namespace, w.labels), self._pc_index.matching(w.namespace, w.labels)
+
+    def matching_scan(self, w: Workload) -> tuple[list[SidecarSettings], list[Layer]]:
+        """`matching` by trying every selector: the reference the index is checked against."""
         labels = w.labels
         ns = w.namespace
         sps = [s for s in self.settings.sidecar if s.scope == "workload"
@@ -240,6 +266,10 @@ class Resolver:
         key = (w.namespace, tuple(id(s) for s in sps), tuple(id(p) for p in pcs))
         base = self._cache.get(key)
         if base is None:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+                self._traditional.clear()
+                self.generation += 1
             tree = self._namespace_tree(w.namespace).copy()
             _apply_scope(tree, pcs, "workload ProxyConfig")
             _apply_scope(tree, [s.layer for s in sps], "workload")

@@ -26,7 +26,8 @@ reader"). How it shows that:
   the data, and the reference reader then reports both lines.
 - Whatever rapidyaml refuses, or orjson cannot read, goes to the reference reader, which
   reports the error with its line and column. So do documents that are a lone scalar,
-  empty, nested deeper than rapidyaml's emitter goes (64), or larger than MAX_NODES.
+  empty, nested deeper than rapidyaml's emitter goes (64), or that may hold more than
+  MAX_NODES nodes (meshrender.limits; the reference reader refuses them).
 
 tests/test_yamlfast.py checks this against the reference reader on mutated manifests,
 tests/test_kubectl_yaml.py both readers against kubectl. Importing this module imports
@@ -43,11 +44,14 @@ from typing import Any
 import orjson
 import ryml
 
+from meshrender import limits
 from meshrender.yamlio import goyaml
 
 UNSURE = object()
-# Larger documents go to the reference reader, which applies meshrender's size limits.
-MAX_NODES = 1_000_000
+# Larger documents go to the reference reader, which applies meshrender's limits: a
+# document whose cheap node bound (read.node_bound) is over the limit is not parsed here
+# at all (rapidyaml's tree costs memory per node before its size can be asked).
+MAX_NODES = limits.MAX_NODES
 
 # What rapidyaml types exactly as Kubernetes does (goyaml.py, after the JSON step): written
 # plain, these are never strings in the data, so a string that looks like one was quoted.
@@ -145,10 +149,12 @@ def _suspect(s: str) -> int:
     return got
 
 
-def _checked(data: Any, nodes: int, text: str) -> bool:
-    """Whether `data` is what the reference reader makes of `text` (see module doc); numbers
-    are retyped in place as Kubernetes' JSON step retypes them."""
+def _checked(data: Any, nodes: int, text: str) -> int | None:
+    """Whether `data` is what the reference reader makes of `text` (see module doc): the
+    number of map keys in it, None when not. Numbers are retyped in place as Kubernetes'
+    JSON step retypes them."""
     entries = 0
+    map_keys = 0
     values: list[str] = []
     keys: list[str] = []
     retype = False
@@ -160,15 +166,16 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
         node = stack.pop()
         if type(node) is dict:
             entries += len(node)
+            map_keys += len(node)
             if not keys_ok.issuperset(node):  # (most keys were seen before: one C loop)
                 for k in node:
                     if k not in keys_ok:
                         if not k:
-                            return False
+                            return None
                         got = _suspect(k)
                         if got & (KEY | REJECT):
                             if got & REJECT:
-                                return False
+                                return None
                             keys.append(k)
                         else:
                             keys_ok.add(k)
@@ -185,28 +192,28 @@ def _checked(data: Any, nodes: int, text: str) -> bool:
                         got = _suspect(v)
                     if got & (VALUE | REJECT):
                         if got & REJECT:
-                            return False
+                            return None
                         values.append(v)
             elif t is dict or t is list:
                 stack.append(v)
             elif t is float or (t is int and v > goyaml.INT64_MAX):
                 retype = True
     if entries != nodes:
-        return False
+        return None
     for k in keys:
         if _plain_in(text, k, _KEY_END):
-            return False
+            return None
     for v in values:
         if _REWRITTEN.match(v):
-            return False
+            return None
         if v[0] in goyaml.HINT_FIRST or v == "<<":
             if _plain_in(text, v, _END):
-                return False
+                return None
         elif _plain_in(text, _FIRST_WORD.match(v).group(), ""):  # a plain scalar may fold lines
-            return False
+            return None
     if retype:
         _retype(data)
-    return True
+    return map_keys
 
 
 def _retype(data: Any) -> None:
@@ -384,6 +391,12 @@ def load(text: str) -> Any:
 
 def load_all(texts: list[str]) -> list[Any]:
     """load() of each document (of a file), rapidyaml's error printing silenced once."""
+    return [data for data, _ in load_all_counted(texts)]
+
+
+def load_all_counted(texts: list[str]) -> list[tuple[Any, int]]:
+    """(load()'s answer, the document's nodes as meshrender.limits counts them: maps, lists,
+    scalars and keys) for each document."""
     saved = _quiet()
     try:
         return [_load(t) for t in texts]
@@ -391,30 +404,37 @@ def load_all(texts: list[str]) -> list[Any]:
         _restore(saved)
 
 
-def _load(text: str) -> Any:
+def _load(text: str) -> tuple[Any, int]:
+    from meshrender.yamlio.read import node_bound
+
+    if node_bound(text) > MAX_NODES:
+        return UNSURE, 0
     raw = text.encode()
     if _refused(text, raw):
-        return UNSURE
+        return UNSURE, 0
     try:
         tree = ryml.parse_in_arena(raw)
         if tree.size() > MAX_NODES:
-            return UNSURE
+            return UNSURE, 0
         root = tree.root_id()
         node, extra = root, 1
         if tree.is_stream(root):
             if tree.num_children(root) != 1:
-                return UNSURE
+                return UNSURE, 0
             node, extra = tree.first_child(root), 2
         out = _emit_json(tree, node)
     except Exception:  # rapidyaml refuses: the reference reader says where and why
-        return UNSURE
+        return UNSURE, 0
     if out is None:
-        return UNSURE
+        return UNSURE, 0
     try:
         data = orjson.loads(out)
     except orjson.JSONDecodeError:
-        return UNSURE
+        return UNSURE, 0
     # Only maps and lists: a document that is a lone scalar goes to the reference reader.
-    if (type(data) is dict or type(data) is list) and _checked(data, tree.size() - extra, text):
-        return data
-    return UNSURE
+    if type(data) is dict or type(data) is list:
+        values = tree.size() - extra  # a map entry is one node of rapidyaml's tree: its value
+        keys = _checked(data, values, text)
+        if keys is not None:
+            return data, values + keys + 1
+    return UNSURE, 0

@@ -9,12 +9,15 @@ from __future__ import annotations
 from meshrender.lint.engine import Report
 from meshrender.lint.finding import Severity
 from meshrender.lint.formats import full_message
+from meshrender.safetext import line_text
 
 COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def _data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # The runner's own escapes, then every other control character (an escape sequence in
+    # a name) shown escaped, as in every text format (meshrender.safetext).
+    return line_text(s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _prop(s: str) -> str:
