@@ -37,8 +37,8 @@ test: $(STAMP)  ## the whole test suite (unit, CLI, conformance, integrations)
 conformance: $(STAMP)  ## Istio's injection corpus against the istio flavor, with diffs
 	$(BIN)/python ../shared/conformance/istio/run.py --cmd $(BIN)/meshrender --tier all -v
 
-bench: $(STAMP)  ## render/lint throughput against the YAML floor (N=2000 by default)
-	$(BIN)/python bench/run.py $(if $(N),--workloads $(N),)
+bench: $(STAMP)  ## throughput against the YAML floor (N=2000), then the warm case (WARM=10000, 0: none)
+	$(BIN)/python bench/run.py $(if $(N),--workloads $(N),) $(if $(WARM),--warm-workloads $(WARM),)
 
 check: $(STAMP)  ## ruff
 	$(BIN)/ruff check render policies tests bench fuzz
