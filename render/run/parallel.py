@@ -97,6 +97,23 @@ def _send(fd: int, obj: Any) -> None:
         view = view[os.write(fd, view):]
 
 
+_HELD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+# What a worker does before it exits (os._exit runs no atexit handlers): see at_worker_exit.
+_AT_WORKER_EXIT: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def at_worker_exit(hook: Callable[[], None]) -> Iterator[None]:
+    """Within this block, every worker ordered_map forks calls `hook` when it is done
+    (the result cache writes the entries it holds)."""
+    _AT_WORKER_EXIT.append(hook)
+    try:
+        yield
+    finally:
+        _AT_WORKER_EXIT.remove(hook)
+
+
 def _worker(fn: Callable[[int], Any], count: int, run: int, tickets: int, fd: int) -> None:
     batch: list[tuple[int, Any]] = []
     size = 0
@@ -222,14 +239,24 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
     gc.freeze()  # what the workers inherit is never scanned by their collector (nor copied for it)
     ticket_r, ticket_w = os.pipe()
     feeder = None
+    caller = os.getpid()
     try:
         for _ in range(workers):
             r, wfd = os.pipe()
-            pid = os.fork()
+            # Signals wait until the worker is inside its try: one that arrived between
+            # fork() and the try (the parent ending its workers right away) would raise in
+            # the worker's copy of the caller, which would then run on as a second caller.
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+            try:
+                pid = os.fork()
+            except BaseException:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                raise
             if pid == 0:  # the worker: never returns into the caller
                 code = 0
                 try:
                     signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
                     os.close(r)
                     os.close(ticket_w)
                     for other in readers:
@@ -238,7 +265,11 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
                 except BaseException:
                     code = 1
                 finally:
+                    for hook in _AT_WORKER_EXIT:
+                        with contextlib.suppress(BaseException):
+                            hook()
                     os._exit(code)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             os.close(wfd)
             readers.append(_Reader(pid, r))
         os.close(ticket_r)
@@ -246,16 +277,25 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
         feeder = _Tickets(ticket_w, tickets)
         yield from _collect(readers, count, feeder)
     finally:
-        if feeder is not None:
-            feeder.close()
-        else:
-            os.close(ticket_w)
-        if ticket_r >= 0:
-            os.close(ticket_r)
-        for rd in readers:
-            rd.close()
-            rd.reap(kill=True)
-        gc.unfreeze()
+        if os.getpid() == caller:
+            if feeder is not None:
+                feeder.close()
+            else:
+                os.close(ticket_w)
+            if ticket_r >= 0:
+                os.close(ticket_r)
+            for rd in readers:
+                rd.close()
+                rd.reap(kill=True)
+            gc.unfreeze()
+        elif not isinstance(sys.exc_info()[1], GeneratorExit):
+            # Not the process that started these workers. A worker of a later run closing
+            # this generator as garbage has nothing to do (the workers and pipes are the
+            # caller's); a worker unwinding into its copy of the caller (never) must stop
+            # rather than run on as a second caller.
+            with contextlib.suppress(BaseException):
+                os.write(2, b"meshrender: internal error: a worker process left its work; it stops\n")
+            os._exit(70)
 
 
 def _collect(readers: list[_Reader], count: int, feeder: _Tickets) -> Iterator[tuple[int, Any]]:
