@@ -467,6 +467,12 @@ def test_untrusted_names_cannot_forge_log_lines(world):
         "explain": run_cli("explain", "apps", "--workload", "web"),  # lists the candidates, names escaped
     }
     assert "PWN" in outputs["diff"].out, outputs["diff"].out
+    # render's own YAML on stdout (a workflow step may print it): the name is written
+    # double-quoted, not as a literal block whose second line starts with `::` (fuzz
+    # finding, seed 20261206); the data is the same
+    plain = run_cli("render", "apps/evil.yaml", "--flavor", "asm", "--native-sidecars", "true")
+    assert plain.code == 0 and [ln for ln in plain.out.splitlines() if ln.lstrip().startswith("::")] == []
+    assert yaml.safe_load(plain.out)["metadata"]["name"] == NAME
     for what, r in outputs.items():
         assert _forged(r.out + r.err) == [], (what, r.out + r.err)
     # file names are untrusted too: one that starts a lint line with `::` is written ./::...

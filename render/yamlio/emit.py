@@ -75,6 +75,10 @@ def _double(s: str) -> str:
 def _literal_ok(s: str) -> bool:
     if _SPECIAL.search(s) or s.endswith(" ") or " \n" in s or "\t\n" in s:
         return False
+    if "::" in s and any(line.lstrip().startswith("::") for line in s.split("\n")):
+        # A line that starts with `::` is a GitHub Actions workflow command when the
+        # output reaches a CI log: such a string is written double-quoted (the same data).
+        return False
     return "\r" not in s
 
 
