@@ -155,8 +155,9 @@ def _tree_fields(model: LintModel, tree: Tree) -> list[tuple[tuple, Any]]:
     (ports, CIDRs, quantities, ...), once per tree: detail is None when the value is fine,
     else (message, anchor, subject), located here since it may go to another process.
 
-    The key is the settings document and field that set the leaf: settings documents are
-    read before the worker processes fork, so their ids are the same in every process.
+    The key is where the settings document that set the leaf is (file and line) and the
+    field: the same in every worker process and in every run, as the result cache needs
+    (run/cache.py keeps a file's tallies for later runs).
     """
     def compute() -> list[tuple[tuple, Any]]:
         out: list[tuple[tuple, Any]] = []
@@ -166,7 +167,7 @@ def _tree_fields(model: LintModel, tree: Tree) -> list[tuple[tuple, Any]]:
                     path[:len(q)] == q and len(path) == len(q) + 2 for q in QUANTITY_TREES)):
                 continue
             assert origin.place is not None
-            key = (id(origin.doc), origin.place.path, origin.place.inner)
+            key = (origin.doc.source, origin.doc.line, origin.place.path, origin.place.inner)
             if key not in details:
                 problem = _tree_value_problem(path, tree.get(*path))
                 details[key] = (f"{_field_name(origin)}: {problem}", Place(location=origin.location()),

@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
@@ -77,16 +77,30 @@ def _stdout_failed(e: OSError) -> None:
     _fail(f"meshrender: error: cannot write to standard output: {e.strerror}; the output is incomplete")
 
 
+@contextlib.contextmanager
+def _cache_flag() -> Iterator[None]:
+    """--no-cache holds for one command (tests run many in one process)."""
+    from meshrender.run import incremental
+
+    try:
+        yield
+    finally:
+        incremental.FORCED_OFF = False
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn every error into one message and exit status 2; never a traceback."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from meshrender.inputs.sources import remembering_walks
+
         if sys.stdout is None:
             sys.stdout = _Closed()  # type: ignore[assignment]
         try:
             try:
-                result = fn(*args, **kwargs)
+                with remembering_walks(), _cache_flag():
+                    result = fn(*args, **kwargs)
             except SystemExit:
                 _flush_stdout()  # inside the handlers below: a full disk is reported
                 raise
@@ -127,6 +141,13 @@ def _internal(e: BaseException) -> None:
           "(set MESHRENDER_DEBUG=1 for a traceback, and please report it)")
 
 
+def _no_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        from meshrender.run import incremental
+
+        incremental.FORCED_OFF = True  # until the command ends (handle_errors)
+
+
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every command that renders. Those not given on the command line
     come from the repository's .meshrender.yaml, when it has them (render/config.py)."""
@@ -153,6 +174,9 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--mesh-version", metavar="X.Y[.Z]", default=None,
                      help="Mesh release the cluster runs (default: the ClusterProfile's meshVersion, "
                           "else Istio master / the newest ASM release with a known image)."),
+        click.option("--no-cache", is_flag=True, expose_value=False, callback=_no_cache,
+                     help="Evaluate every file: no local result cache, no incremental check from the output "
+                          "folder's digests [env: MESHRENDER_CACHE=0]."),
     ]
     for opt in reversed(options):
         fn = opt(fn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,12 @@ os.environ.setdefault("MESHRENDER_VERIFY_SETTINGS_MEMO", "1")
 # Selector matching is indexed (render/settings/selector_index.py); the tests also try
 # every selector and fail on any difference.
 os.environ.setdefault("MESHRENDER_VERIFY_SELECTOR_INDEX", "1")
+# Incremental checks (run/incremental.py) and the result cache compute both answers and
+# fail on any difference.
+os.environ.setdefault("MESHRENDER_CACHE", "verify")
+# The result cache of the whole session (shared by every test, so that later tests meet
+# entries earlier ones wrote, and check them); never the user's own.
+os.environ.setdefault("MESHRENDER_CACHE_DIR", tempfile.mkdtemp(prefix="meshrender-test-cache-"))
 
 from meshrender.cli import main
 

@@ -95,12 +95,13 @@ class Proc:
     peak_mb: float  # peak resident memory of the largest process of the run
     touched: list[tuple[str, str]] = field(default_factory=list)  # ("read" | "write", absolute path)
     auditor: str = ""
+    cache: str | None = None  # the result cache's folder (run/cache.py), which a run may read and write
 
     def outside(self, reads: list[Path], writes: list[Path]) -> list[tuple[str, str]]:
         """What the run touched outside `reads` (and the runtime: Python, its libraries,
         meshrender's code, /proc, /sys, /dev/null) or wrote outside `writes`."""
-        allowed_reads = [*map(_real, reads), *map(_real, writes), *_runtime()]
-        allowed_writes = [*map(_real, writes)]
+        allowed_writes = [*map(_real, writes), *([_real(Path(self.cache))] if self.cache else [])]
+        allowed_reads = [*map(_real, reads), *allowed_writes, *_runtime()]
         out = []
         for op, path in self.touched:
             real = os.path.abspath(path) if op.endswith("-failed") else _real(Path(path))
@@ -145,7 +146,7 @@ def run(args: list[str], cwd: Path, *, stdin: str | bytes | None = None, env: di
     # As users run it: without the tests' cross-checks (MESHRENDER_VERIFY_*), which compute
     # every shared result a second time and would distort time and memory.
     full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("KUBE_VERSION", "ARGOCD_", "MESHRENDER_VERIFY_"))}
+                if not k.startswith(("KUBE_VERSION", "ARGOCD_", "MESHRENDER_VERIFY_")) and k != "MESHRENDER_CACHE"}
     full_env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(
         [p for p in [os.environ.get("PYTHONPATH", "")] if p])})
     if tmpdir is not None:
@@ -185,7 +186,7 @@ def run(args: list[str], cwd: Path, *, stdin: str | bytes | None = None, env: di
     log.unlink(missing_ok=True)
     peak_log.unlink(missing_ok=True)
     return Proc(code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace"), seconds,
-                peak, touched, auditor)
+                peak, touched, auditor, full_env.get("MESHRENDER_CACHE_DIR"))
 
 
 def _read_log(log: Path, auditor: str, cwd: Path) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 import pytest
@@ -32,8 +33,13 @@ def test_render_records_inputs_and_options_relative_to_the_output(cli, gitops):
     assert r.code == 0, r.err
     marker = (gitops / "deploy" / ".meshrender-output").read_text()
     assert marker.startswith("# Written by `meshrender render -o`")
-    assert yaml.safe_load(marker) == {"version": 1, "render": {"paths": ["../apps"], "kube-version": "1.30",
-                                                 "values": ["../istio/values.yaml"]}}
+    recorded = yaml.safe_load(marker)
+    assert {k: v for k, v in recorded.items() if k != "digests"} == {
+        "version": 1, "render": {"paths": ["../apps"], "kube-version": "1.30", "values": ["../istio/values.yaml"]}}
+    # and, last, what an incremental check needs: a line per input file (run/incremental.py)
+    lines = recorded["digests"].splitlines()
+    assert [json.loads(line)[0] for line in lines[1:]] == ["../apps/hello.yaml", "../apps/svc.yaml"]
+    assert [json.loads(line)[5] for line in lines[1:]] == ["hello.yaml", "svc.yaml"]
 
 
 def test_up_to_date_output_passes(cli, gitops):

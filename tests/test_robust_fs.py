@@ -73,6 +73,9 @@ def test_write_failure_keeps_the_previous_output(rendered, monkeypatch, failing,
     """Also when the file is written by a forked render worker (MESHRENDER_JOBS=2)."""
     repo, out, before = rendered
     monkeypatch.setenv("MESHRENDER_JOBS", jobs)
+    # every file written anew (not linked from the previous output when unchanged), so
+    # that the write of app1/app2 happens, and fails
+    monkeypatch.setenv("MESHRENDER_CACHE", "0")
     real = output._write_file
 
     def fail(dest, text):

@@ -82,6 +82,9 @@ PODS = "".join([
 def render_both(cli, repo, monkeypatch):
     """Render PODS with the cache and without; returns (cached, plain, cache hits)."""
     root = repo({"apps/pods.yaml": PODS, "settings/s.yaml": SETTINGS})
+    # The tests here change meshrender's code under it (monkeypatch), which the result
+    # cache's key cannot see: each run must evaluate.
+    monkeypatch.setenv("MESHRENDER_CACHE", "0")
 
     def run(*flags: str) -> tuple:
         monkeypatch.setattr(sidecar_cache, "VERIFY", False)

@@ -25,17 +25,16 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
 
     from meshrender.diff import drift
     from meshrender.diff import format as drift_format
-    from meshrender.run.recipe import Recipe
-    from meshrender.run.render import render
+    from meshrender.run.recipe import Recipe, recorded_digests
     from meshrender.safetext import line_text
 
     paths_list = input_paths(paths)
     root = Path(against)
     drift.check_against(root, paths_list)
     options = make_options(paths_list, **kw)
-    result = render(paths_list, options)  # in worker processes
-    report = drift.compare(drift.rendered_tree(result.outputs), root, against)
-    refresh = Recipe(tuple(paths_list), options).command(root, as_given=True)
+    recipe = Recipe(tuple(paths_list), options, recorded_digests(root) if root.is_dir() else None)
+    result, report = _report(recipe, root, against)
+    refresh = recipe.command(root, as_given=True)
     if not quiet:
         for w in result.warnings:
             click.echo(line_text(w), err=True)  # names in them come from the inputs
@@ -43,3 +42,25 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     sys.stdout.write(out)
     sys.stdout.flush()
     sys.exit(1 if report.drift else 0)
+
+
+def _report(recipe: Any, root: Any, against: str) -> tuple[Any, Any]:
+    """The render (its warnings) and the drift report: incrementally when `root`'s marker
+    records digests (run/incremental.py; warnings then come from the files re-rendered),
+    else in full; in verify mode both, failing on any difference."""
+    from meshrender.diff import drift
+    from meshrender.run import incremental
+    from meshrender.run.render import render
+
+    how = incremental.mode()
+    outcome = incremental.run(root, recipe, recipe.options, shown=against) if how != "off" else None
+    if outcome is not None:
+        report = drift.compare(drift.rendered_tree(outcome.rendered.outputs), root, against, outcome.unchanged,
+                               outcome.unchanged_documents, outcome.committed)
+        if how != "verify":
+            return outcome.rendered, report
+    result = render(list(recipe.paths), recipe.options)  # in worker processes
+    full = drift.compare(drift.rendered_tree(result.outputs), root, against)
+    if outcome is not None and report != full:
+        raise incremental.Disagreement(f"diff against {against}: incremental {report}, full {full}")
+    return result, full

@@ -32,6 +32,7 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, allow_emp
 
     from meshrender.errors import InputError, Location, UsageError
     from meshrender.progress import Progress
+    from meshrender.run import incremental
     from meshrender.run import output as out_mod
     from meshrender.run.render import Renderer
     from meshrender.run.render import render as run_render
@@ -55,9 +56,11 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, allow_emp
                 if validation:
                     validation.add(done.extra)
 
-            renderer = Renderer(on_file, write=sink.write, per_file=validation.setup if validation else None)
+            renderer = Renderer(on_file, write=sink.write, per_file=validation.setup if validation else None,
+                                reuse=sink.reuse if isinstance(sink, _Folder) else None)
             result = run_render(paths_list, options, renderer, progress=bar,
-                                warn=(lambda _: None) if quiet else None, allow_empty=allow_empty)
+                                warn=(lambda _: None) if quiet else None, allow_empty=allow_empty,
+                                track=bool(output) and incremental.mode() != "off")
         if validation:
             validation.check()
         if not sink.has_output and not allow_empty:
@@ -69,7 +72,8 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, allow_emp
         if output:
             from meshrender.run.recipe import Recipe
 
-            sink.finish(Recipe(tuple(paths_list), options).marker_text(Path(output)))
+            sink.finish(Recipe(tuple(paths_list), options).marker_text(
+                Path(output), incremental.block(Path(output), result) if incremental.mode() != "off" else ""))
         else:
             sink.finish()
         if not quiet:
@@ -101,6 +105,9 @@ class _Folder:
         from meshrender.yamlio import dump_stream
 
         self.staging.write(f.rel, dump_stream(texts))
+
+    def reuse(self, f: Any, digest: str) -> bool:  # in the worker
+        return self.staging.reuse(f.rel, digest)
 
     def add(self, file: Any, done: Any) -> None:
         if not done.has_output:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,20 +37,27 @@ class Staleness:
         return bool(self.changed or self.missing or self.extra)
 
 
-def staleness(expected: dict[str, str], root: Path) -> Staleness:
+def staleness(expected: dict[str, str], root: Path, unchanged: Collection[str] = (),
+              actual: dict[str, Path] | None = None) -> Staleness:
     """Which files of `root` a render writing `expected` would change, add or remove.
 
     Line endings are compared as LF: a Windows checkout with core.autocrlf holds CRLF
     files that Git stores, and Argo CD reads, exactly as meshrender writes them. The
     committed files are read as untrusted input (drift.existing_files, read_committed):
-    regular files only, each within the input size limit.
+    regular files only, each within the input size limit. Files in `unchanged` are
+    known to hold what a render writes (an incremental check hashed them): not read.
     """
     from meshrender.diff.drift import existing_files, read_committed
 
     shown = str(root)  # as given (or found), like diff's --against
-    actual = existing_files(root, shown) if root.is_dir() else {}
+    if actual is None:  # (an incremental check walked the folder already)
+        actual = existing_files(root, shown) if root.is_dir() else {}
     result = Staleness()
-    for rel in sorted(set(expected) | set(actual)):
+    for rel in sorted(set(expected) | set(actual) | set(unchanged)):
+        if rel in unchanged and rel not in expected:
+            if rel not in actual:
+                result.missing.append(rel)
+            continue
         if rel not in actual:
             result.missing.append(rel)
         elif rel not in expected:
@@ -105,15 +113,13 @@ def _show(path: Path) -> str:
 def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     """Render `recipe` and compare it with `out_dir`; print a report when stale."""
     from meshrender import config
-    from meshrender.commands.render import load_and_render
     from meshrender.run import output
     from meshrender.safetext import line_text, lines_text
 
     output.check_output_dir(out_dir, list(recipe.paths))
     options = recipe.options.with_config(config.resolve(list(recipe.paths), recipe.options.config.path and
                                                         str(recipe.options.config.path)))
-    result = load_and_render(list(recipe.paths), options, bar)
-    stale = staleness(output.rendered_files(result.outputs), out_dir)
+    stale = _staleness(out_dir, recipe, options, bar)
     bar.close()
     shown = _show(out_dir)
     if not stale:
@@ -126,6 +132,26 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     lines += ["Refresh it with:", f"  {recipe.command(out_dir)}"]
     click.echo(lines_text(lines))  # names come from the repository: escaped
     return False
+
+
+def _staleness(out_dir: Path, recipe: Any, options: Any, bar: Any) -> Staleness:
+    """How `out_dir` differs from a render of `recipe`: incrementally when its marker
+    records digests (run/incremental.py), else (or when only a full run can tell) in full;
+    in verify mode both, failing on any difference."""
+    from meshrender.commands.render import load_and_render
+    from meshrender.run import incremental, output
+
+    how = incremental.mode()
+    outcome = incremental.run(out_dir, recipe, options, progress=bar, shown=str(out_dir)) if how != "off" else None
+    if outcome is not None:
+        stale = staleness(output.rendered_files(outcome.rendered.outputs), out_dir, outcome.unchanged,
+                          outcome.committed)
+        if how != "verify":
+            return stale
+    full = staleness(output.rendered_files(load_and_render(list(recipe.paths), options, bar).outputs), out_dir)
+    if outcome is not None and stale != full:
+        raise incremental.Disagreement(f"render-check of {out_dir}: incremental {stale}, full {full}")
+    return full
 
 
 @click.command("render-check", context_settings=CONTEXT)
@@ -148,7 +174,8 @@ def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None
     if paths:
         if not against:
             raise UsageError("PATH... needs --against DIR (the rendered folder to check)")
-        targets.append((Path(against), recipe_mod.Recipe(tuple(paths), make_options(list(paths), **kw))))
+        targets.append((Path(against), recipe_mod.Recipe(tuple(paths), make_options(list(paths), **kw),
+                                                         recipe_mod.recorded_digests(Path(against)))))
     else:
         if explicit:
             raise UsageError(f"{explicit[0]} applies to PATH... --against DIR; "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,12 +138,19 @@ def read_committed(path: Path, display: str) -> bytes:
     return read_regular(path, display, follow=False)
 
 
-def compare(expected: dict[str, str], root: Path, against: str | None = None) -> DriftReport:
-    """Compare `expected` (relative path -> text a render writes) with folder `root`."""
+def compare(expected: dict[str, str], root: Path, against: str | None = None, unchanged: Collection[str] = (),
+            unchanged_documents: int = 0, actual: dict[str, Path] | None = None) -> DriftReport:
+    """Compare `expected` (relative path -> text a render writes) with folder `root`.
+    Files in `unchanged` (holding `unchanged_documents` in all) are known to hold what a
+    render writes (an incremental check hashed them, run/incremental.py): not read."""
     report = DriftReport(against or str(root))
     shown = against or str(root)
-    actual = existing_files(root, shown)
+    if actual is None:  # (an incremental check walked the folder already)
+        actual = existing_files(root, shown)
     for rel in sorted(set(expected) | set(actual)):
+        if rel in unchanged and rel not in expected and rel in actual:
+            report.compared_files += 1
+            continue
         if rel not in actual:
             docs = _parse(expected[rel], rel)
             report.files.append(FileDrift(rel, ADDED, [_whole(d, ADDED) for d in docs]))
@@ -165,6 +173,7 @@ def compare(expected: dict[str, str], root: Path, against: str | None = None) ->
             continue
         if drift is not None:
             report.files.append(drift)
+    report.compared_documents += unchanged_documents
     return report
 
 

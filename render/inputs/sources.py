@@ -19,7 +19,7 @@ import errno
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -91,9 +91,40 @@ class Walk:
     files: list[tuple[Path, str, str]] = field(default_factory=list)  # (path, real path, relative)
     folders: list[tuple[str, str]] = field(default_factory=list)  # (path as reached, real path)
     links: list[tuple[str, str]] = field(default_factory=list)  # every symlink met: (path, target)
+    warnings: list[str] = field(default_factory=list)
+
+
+# One command's walks: the output-folder checks and the input discovery walk the same
+# folders; within `remembering_walks()` (a CLI command) the second takes the first's.
+_WALKS: dict[tuple[str, str], Walk] | None = None
+
+
+@contextlib.contextmanager
+def remembering_walks() -> Iterator[None]:
+    """Within this block each folder is walked once (a command: nothing changes the
+    inputs meanwhile); outside it, every walk reads the folder anew."""
+    global _WALKS
+    outer, _WALKS = _WALKS, {}
+    try:
+        yield
+    finally:
+        _WALKS = outer
 
 
 def walk(root: Path, warn: Warn) -> Walk:
+    """`walk_folder(root)` (once per command, see remembering_walks); its warnings go to
+    `warn` on every call."""
+    if _WALKS is None:
+        found = walk_folder(root)
+    else:
+        key = (str(root), os.path.realpath(root))
+        found = _WALKS.get(key) or _WALKS.setdefault(key, walk_folder(root))
+    for message in found.warnings:
+        warn(message)
+    return found
+
+
+def walk_folder(root: Path) -> Walk:
     """Every YAML file under `root` as (path, real path, path relative to `root` with `/`),
     sorted by path, and every folder walked. (The relative path is built as text on the
     way down: pathlib's relative_to for each of thousands of files is a measurable part of
@@ -132,10 +163,12 @@ def walk(root: Path, warn: Warn) -> Walk:
                     out.links.append((e.path, real))
                     why = escapes(real, boundary)
                     if why is not None:
-                        warn(f"{Location(e.path)}: warning: not following symlink to {path_text(real)}: {why}")
+                        out.warnings.append(f"{Location(e.path)}: warning: not following symlink to "
+                                            f"{path_text(real)}: {why}")
                         continue
                     if not os.path.exists(real):
-                        warn(f"{Location(e.path)}: warning: skipping broken symlink to {path_text(real)}")
+                        out.warnings.append(f"{Location(e.path)}: warning: skipping broken symlink to "
+                                            f"{path_text(real)}")
                         continue
                 is_dir = e.is_dir()
                 is_file = not is_dir and e.is_file()

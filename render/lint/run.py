@@ -41,6 +41,14 @@ class Linter:
         self.rules = rules
         self.model: LintModel | None = None
         self.gatherer: Gatherer | None = None
+        # A file's findings depend on the rules and their severities too (run/cache.py).
+        self.cache_kind = "lint\0" + "\0".join(f"{r.id}={r.severity}" for r in rules)
+
+    def payload(self, result: FileLint) -> FileLint:
+        return result
+
+    def revive(self, run: Run, file: SourceFile, payload: FileLint) -> FileLint:
+        return payload
 
     def start(self, run: Run) -> None:
         self.model = LintModel.of(run)

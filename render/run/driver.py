@@ -82,6 +82,13 @@ class Evaluated:
     skipped: bool = False  # not a Kubernetes manifest file (a kustomization, a values file, ...)
     objects: list[tuple[identity.Key, int, tuple]] = field(default_factory=list)  # what the file creates
 
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The settings scopes this file's evaluation read (run/digests.py): the namespace
+        of every workload and of every namespaced object in it."""
+        return tuple(sorted({f"ns:{key[2]}" for key, _, _ in self.objects if key[2]}
+                            | {f"ns:{e.workload.namespace}" for e in self.evaluations}))
+
 
 @dataclass
 class Run:
@@ -98,6 +105,14 @@ class Run:
     used_settings: set[int] = field(default_factory=set)  # indices into settings.sidecar
     skipped: list[str] = field(default_factory=list)  # files that are no Kubernetes manifests
     duplicates: list[identity.Duplicate] = field(default_factory=list)  # objects given twice (tolerant runs)
+    # With `track` (render -o, incremental checks): each file's text digest, the objects
+    # it creates, and the digest of every settings scope (run/digests.py).
+    track: bool = False
+    shas: dict[int, str] = field(default_factory=dict)
+    keys: dict[int, list[identity.Key]] = field(default_factory=dict)
+    scopes: Any = None  # digests.Scopes
+    evaluated: list[int] = field(default_factory=list)  # the files evaluated, in order
+    partial: bool = False  # an incremental run: only some files are evaluated
 
     @property
     def settings(self) -> Settings:
@@ -125,6 +140,18 @@ class Handler(Protocol):
     def file(self, run: Run, evaluated: Evaluated) -> Any: ...
 
     def collect(self, run: Run, index: int, file: SourceFile, result: Any) -> None: ...
+
+
+class Cacheable(Handler, Protocol):
+    """A handler whose per-file results the local cache may keep (run/cache.py): named by
+    `cache_kind` (the command and whatever of its own options changes a result), stored
+    as `payload(result)` in the worker that made it, given back as `revive(...)`."""
+
+    cache_kind: str | None
+
+    def payload(self, result: Any) -> Any: ...
+
+    def revive(self, run: Run, file: SourceFile, payload: Any) -> Any: ...
 
 
 def workers_for(count: int, total_bytes: int | None = None) -> int:
@@ -191,7 +218,8 @@ class Inputs:
                           if path is not None and overlays.is_kustomization(path)]
         named = overlays.instruction_files(kustomizations) if kustomizations else set()
         self.instructions = {i for i, (_, _, path) in enumerate(self.found)
-                             if path is not None and Path(os.path.abspath(path)) in named}
+                             if path is not None and Path(os.path.abspath(path)) in named} if named else set()
+        self.kustomizations = [f"{path}\0{text}" for path, text in kustomizations]
 
     def __len__(self) -> int:
         return len(self.found)
@@ -204,13 +232,17 @@ class Inputs:
         display, rel, path = self.found[i]
         return SourceFile(display, rel, path)
 
-    def text(self, i: int) -> str:
-        from meshrender.yamlio import decode
-
+    def raw(self, i: int) -> bytes:
+        """The bytes of input `i` (what its digest is of: run/digests.py)."""
         display, _, path = self.found[i]
         if path is None:  # a second `-` reads an empty stdin
-            return decode(self.stdin, display) if i == self.first_stdin else ""
-        return sources.read_text(display, path)
+            return self.stdin if i == self.first_stdin else b""
+        return sources.read_bytes(display, path)
+
+    def text(self, i: int, raw: bytes | None = None) -> str:
+        from meshrender.yamlio import decode
+
+        return decode(self.raw(i) if raw is None else raw, self.found[i][0])
 
     def load(self, i: int) -> SourceFile:
         """The file, parsed; with no documents when it holds no Kubernetes manifest (a
@@ -395,15 +427,40 @@ class _FileDone:
     objects: list[tuple[identity.Key, int, tuple]]
 
 
+class NeedsFullRun(Exception):
+    """An incremental run met what only a full run reports exactly (an object defined
+    in a re-evaluated file and in one that was not): the caller runs everything."""
+
+
+@dataclass
+class Partial:
+    """What an incremental run reads (run/incremental.py): settings only from the files
+    `scan` names (those recorded as holding settings, and those whose text changed),
+    and only the files `select(run)` names are evaluated, once the settings' scopes are
+    known. `known` holds the objects of the files not evaluated, as recorded."""
+
+    scan: Callable[[Inputs], Collection[int]]
+    select: Callable[[Run], Collection[int]]
+    known: Callable[[Inputs], Iterable[tuple[int, identity.Key]]] = lambda inputs: ()
+
+
 def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool = True,
           keep_original: bool = False, progress: Any = None, workers: int | None = None,
-          warn: Warn | None = None, allow_empty: bool = False) -> Run:
+          warn: Warn | None = None, allow_empty: bool = False, track: bool = False,
+          partial: Partial | None = None) -> Run:
     """Run `handler` over every file of `paths` (see the module docstring); the Run,
     with its totals, once every file is collected. Inputs with no document at all are an
-    error unless `allow_empty` (render --allow-empty)."""
+    error unless `allow_empty` (render --allow-empty). `track`: record what incremental
+    runs need (Run.shas, keys, scopes); `partial`: an incremental run (see Partial)."""
     config = options.config
     inputs = Inputs(paths, warn, config.excluded if config.exclude else None)
     n = len(inputs)
+    kind = getattr(handler, "cache_kind", None)
+    if kind is not None:
+        from meshrender.run import incremental
+
+        kind = None if incremental.mode() == "off" else f"{kind}\0strict={strict}\0original={keep_original}"
+    track = track or partial is not None or kind is not None
     jobs = workers or workers_for(n)  # for reading settings; evaluating decides below
 
     # 1. Settings documents, from every file, before any workload is evaluated.
@@ -412,16 +469,23 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     counts: list[int] = []
     skipped: list[str] = []
 
-    def scan(i: int) -> tuple[int, list[Document], int]:
-        """(bytes, settings documents, documents) of file `i`; documents is -1 for a file
-        that holds no Kubernetes manifest."""
+    from meshrender.run import digests
+
+    scanned = sorted(partial.scan(inputs)) if partial is not None else range(n)
+
+    def scan(k: int) -> tuple[int, list[Document], int, str | None]:
+        """(bytes, settings documents, documents, digest when tracking) of the k-th file
+        scanned; documents is -1 for a file that holds no Kubernetes manifest."""
+        i = scanned[k]
+        raw = inputs.raw(i)
+        sha = digests.digest(raw) if track else None
         if i in inputs.instructions:  # a kustomize patch: a partial object, not a manifest
-            return 0, [], -1
-        text = inputs.text(i)
+            return 0, [], -1, sha
+        text = inputs.text(i, raw)
         stdin = inputs.found[i][2] is None
         # (parsed all the same: a file that is no YAML is an error)
         if not stdin and text.strip() and not sources.may_hold_manifests(text) and inputs.load(i).skipped:
-            return len(text), [], -1
+            return len(text), [], -1, sha
         kept = [0, 0]
 
         def budget(doc: Document) -> None:  # one file's share of the run's (checked below)
@@ -435,14 +499,16 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
             sources.check_objects(docs)
         except InputError:
             if not stdin and inputs.load(i).skipped:  # a values file that names a kind: all of it decides
-                return len(text), [], -1
+                return len(text), [], -1, sha
             raise
-        return len(text), docs, count
+        return len(text), docs, count, sha
 
     failure = None
     prepare = jobs > 1 and n >= PARALLEL_MIN_FILES
     settings_nodes = 0
-    for i, r in parallel.ordered_map(scan, n, jobs):
+    shas: dict[int, str] = {}
+    for k, r in parallel.ordered_map(scan, len(scanned), jobs):
+        i = scanned[k]
         if prepare:  # the workers are scanning: this process has time for what comes next
             _prepare()
             prepare = False
@@ -450,6 +516,8 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
             failure = r
             break
         total_bytes += r[0]
+        if r[3] is not None:
+            shas[i] = r[3]
         for doc in r[1]:  # held for the whole run: bounded (meshrender.limits)
             settings_nodes += doc.size
             if len(settings_docs) >= MAX_SETTINGS_DOCUMENTS or settings_nodes > MAX_SETTINGS_NODES:
@@ -463,18 +531,26 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
         documents += max(r[2], 0)
         counts.append(r[2])
         if progress is not None:
-            progress.update("reading", i + 1, n, "files")
+            progress.update("reading", k + 1, len(scanned), "files")
     if failure:  # the first error of a run that read everything first: maybe a parse error before it
+        if partial is not None:
+            raise NeedsFullRun(failure.error)
         _raise(first_load_error(inputs, list(range(failure.index + 1)), jobs) or failure)
     # (a tolerant run of excluded files only has nothing to do)
-    if not allow_empty and (n or strict or not inputs.excluded):
+    if partial is None and not allow_empty and (n or strict or not inputs.excluded):
         sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
     try:
         context, problems = make_context(settings_docs, options, strict=strict, keep_original=keep_original,
                                          inputs=inputs.displays)
-        run = Run(paths, inputs, context, problems, files=n, skipped=skipped)
+        run = Run(paths, inputs, context, problems, files=n, skipped=skipped, track=track, shas=shas,
+                  partial=partial is not None)
+        if track:
+            run.scopes = _scopes(settings_docs, inputs, context)
+        only = sorted(partial.select(run)) if partial is not None else None
         handler.start(run)
     except MeshrenderError as e:
+        if partial is not None:
+            raise NeedsFullRun(e) from None
         _raise(first_load_error(inputs, list(range(n)), jobs) or parallel.Failure(-1, e))
     del settings_docs
     expect(total_bytes)  # load the fast YAML reader once, before the workers fork
@@ -484,39 +560,128 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     resolver = context.resolver
     sidecar_index = {id(s): k for k, s in enumerate(context.settings.sidecar)}
 
-    def one(i: int) -> _FileDone:
+    chosen = only if only is not None else range(n)
+    results = None
+    if kind is not None:
+        from meshrender.run.cache import ResultCache
+        from meshrender.run.digests import RUN
+
+        results = ResultCache.open(kind, run.scopes.digests[RUN])
+    places = {(s.doc.source, s.doc.line): k for k, s in enumerate(context.settings.sidecar)}
+
+    def one(k: int) -> _FileDone:
+        i = chosen[k]
+        key = hit = None
+        if results is not None and i in run.shas:
+            key = results.key(inputs.found[i][0], inputs.found[i][1], run.shas[i])
+            hit = results.get(key, run.scopes.digests)
+            if hit is not None and not results.verify:
+                revived = _revive(handler, run, inputs.source(i), hit, places)
+                if revived is not None:
+                    return revived
+                hit = None  # (its result cannot be given back: evaluated, and stored anew)
         evaluated = evaluate_file(inputs.load(i), context)
         result = handler.file(run, evaluated)
         used = frozenset(sidecar_index[u] for u in resolver.used_settings if u in sidecar_index) \
             if resolver is not None else frozenset()
-        return _FileDone(result, evaluated.documents, evaluated.consumed, used, evaluated.skipped,
+        done = _FileDone(result, evaluated.documents, evaluated.consumed, used, evaluated.skipped,
                          evaluated.objects)
+        if key is not None:
+            mine = _used_by(evaluated, context)  # (`used` is the worker's so far, not this file's own)
+            entry = (handler.payload(result), done.documents, done.consumed,
+                     sorted((s.doc.source, s.doc.line) for s in mine), done.skipped, done.objects)
+            if hit is not None:
+                _check_same(hit, entry, inputs.found[i][0])
+            else:
+                results.put(key, {s: run.scopes.digests.get(s, "") for s in evaluated.scopes}, entry)
+        return done
 
     stage = progress.stage("evaluating" if not strict else "rendering", documents, "documents") \
         if progress is not None else None
     done = 0
     registry = identity.Registry(scoped=not strict)
-    for i, r in parallel.ordered_map(one, n, jobs):
-        if isinstance(r, parallel.Failure):
-            failure = r
-            break
-        for key, k, path in r.objects:
-            first = registry.add(key, (i, k, path), inputs.found[i][2])
-            if first is None:
-                continue
-            duplicate = identity.Duplicate(key, _name_place(inputs, *first), _name_place(inputs, i, k, path))
-            if strict:
-                raise InputError(duplicate.message, duplicate.again, field="metadata.name")
-            run.duplicates.append(duplicate)
-        done = i + 1
-        run.documents += r.documents
-        run.consumed += r.consumed
-        run.used_settings |= r.used
-        if r.skipped and inputs.found[i][0] not in run.skipped:
-            run.skipped.append(inputs.found[i][0])
-        handler.collect(run, i, inputs.source(i), r.result)
-        if stage:
-            stage(r.documents)
+    recorded = object()
+    if partial is not None:
+        for j, key in partial.known(inputs):
+            registry.add(key, (recorded, j), inputs.found[j][2] if j >= 0 else None)
+    flushing = parallel.at_worker_exit(results.flush) if results is not None else contextlib.nullcontext()
+    with flushing:
+        for k, r in parallel.ordered_map(one, len(chosen), jobs):
+            i = chosen[k]
+            if isinstance(r, parallel.Failure):
+                failure = r
+                break
+            if track:
+                run.keys[i] = [key for key, _, _ in r.objects]
+                run.evaluated.append(i)
+            for key, d, path in r.objects:
+                first = registry.add(key, (i, d, path), inputs.found[i][2])
+                if first is None:
+                    continue
+                if first[0] is recorded:
+                    raise NeedsFullRun(f"{key} is defined again")
+                duplicate = identity.Duplicate(key, _name_place(inputs, *first), _name_place(inputs, i, d, path))
+                if strict:
+                    raise InputError(duplicate.message, duplicate.again, field="metadata.name")
+                run.duplicates.append(duplicate)
+            done = i + 1
+            run.documents += r.documents
+            run.consumed += r.consumed
+            run.used_settings |= r.used
+            if r.skipped and inputs.found[i][0] not in run.skipped:
+                run.skipped.append(inputs.found[i][0])
+            handler.collect(run, i, inputs.source(i), r.result)
+            if stage:
+                stage(r.documents)
     if failure:  # a parse error in any file not evaluated yet comes first
+        if partial is not None:
+            raise NeedsFullRun(failure.error)
         _raise(first_load_error(inputs, list(range(done, n)), jobs) or failure)
+    if results is not None:
+        results.flush()  # (what this process evaluated itself: one worker, or a few files)
+        results.prune()
+        results.close()
     return run
+
+
+def _used_by(evaluated: Evaluated, context: Context) -> list[SidecarSettings]:
+    """The SidecarProxySettings one file's workloads used: those of their namespaces and
+    the selector ones that match them (what Resolver.used_settings gathers, for one file)."""
+    resolver = context.resolver
+    if resolver is None:
+        return []
+    namespaces = {e.workload.namespace for e in evaluated.evaluations}
+    used = {id(s): s for s in context.settings.sidecar if s.scope == "namespace" and s.namespace in namespaces}
+    for e in evaluated.evaluations:
+        used.update((id(s), s) for s in resolver.matching(e.workload)[0])
+    return list(used.values())
+
+
+def _revive(handler: Handler, run: Run, file: SourceFile, entry: tuple, places: dict) -> _FileDone | None:
+    """A cached file result as the worker would have returned it (None: the handler
+    cannot give it back)."""
+    payload, documents, consumed, used, skipped, objects = entry
+    result = handler.revive(run, file, payload)
+    if result is None:
+        return None
+    return _FileDone(result, documents, consumed,
+                     frozenset(places[p] for p in map(tuple, used) if p in places), skipped, objects)
+
+
+def _check_same(cached: tuple, fresh: tuple, display: str) -> None:
+    """Verify mode: a cached result must be exactly what evaluating the file gives."""
+    if cached != fresh:
+        from meshrender.run.incremental import Disagreement
+
+        raise Disagreement(f"the result cache holds another result for {display} than evaluating it gives:\n"
+                           f"cached {cached!r}\nfresh  {fresh!r}")
+
+
+def _scopes(settings_docs: list[Document], inputs: Inputs, context: Context) -> Any:
+    """The digests of the run's settings scopes (run/digests.py)."""
+    from meshrender.run import digests
+
+    resolver = context.resolver
+    root = (resolver.base.get("mesh", "rootNamespace") if resolver is not None else None) or "istio-system"
+    return digests.scopes(settings_docs, digests.run_parts(context.options, inputs.kustomizations),
+                          context.options.namespace, root)

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from meshrender import yamlio
 from meshrender.errors import InputError, Location
+from meshrender.limits import MAX_FILE_BYTES
 from meshrender.run.output import MARKER
 from meshrender.settings.resolve import Options
 
@@ -58,6 +59,10 @@ FLAGS = (
     ("mesh-version", "mesh_version", False),
 )
 _DEFAULTS = Options()
+# Where the digests block starts (run/incremental.py writes it), and how large a marker
+# may be: the block holds a line per input file.
+DIGESTS_START = b"\ndigests: |\n"
+MAX_MARKER_BYTES = MAX_FILE_BYTES
 # Options whose value is one of a few words (as the command line's click.Choice).
 CHOICES = {"flavor": ("asm", "istio"), "native-sidecars": ("true", "false", "auto")}
 
@@ -77,8 +82,14 @@ class Recipe:
 
     paths: tuple[str, ...]
     options: Options
+    # The marker's `digests` block as read (run/incremental.py parses it), if any.
+    digests: str | None = field(default=None, compare=False, repr=False)
 
-    def marker_text(self, out_dir: Path) -> str:
+    def marker_text(self, out_dir: Path, digests: str = "") -> str:
+        """The marker: this recipe, then `digests` (run/incremental.py's block, last)."""
+        return self._recipe_text(out_dir) + digests
+
+    def _recipe_text(self, out_dir: Path) -> str:
         spec: dict[str, Any] = {"paths": [_rel(p, out_dir) for p in self.paths]}
         for flag, attr, is_path in FLAGS:
             value = getattr(self.options, attr)
@@ -187,7 +198,12 @@ def read(out_dir: Path) -> Recipe | None:
     from meshrender.inputs.sources import read_regular
 
     display = str(out_dir / MARKER)
-    raw = read_regular(out_dir / MARKER, display, follow=False)
+    raw = read_regular(out_dir / MARKER, display, follow=False, limit=MAX_MARKER_BYTES)
+    # The digests block (last, one JSON line per file) is parsed only by an incremental
+    # check, line by line: the recipe above it is small YAML.
+    head, found, block = raw.partition(DIGESTS_START)
+    if found:
+        raw = head + b"\n"
     docs = yamlio.parse(yamlio.decode(raw, display), display)  # bounded like any input
     if len(docs) != 1 or not isinstance(docs[0].data, dict):
         return None  # the plain sentence of a marker written before recipes
@@ -230,4 +246,18 @@ def read(out_dir: Path) -> Recipe | None:
         if key in CHOICES and text not in CHOICES[key]:
             raise marker.error(f"{text!r} is not one of {', '.join(CHOICES[key])}", "render", key)
         changes[attr] = text
-    return Recipe(tuple(paths), replace(_DEFAULTS, **changes, given=frozenset(changes)))
+    recorded = block.decode("utf-8", "replace") if found else None
+    return Recipe(tuple(paths), replace(_DEFAULTS, **changes, given=frozenset(changes)), recorded)
+
+
+def recorded_digests(out_dir: Path) -> str | None:
+    """The digests block of `out_dir`'s marker, for a check given its own paths and
+    options (diff, render-check PATH... --against DIR): None when there is none or the
+    marker cannot be read (the check then runs in full, and says what is wrong if it must)."""
+    from meshrender.errors import MeshrenderError
+
+    try:
+        recipe = read(out_dir) if (out_dir / MARKER).is_file() else None
+    except (MeshrenderError, OSError):
+        return None
+    return recipe.digests if recipe is not None else None

@@ -1,0 +1,154 @@
+"""What one file's rendering depends on, as digests: the key of incremental work.
+
+A file's output is a function of (1) its own text, (2) the run: meshrender's code, the
+options, the files named by --values / --mesh-config / the repository configuration, the
+kustomizations among the inputs (they decide which files are patches) and every setting
+of mesh-wide scope, and (3) the settings of each namespace its workloads live in
+(namespace-wide and selector SidecarProxySettings, ProxyConfigs, the Namespace object,
+VerticalPodAutoscalers). Nothing else reaches it: settings are the only documents one
+file's evaluation reads from another (render/run/driver.py), and every settings document
+is filed under exactly one of those scopes, or under the run when in doubt.
+
+So `render -o` records, per source file, the digest of its text, the scopes its
+workloads used (`ns:NAME`), the scopes its settings define, the objects it creates (for
+duplicate detection without reading the others) and the digest of each output file; and
+once per run the digest of the run and of every scope. A later check re-renders a file
+only when its text, or the digest of a scope it used, changed (run/incremental.py).
+
+Digests are SHA-256 (the first 128 bits) of the exact bytes meshrender read (SHA-256,
+not BLAKE2: CPUs hash it in hardware, twice as fast on 100 MB of output).
+
+Trust: every input and every committed output is hashed again, never taken from the
+marker; what an incremental check does take from it is the claim "this input text, under
+these scopes, gave this output". Whoever can commit can forge that claim (record a new
+input's digest next to an old output) and make `render-check` pass stale output, as they
+could edit the output itself. A gate on branches you do not trust runs the full check:
+`MESHRENDER_CACHE=0` (docs/incremental.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from meshrender.settings.collect import settings_kind
+
+RUN = "run"  # the scope every file depends on
+
+
+def digest(data: bytes | str) -> str:
+    """The digest of some bytes (a str is taken as its UTF-8 encoding)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+@cache
+def code_digest() -> str:
+    """meshrender's version and every file of the installed package (code and data): a
+    result computed by another build is never taken for this one's, even between two
+    commits with the same version number."""
+    from meshrender import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(__version__.encode())
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            path = Path(dirpath, name)
+            h.update(str(path.relative_to(root)).encode() + b"\0")
+            try:
+                h.update(path.read_bytes())
+            except OSError:
+                h.update(b"\1unreadable")
+    return h.hexdigest()[:32]
+
+
+def scope_of(data: Any, default_namespace: str, root_namespace: str) -> str | None:
+    """The scope a settings document belongs to: `ns:NAME` for what applies within one
+    namespace, RUN for what applies mesh-wide (or might), None for a document that is no
+    setting (a workload that only mentions a settings kind)."""
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind")
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    namespace = meta.get("namespace")
+    if kind == "Namespace":
+        name = meta.get("name")
+        return f"ns:{name}" if isinstance(name, str) and name else None
+    if kind == "MutatingWebhookConfiguration":
+        return RUN
+    if kind == "VerticalPodAutoscaler" and str(data.get("apiVersion") or "").startswith("autoscaling.k8s.io/"):
+        return f"ns:{namespace}" if isinstance(namespace, str) and namespace else f"ns:{default_namespace}"
+    recorded = settings_kind(data)
+    if recorded is None:
+        return None
+    if recorded in ("SidecarProxySettings", "ProxyConfig") and isinstance(namespace, str) and namespace \
+            and not (recorded == "ProxyConfig" and namespace == root_namespace):
+        return f"ns:{namespace}"
+    return RUN  # ClusterProfile, ASMMeshConfig, IstioOperator, injector ConfigMaps, global settings
+
+
+@dataclass
+class Scopes:
+    """The digest of every scope of a run, and which files define which scopes."""
+
+    digests: dict[str, str] = field(default_factory=dict)
+    defines: dict[str, set[str]] = field(default_factory=dict)  # display name -> scopes
+
+
+def scopes(settings_docs: Iterable[Any], run_parts: Iterable[bytes | str], default_namespace: str,
+           root_namespace: str) -> Scopes:
+    """The scopes of a run: each the digest of its settings documents, in input order,
+    with where they are (findings and explanations name the place); RUN also of
+    `run_parts` (code, options, files the options name)."""
+    hashers: dict[str, Any] = {RUN: hashlib.sha256()}
+    for part in run_parts:
+        hashers[RUN].update(digest(part).encode())
+    hashers[RUN].update(f"root-namespace\0{root_namespace}".encode())
+    out = Scopes()
+    for doc in settings_docs:
+        scope = scope_of(doc.data, default_namespace, root_namespace)
+        if scope is None:
+            continue
+        h = hashers.get(scope) or hashers.setdefault(scope, hashlib.sha256())
+        h.update(f"{doc.source}\0{doc.line}\0".encode("utf-8", "surrogatepass"))
+        h.update(digest(doc.text).encode())
+        out.defines.setdefault(doc.source, set()).add(scope)
+    out.digests = {scope: h.hexdigest()[:32] for scope, h in hashers.items()}
+    return out
+
+
+def run_parts(options: Any, kustomizations: Iterable[str]) -> list[bytes | str]:
+    """What every file's rendering depends on besides settings: meshrender's code, the
+    options, the files they name (read as meshrender reads them), and the kustomizations
+    among the inputs (`kustomizations`: name and text of each, in order), which decide
+    which other inputs are patches."""
+    from dataclasses import fields
+
+    from meshrender.inputs.sources import read_regular
+
+    chosen = [(f.name, getattr(options, f.name)) for f in fields(options) if f.name not in ("given", "config")]
+    parts: list[bytes | str] = [code_digest(), repr(chosen), *kustomizations]
+    named = [*options.values_files, *options.mesh_config_files]
+    config_path = getattr(options.config, "path", None)
+    if config_path:
+        named.append(str(config_path))
+    for path in named:
+        try:
+            parts.append(read_regular(path, path))
+        except Exception:
+            parts.append(f"unreadable\0{path}")
+    return parts
+
+
+def namespaces_used(evaluations: Iterable[Any]) -> tuple[str, ...]:
+    """The scopes the workloads of one file depend on, sorted."""
+    return tuple(sorted({f"ns:{e.workload.namespace}" for e in evaluations}))

@@ -1,0 +1,314 @@
+"""Incremental checks: re-render only what changed since the render a marker records.
+
+`render -o` writes, after the recipe in `DIR/.meshrender-output`, a `digests` block
+(run/digests.py says what a file's output depends on):
+
+    digests: |
+      {"format": 1, "meshrender": CODE, "scopes": {"run": D, "ns:shop": D, ...}}
+      ["../apps/web.yaml", SHA, ["ns:shop"], [], [["apps", "Deployment", "shop", "web"]], "apps/web.yaml", OUT, 2]
+      ...
+
+one JSON line per input file: its path from the marker's folder, the digest of its
+text, the scopes its workloads used and those its settings define, the objects it
+creates, the output file it gave, that file's digest and its number of documents.
+
+`render-check` and `diff` then (with no cache, on a fresh clone):
+
+1. hash every input and read settings only from the files that hold some or changed;
+2. hash the settings scopes; a changed `run` scope (options, meshrender, mesh-wide
+   settings, values files, ...) means a full run;
+3. re-render the files whose text changed, that are new, whose scopes changed, or whose
+   committed output no longer has the recorded digest (hashed again, never trusted);
+4. compare only those outputs; every other output file is known to be what a render
+   writes, because its source, its scopes and its bytes are what they were.
+
+Whatever only a full run reports exactly (any error, an object defined in a re-rendered
+file and in another, two inputs writing one output) falls back to a full run; so does a
+marker without digests, from another meshrender build, or that does not parse. The
+marker is untrusted: its paths are only ever compared with the inputs found by walking
+the recipe's paths, never opened.
+
+`MESHRENDER_CACHE=0` (or `--no-cache`) turns incremental work off; `MESHRENDER_CACHE=verify`
+does both and fails on any difference (the test suite runs so).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshrender.run import digests
+from meshrender.run.driver import Inputs, NeedsFullRun, Partial, Run
+
+FORMAT = 1
+# A digests block larger than this is not written (the marker is read whole).
+MAX_BLOCK_BYTES = 12 * 1024 * 1024
+
+
+FORCED_OFF = False  # --no-cache, for the command running (cli.py resets it)
+
+
+def mode() -> str:
+    """"on", "off" or "verify": --no-cache, else MESHRENDER_CACHE (0/off/false/no: off)."""
+    if FORCED_OFF:
+        return "off"
+    value = os.environ.get("MESHRENDER_CACHE", "").strip().lower()
+    if value in ("0", "off", "false", "no"):
+        return "off"
+    return "verify" if value == "verify" else "on"
+
+
+class Disagreement(AssertionError):
+    """Verify mode: the incremental answer differs from the full one (a bug)."""
+
+
+@dataclass
+class FileRecord:
+    """One input file as a render recorded it."""
+
+    input: str  # path from the marker's folder, POSIX
+    sha: str
+    deps: tuple[str, ...] = ()
+    defines: tuple[str, ...] = ()
+    keys: list[tuple[str, str, str, str]] = field(default_factory=list)
+    output: str | None = None  # the output file's path in the folder
+    out_digest: str | None = None
+    documents: int = 0
+
+    def line(self) -> str:
+        return json.dumps([self.input, self.sha, list(self.deps), list(self.defines), [list(k) for k in self.keys],
+                           self.output, self.out_digest, self.documents], separators=(",", ":"))
+
+    @classmethod
+    def of(cls, v: Any) -> FileRecord:
+        """The record a line holds (as parsed JSON); ValueError for anything but what
+        `line` writes."""
+        if not isinstance(v, list) or len(v) != 8:
+            raise ValueError("not a file record")
+        path, sha, deps, defines, keys, output, out_digest, documents = v
+        # (str.join raises TypeError for anything but a list of strings: a check in C,
+        # for the tens of thousands of lines of a large repository's marker)
+        if not (type(path) is str and type(sha) is str and type(deps) is list and type(defines) is list
+                and type(keys) is list and (output is None or type(output) is str)
+                and (out_digest is None or type(out_digest) is str) and type(documents) is int):
+            raise ValueError("not a file record")
+        "".join(deps), "".join(defines)
+        for k in keys:
+            if type(k) is not list or len(k) != 4:
+                raise ValueError("not a file record")
+            "".join(k)
+        return cls(path, sha, tuple(deps), tuple(defines), [tuple(k) for k in keys], output, out_digest, documents)
+
+
+@dataclass
+class Record:
+    """A marker's digests block."""
+
+    code: str
+    scopes: dict[str, str]
+    files: list[FileRecord]
+
+    def text(self) -> str:
+        head = json.dumps({"format": FORMAT, "meshrender": self.code, "scopes": self.scopes},
+                          separators=(",", ":"), sort_keys=True)
+        return "".join(f"  {line}\n" for line in [head, *(f.line() for f in self.files)])
+
+
+def parse(block: str | None) -> Record | None:
+    """The digests block of a marker (as recipe.read keeps it), or None when it has
+    none, does not parse, or was written by another meshrender build."""
+    if not block:
+        return None
+    lines = block.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    try:
+        if not lines or not all(line.startswith("  ") for line in lines):
+            return None
+        head = json.loads(lines[0])
+        if not isinstance(head, dict) or head.get("format") != FORMAT \
+                or head.get("meshrender") != digests.code_digest():
+            return None
+        scopes = head.get("scopes")
+        if not isinstance(scopes, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in scopes.items()):
+            return None
+        rows = json.loads("[" + ",".join(lines[1:]) + "]")
+        return Record(head["meshrender"], scopes, [FileRecord.of(v) for v in rows])
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+class _From:
+    """Input paths as the marker names them: relative to its folder, POSIX (each folder's
+    relative path worked out once: thousands of files share a few hundred folders)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.base = os.path.abspath(out_dir)
+        self.cwd = os.getcwd()
+        self.folders: dict[str, str] = {}
+
+    def __call__(self, path: str | None) -> str:
+        if path is None:
+            return "-"
+        folder, name = os.path.split(path)
+        rel = self.folders.get(folder)
+        if rel is None:
+            real = os.path.normpath(os.path.join(self.cwd, folder))
+            rel = self.folders[folder] = Path(os.path.relpath(real, self.base)).as_posix()
+        return name if rel == "." else f"{rel}/{name}"
+
+
+# -- writing (render -o) --------------------------------------------------------------------
+
+def block(out_dir: Path, rendered: Any) -> str:
+    """The marker's digests block for a tracked render (render.Rendered), '' when it
+    cannot be tracked (stdin) or would be too large."""
+    run = rendered.run
+    inputs = run.inputs
+    if run.scopes is None or run.partial or any(p is None for _, _, p in inputs.found):
+        return ""
+    defines = run.scopes.defines
+    files = []
+    named = _From(out_dir)
+    for i, (display, rel, path) in enumerate(inputs.found):
+        out = rendered.tracked.get(i)
+        out_digest = out.out_digest if out is not None and out.has_output else None
+        files.append(FileRecord(named(display if path is not None else None), run.shas.get(i, ""),
+                                out.deps if out else (),
+                                tuple(sorted(defines.get(display, ()))), run.keys.get(i, []),
+                                rel if out_digest else None, out_digest, out.out_documents if out_digest else 0))
+    text = "digests: |\n" + Record(digests.code_digest(), run.scopes.digests, files).text()
+    return text if len(text) <= MAX_BLOCK_BYTES else ""
+
+
+# -- checking (render-check, diff) ----------------------------------------------------------
+
+@dataclass
+class Outcome:
+    """An incremental run: the outputs of the files re-rendered (`rendered`, as
+    render.Rendered) and the output files known to be unchanged, with their documents."""
+
+    rendered: Any
+    unchanged: set[str]
+    unchanged_documents: int
+    evaluated: int
+    total: int
+    committed: dict[str, Path]  # drift.existing_files of the output folder
+
+
+class Planner:
+    """Decides, for one output folder and its record, what an incremental run reads."""
+
+    def __init__(self, out_dir: Path, record: Record, shown: str) -> None:
+        self.out_dir = out_dir
+        self.shown = shown
+        self.record = record
+        self.by_input = {f.input: f for f in record.files}
+        self.shas: dict[int, str] = {}
+        self.old: dict[int, FileRecord] = {}
+        self.changed: set[int] = set()
+        self.clean: list[int] = []
+        self.unchanged: set[str] = set()
+        self.unchanged_documents = 0
+        self.committed: dict[str, Path] = {}  # the output folder's files, walked once
+
+    def scan(self, inputs: Inputs) -> Collection[int]:
+        """Hash every input; settings are read from the files that define some (as
+        recorded) and from every file that changed or is new."""
+        from meshrender.errors import MeshrenderError
+
+        found = inputs.found
+        for i in range(len(found)):
+            try:
+                self.shas[i] = digests.digest(inputs.raw(i))
+            except MeshrenderError as e:
+                raise NeedsFullRun(e) from None
+        scan = []
+        named = _From(self.out_dir)
+        for i, (display, _, path) in enumerate(found):
+            old = self.by_input.get(named(display if path is not None else None))
+            if old is not None:
+                self.old[i] = old
+            if old is None or old.sha != self.shas[i]:
+                self.changed.add(i)
+                scan.append(i)
+            elif old.defines:
+                scan.append(i)
+        return scan
+
+    def select(self, run: Run) -> Collection[int]:
+        """The files to evaluate, once the scopes are known."""
+        from meshrender.diff.drift import existing_files
+
+        now, then = run.scopes.digests, self.record.scopes
+        dirty_scopes = {s for s in set(now) | set(then) if now.get(s) != then.get(s)}
+        if digests.RUN in dirty_scopes:
+            raise NeedsFullRun("the run's options or mesh-wide settings changed")
+        found = run.inputs.found
+        candidates = [i for i in range(len(found)) if i not in self.changed and i in self.old
+                      and not dirty_scopes.intersection(self.old[i].deps)
+                      and self.old[i].output in (None, found[i][1])]  # (other paths given: other names)
+        committed = self.committed = existing_files(self.out_dir, self.shown)
+        outputs = {self.old[i].output for i in candidates if self.old[i].output}
+        hashed = _hash_files({rel: committed[rel] for rel in outputs if rel in committed}, self.shown)
+        for i in candidates:
+            old = self.old[i]
+            if old.output is not None and hashed.get(old.output) != old.out_digest:
+                continue  # edited, removed or unreadable: rendered and compared in full
+            self.clean.append(i)
+            if old.output is not None:
+                self.unchanged.add(old.output)
+                self.unchanged_documents += old.documents
+        clean = set(self.clean)
+        chosen = [i for i in range(len(run.inputs)) if i not in clean]
+        run.shas.update(self.shas)
+        return chosen
+
+    def known(self, inputs: Inputs) -> Iterable[tuple[int, tuple[str, str, str, str]]]:
+        for i in self.clean:
+            for key in self.old[i].keys:
+                yield i, key
+
+
+def _hash_files(files: dict[str, Path], shown: str) -> dict[str, str]:
+    """The digest of each committed output file's bytes (read as untrusted content);
+    a file that cannot be read has none (it is then re-rendered and compared in full)."""
+    from meshrender.diff.drift import read_committed
+    from meshrender.errors import MeshrenderError
+
+    out = {}
+    for rel, path in files.items():
+        try:
+            out[rel] = digests.digest(read_committed(path, f"{shown}/{rel}"))
+        except MeshrenderError:
+            continue
+    return out
+
+
+def run(out_dir: Path, recipe: Any, options: Any, *, progress: Any = None, shown: str | None = None,
+        warn: Any = None) -> Outcome | None:
+    """The incremental render of `recipe` against `out_dir`, or None when a full run is
+    needed (no usable record, or what only a full run reports exactly)."""
+    from meshrender.run.render import Renderer, render
+
+    record = parse(recipe.digests)
+    if record is None:
+        return None
+    planner = Planner(out_dir, record, shown or str(out_dir))
+    renderer = Renderer(keep_texts=True)
+    try:
+        rendered = render(list(recipe.paths), options, renderer, progress=progress, warn=warn,
+                          partial=Partial(planner.scan, planner.select, planner.known))
+    except NeedsFullRun:
+        return None
+    # Two inputs writing one output file, one of them not re-rendered: the full run says which.
+    fresh = {f.rel for f, texts in rendered.outputs if texts}
+    if fresh & planner.unchanged:
+        return None
+    return Outcome(rendered, planner.unchanged, planner.unchanged_documents, len(rendered.outputs),
+                   len(planner.shas), planner.committed)
