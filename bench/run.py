@@ -231,11 +231,18 @@ def measure(n: int, repeat: int, work: Path) -> dict:
             return run_child([sys.executable, str(HERE / "floor.py"), str(repo), str(out), "--engine", engine])
         return once
 
+    def cold(name: str) -> dict:
+        """An empty result cache for each run (run/cache.py): these steps measure a cold
+        run, the cache's writes included; the warm section below measures its use."""
+        folder = work / f"cache-{name}"
+        shutil.rmtree(folder, ignore_errors=True)
+        return {"MESHRENDER_CACHE_DIR": str(folder)}
+
     def render(name: str, env: dict):
         def once():
             out = work / f"out-{name}"
             shutil.rmtree(out, ignore_errors=True)
-            return run_child([MESHRENDER, "render", str(repo), "-o", str(out), "-q"], env=env)
+            return run_child([MESHRENDER, "render", str(repo), "-o", str(out), "-q"], env={**env, **cold(name)})
         return once
 
     steps = [
@@ -248,7 +255,7 @@ def measure(n: int, repeat: int, work: Path) -> dict:
     ]
     if lint_available():
         steps.append(("lint", lambda: run_child([MESHRENDER, "lint", str(repo), "--format", "json"],
-                                                 ok_codes=(0, 1))))
+                                                 env=cold("lint"), ok_codes=(0, 1))))
     else:
         results["lint"] = {"available": False}
     # Round robin, not each step `repeat` times in a row: the other work on a shared

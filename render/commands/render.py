@@ -58,6 +58,10 @@ def render(paths: tuple[str, ...], output: str | None, validate: bool, allow_emp
 
             renderer = Renderer(on_file, write=sink.write, per_file=validation.setup if validation else None,
                                 reuse=sink.reuse if isinstance(sink, _Folder) else None)
+            if isinstance(sink, _Folder) and not sink.staging.previous:
+                # A first render into DIR: nothing to link from, so nothing to keep (the
+                # cache holds digests of -o output, not its text).
+                renderer.cache_kind = None
             result = run_render(paths_list, options, renderer, progress=bar,
                                 warn=(lambda _: None) if quiet else None, allow_empty=allow_empty,
                                 track=bool(output) and incremental.mode() != "off")
