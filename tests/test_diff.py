@@ -175,3 +175,27 @@ def test_bad_input_exits_2(cli, rendered, tmp_path):
     assert r.code == 2
     assert "broken.yaml:2:19: error: invalid YAML" in r.err  # the end of the last line, where the text ends
     assert r.out == ""
+
+
+def test_reordered_containers_inside_a_list_of_objects(cli, repo):
+    """A kind: List's items are compared as a list: a named list reordered inside one gave
+    an internal error (fuzz finding, seed 20261207); now it is one order change."""
+    item = """\
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              initContainers: [{name: setup, image: busybox}]
+              containers: [{name: web, image: nginx}]
+    """
+    root = repo({"apps/list.yaml": "apiVersion: v1\nkind: List\nitems:\n" + item})
+    out = root.parent / "deploy"
+    assert cli("render", str(root / "apps"), "-o", str(out), "--kube-version", "1.30",
+               "--native-sidecars", "true").code == 0
+    r = cli("diff", str(root / "apps"), "--against", str(out), "--kube-version", "1.30", "--native-sidecars", "false")
+    assert r.code == 1 and "internal error" not in r.err, r.err
+    assert "initContainers (order)" in r.out or "containers (order)" in r.out, r.out

@@ -321,6 +321,10 @@ def _real_path(data: Any, path: list) -> tuple[str, list]:
     real: list = []
     node = data
     for step in path:
+        if step == _ORDER:  # the order of a named list, inside a list DeepDiff walked (a List's items)
+            shown += " (order)"
+            node = None
+            continue
         if isinstance(step, tuple):
             name = step[1]
             shown += f"[{name}]"
