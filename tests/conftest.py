@@ -34,6 +34,18 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "conformance" / "istio"
 
 
+def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write `files` (relative path -> text or bytes) under `root`, making folders; `root`."""
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, encoding="utf-8")
+    return root
+
+
 # The smallest workload most tests need: Deployment shop/web, one nginx container.
 WEB = """\
 apiVersion: apps/v1

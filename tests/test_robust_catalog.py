@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, write_files
 
 DOC = ROOT / "docs" / "bad-input.md"
 
@@ -524,14 +524,7 @@ CASES: list[Case] = [
 ]
 
 
-def _write(root: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            p.write_bytes(content)
-        else:
-            p.write_text(content, encoding="utf-8")
+_write = write_files
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

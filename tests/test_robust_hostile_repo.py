@@ -31,7 +31,7 @@ import yaml
 
 from meshrender import limits
 from tests import sandbox
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, write_files
 
 SECRET = "ghs_Hostile0Repo1Token2Never3Printed"
 WEB = """\
@@ -48,15 +48,7 @@ POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: x}}\nspec: {
 BUDGET_MB = limits.PROCESS_MEMORY / limits.MiB
 
 
-def write(root: Path, files: dict[str, str | bytes]) -> Path:
-    for rel, content in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            p.write_bytes(content)
-        else:
-            p.write_text(content, encoding="utf-8")
-    return root
+write = write_files
 
 
 @pytest.fixture
