@@ -25,6 +25,7 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
 
     from meshrender.diff import drift
     from meshrender.diff import format as drift_format
+    from meshrender.run import incremental
     from meshrender.run.recipe import Recipe, recorded_digests
     from meshrender.safetext import line_text
 
@@ -33,7 +34,8 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     drift.check_against(root, paths_list)
     options = make_options(paths_list, **kw)
     recipe = Recipe(tuple(paths_list), options, recorded_digests(root) if root.is_dir() else None)
-    result, report = _report(recipe, root, against)
+    with incremental.Check(root, recipe, against) as check:
+        result, report = _report(recipe, root, against, check)
     refresh = recipe.command(root, as_given=True)
     if not quiet:
         for w in result.warnings:
@@ -44,16 +46,16 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     sys.exit(1 if report.drift else 0)
 
 
-def _report(recipe: Any, root: Any, against: str) -> tuple[Any, Any]:
+def _report(recipe: Any, root: Any, against: str, check: Any) -> tuple[Any, Any]:
     """The render (its warnings) and the drift report: incrementally when `root`'s marker
-    records digests (run/incremental.py; warnings then come from the files re-rendered),
-    else in full; in verify mode both, failing on any difference."""
+    records digests (`check`, run/incremental.py; warnings then come from the files
+    re-rendered), else in full; in verify mode both, failing on any difference."""
     from meshrender.diff import drift
     from meshrender.run import incremental
     from meshrender.run.render import render
 
     how = incremental.mode()
-    outcome = incremental.run(root, recipe, recipe.options, shown=against) if how != "off" else None
+    outcome = check.run(recipe.options)
     if outcome is not None:
         report = drift.compare(drift.rendered_tree(outcome.rendered.outputs), root, against, outcome.unchanged,
                                outcome.unchanged_documents, outcome.committed)

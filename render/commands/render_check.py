@@ -38,7 +38,7 @@ class Staleness:
 
 
 def staleness(expected: dict[str, str], root: Path, unchanged: Collection[str] = (),
-              actual: dict[str, Path] | None = None) -> Staleness:
+              actual: dict[str, str] | None = None) -> Staleness:
     """Which files of `root` a render writing `expected` would change, add or remove.
 
     Line endings are compared as LF: a Windows checkout with core.autocrlf holds CRLF
@@ -47,7 +47,7 @@ def staleness(expected: dict[str, str], root: Path, unchanged: Collection[str] =
     regular files only, each within the input size limit. Files in `unchanged` are
     known to hold what a render writes (an incremental check hashed them): not read.
     """
-    from meshrender.diff.drift import existing_files, read_committed
+    from meshrender.inputs.committed import existing_files, read_committed
 
     shown = str(root)  # as given (or found), like diff's --against
     if actual is None:  # (an incremental check walked the folder already)
@@ -112,15 +112,19 @@ def _show(path: Path) -> str:
 
 def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     """Render `recipe` and compare it with `out_dir`; print a report when stale."""
-    from meshrender import config
-    from meshrender.run import output
+    from meshrender.run import incremental
+
+    with incremental.Check(out_dir, recipe, str(out_dir)) as check:  # (hashes the folder from here on)
+        from meshrender import config
+        from meshrender.run import output
+
+        output.check_output_dir(out_dir, list(recipe.paths))
+        options = recipe.options.with_config(config.resolve(list(recipe.paths), recipe.options.config.path and
+                                                            str(recipe.options.config.path)))
+        stale = _staleness(out_dir, recipe, options, bar, check)
+    bar.close()
     from meshrender.safetext import line_text, lines_text
 
-    output.check_output_dir(out_dir, list(recipe.paths))
-    options = recipe.options.with_config(config.resolve(list(recipe.paths), recipe.options.config.path and
-                                                        str(recipe.options.config.path)))
-    stale = _staleness(out_dir, recipe, options, bar)
-    bar.close()
     shown = _show(out_dir)
     if not stale:
         click.echo(line_text(f"meshrender: {shown} is up to date"), err=True)
@@ -134,15 +138,15 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
     return False
 
 
-def _staleness(out_dir: Path, recipe: Any, options: Any, bar: Any) -> Staleness:
+def _staleness(out_dir: Path, recipe: Any, options: Any, bar: Any, check: Any) -> Staleness:
     """How `out_dir` differs from a render of `recipe`: incrementally when its marker
-    records digests (run/incremental.py), else (or when only a full run can tell) in full;
-    in verify mode both, failing on any difference."""
+    records digests (`check`, run/incremental.py), else (or when only a full run can tell)
+    in full; in verify mode both, failing on any difference."""
     from meshrender.commands.render import load_and_render
     from meshrender.run import incremental, output
 
     how = incremental.mode()
-    outcome = incremental.run(out_dir, recipe, options, progress=bar, shown=str(out_dir)) if how != "off" else None
+    outcome = check.run(options, progress=bar)
     if outcome is not None:
         stale = staleness(output.rendered_files(outcome.rendered.outputs), out_dir, outcome.unchanged,
                           outcome.committed)

@@ -14,20 +14,16 @@ container reports one added container instead of every following one as changed.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deepdiff import DeepDiff
-from deepdiff.helper import notpresent
-
 from meshrender import yamlio
 from meshrender.errors import InputError, Location, UsageError
+from meshrender.inputs.committed import existing_files, read_committed
 from meshrender.kube import fieldpath
-from meshrender.run.output import MARKER
 from meshrender.yamlio import Document
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
@@ -87,59 +83,8 @@ class DriftReport:
                 "documents": docs, "fields": fields}
 
 
-def existing_files(root: Path, shown: str | None = None) -> dict[str, Path]:
-    """Every file under `root` (relative POSIX path -> path), except meshrender's marker.
-
-    Committed output is repository content, read as untrusted: the folder is walked with
-    an explicit stack (a tree 1,500 levels deep is no RecursionError) and symlinks are not
-    followed; anything but a regular file or a folder (a symlink, which `render -o` never
-    writes, a FIFO, a device) is an InputError naming it, since reading it could block,
-    never end, or leave the repository.
-    """
-    from meshrender.inputs.sources import NOT_REGULAR
-
-    base = (shown or str(root)).rstrip("/") or "."
-    out: dict[str, Path] = {}
-    stack: list[tuple[str, str]] = [(str(root), "")]
-    while stack:
-        here, rel_here = stack.pop()
-        try:
-            entries = sorted(os.scandir(here), key=lambda e: e.name)
-        except OSError as e:
-            raise InputError(f"cannot read folder: {e.strerror}", Location.whole(f"{base}/{rel_here}".rstrip("/"))) \
-                from None
-        below = []
-        for e in entries:
-            rel = rel_here + e.name
-            try:
-                is_dir = e.is_dir(follow_symlinks=False)
-                is_file = not is_dir and e.is_file(follow_symlinks=False)
-                is_link = e.is_symlink()
-            except OSError:
-                is_dir = is_file = is_link = False
-            if is_dir:
-                below.append((e.path, rel + "/"))
-            elif is_file:
-                if rel != MARKER:
-                    out[rel] = Path(e.path)
-            elif is_link:
-                raise InputError("is a symlink; `render -o` writes only regular files and folders, so meshrender "
-                                 "does not follow it (remove it)", Location.whole(f"{base}/{rel}"))
-            else:
-                raise InputError(NOT_REGULAR, Location.whole(f"{base}/{rel}"))
-        stack.extend(reversed(below))
-    return dict(sorted(out.items()))
-
-
-def read_committed(path: Path, display: str) -> bytes:
-    """One committed output file: regular, not through a symlink, within the input size limit."""
-    from meshrender.inputs.sources import read_regular
-
-    return read_regular(path, display, follow=False)
-
-
 def compare(expected: dict[str, str], root: Path, against: str | None = None, unchanged: Collection[str] = (),
-            unchanged_documents: int = 0, actual: dict[str, Path] | None = None) -> DriftReport:
+            unchanged_documents: int = 0, actual: dict[str, str] | None = None) -> DriftReport:
     """Compare `expected` (relative path -> text a render writes) with folder `root`.
     Files in `unchanged` (holding `unchanged_documents` in all) are known to hold what a
     render writes (an incremental check hashed them, run/incremental.py): not read."""
@@ -375,6 +320,9 @@ def _differences(a: Any, b: Any, path: list, out: list[tuple[str, list, Any, Any
                     _differences(a[key], b[key], [*path, key], out)
         out.extend(("added", [*path, key], None, b[key]) for key in b if key not in a)
     elif isinstance(a, list) and isinstance(b, list):
+        from deepdiff import DeepDiff  # (30 ms of imports: only when lists differ)
+        from deepdiff.helper import notpresent
+
         for report_type, levels in DeepDiff(a, b, view="tree").items():
             op = _OPS.get(report_type, report_type)
             for level in levels:

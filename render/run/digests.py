@@ -36,8 +36,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from meshrender.settings.collect import settings_kind
-
 RUN = "run"  # the scope every file depends on
 
 
@@ -87,6 +85,8 @@ def scope_of(data: Any, default_namespace: str, root_namespace: str) -> str | No
         return RUN
     if kind == "VerticalPodAutoscaler" and str(data.get("apiVersion") or "").startswith("autoscaling.k8s.io/"):
         return f"ns:{namespace}" if isinstance(namespace, str) and namespace else f"ns:{default_namespace}"
+    from meshrender.settings.collect import settings_kind
+
     recorded = settings_kind(data)
     if recorded is None:
         return None

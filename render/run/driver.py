@@ -36,7 +36,13 @@ from meshrender.errors import InputError, Location, MeshrenderError, UsageError
 from meshrender.evaluate.evaluation import Context, Evaluation, evaluate
 from meshrender.inputs import identity, kinds, overlays, sources
 from meshrender.inputs.sources import SourceFile
-from meshrender.limits import MAX_FILE_WORKLOADS, MAX_SETTINGS_DOCUMENTS, MAX_SETTINGS_NODES, PROCESS_MEMORY
+from meshrender.limits import (
+    MAX_FILE_WORKLOADS,
+    MAX_SETTINGS_DOCUMENTS,
+    MAX_SETTINGS_NODES,
+    MAX_TOTAL_BYTES,
+    PROCESS_MEMORY,
+)
 from meshrender.run import parallel
 from meshrender.settings.collect import Collector, Settings, SidecarSettings, is_consumed, may_be_settings
 from meshrender.settings.provenance import Place
@@ -205,14 +211,17 @@ class Inputs:
     """The files of a run, read again by whichever process needs them (stdin once)."""
 
     def __init__(self, paths: list[str], warn: Warn | None = None,
-                 exclude: Callable[[Path], bool] | None = None):
+                 exclude: Callable[[Path], bool] | None = None, sized: bool = True):
+        """`sized`: refuse inputs larger than MAX_TOTAL_BYTES together before reading any
+        (False for an incremental check, which reads each once and counts as it goes)."""
         self.excluded: list[str] = []  # files the repository configuration leaves out
         self.found = sources.discover(paths, warn, exclude, self.excluded)
         self.stdin = b""
         self.first_stdin = next((i for i, (_, _, p) in enumerate(self.found) if p is None), -1)
         if self.first_stdin >= 0:
             self.stdin = sources.read_bytes("-", None)  # bounded: stdin may be endless
-        sources.check_total_size(self.found, len(self.stdin))
+        if sized:
+            sources.check_total_size(self.found, len(self.stdin))
         # Files a kustomization among the inputs reads as patches or tool configs: skipped.
         kustomizations = [(path, sources.read_text(display, path)) for display, _, path in self.found
                           if path is not None and overlays.is_kustomization(path)]
@@ -232,12 +241,13 @@ class Inputs:
         display, rel, path = self.found[i]
         return SourceFile(display, rel, path)
 
-    def raw(self, i: int) -> bytes:
-        """The bytes of input `i` (what its digest is of: run/digests.py)."""
+    def raw(self, i: int, budget: int = MAX_TOTAL_BYTES) -> bytes:
+        """The bytes of input `i` (what its digest is of: run/digests.py), refused beyond
+        `budget` (what is left of the run's MAX_TOTAL_BYTES)."""
         display, _, path = self.found[i]
         if path is None:  # a second `-` reads an empty stdin
             return self.stdin if i == self.first_stdin else b""
-        return sources.read_bytes(display, path)
+        return sources.read_bytes(display, path, budget)
 
     def text(self, i: int, raw: bytes | None = None) -> str:
         from meshrender.yamlio import decode
@@ -453,7 +463,7 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     error unless `allow_empty` (render --allow-empty). `track`: record what incremental
     runs need (Run.shas, keys, scopes); `partial`: an incremental run (see Partial)."""
     config = options.config
-    inputs = Inputs(paths, warn, config.excluded if config.exclude else None)
+    inputs = Inputs(paths, warn, config.excluded if config.exclude else None, sized=partial is None)
     n = len(inputs)
     kind = getattr(handler, "cache_kind", None)
     if kind is not None:
@@ -504,7 +514,7 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
         return len(text), docs, count, sha
 
     failure = None
-    prepare = jobs > 1 and n >= PARALLEL_MIN_FILES
+    prepare = jobs > 1 and len(scanned) >= PARALLEL_MIN_FILES
     settings_nodes = 0
     shas: dict[int, str] = {}
     for k, r in parallel.ordered_map(scan, len(scanned), jobs):

@@ -39,10 +39,14 @@ import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from meshrender.errors import MeshrenderError
+from meshrender.limits import MAX_TOTAL_BYTES
 from meshrender.run import digests
-from meshrender.run.driver import Inputs, NeedsFullRun, Partial, Run
+
+if TYPE_CHECKING:  # (the driver is imported when a check runs: a Check begins before that)
+    from meshrender.run.driver import Inputs, Run
 
 FORMAT = 1
 # A digests block larger than this is not written (the marker is read whole).
@@ -198,40 +202,49 @@ class Outcome:
     unchanged_documents: int
     evaluated: int
     total: int
-    committed: dict[str, Path]  # drift.existing_files of the output folder
+    committed: dict[str, str]  # drift.existing_files of the output folder
 
 
 class Planner:
     """Decides, for one output folder and its record, what an incremental run reads."""
 
-    def __init__(self, out_dir: Path, record: Record, shown: str) -> None:
+    def __init__(self, out_dir: Path, block: str, shown: str, committed: Any) -> None:
         self.out_dir = out_dir
         self.shown = shown
-        self.record = record
-        self.by_input = {f.input: f for f in record.files}
+        self.block = block  # the marker's digests block, parsed while the inputs are hashed
+        self.record = Record("", {}, [])
+        self.hashing = committed  # parallel.Background of committed_digests
         self.shas: dict[int, str] = {}
         self.old: dict[int, FileRecord] = {}
         self.changed: set[int] = set()
         self.clean: list[int] = []
         self.unchanged: set[str] = set()
         self.unchanged_documents = 0
-        self.committed: dict[str, Path] = {}  # the output folder's files, walked once
+        self.committed: dict[str, str] = {}  # the output folder's files, walked once
 
     def scan(self, inputs: Inputs) -> Collection[int]:
         """Hash every input; settings are read from the files that define some (as
         recorded) and from every file that changed or is new."""
-        from meshrender.errors import MeshrenderError
+        from meshrender.run import parallel
+        from meshrender.run.driver import NeedsFullRun, workers_for
 
         found = inputs.found
-        for i in range(len(found)):
+        # The inputs are hashed in another process while this one parses the record.
+        with parallel.Background(lambda: hash_inputs(inputs), inline=workers_for(len(found)) < 2) as hashing:
+            record = parse(self.block)
+            if record is None:
+                raise NeedsFullRun("the marker records no digests this meshrender can use")
             try:
-                self.shas[i] = digests.digest(inputs.raw(i))
-            except MeshrenderError as e:
+                shas = hashing.result()
+            except MeshrenderError as e:  # (too much in all, too: the full run says where)
                 raise NeedsFullRun(e) from None
+        self.record = record
+        self.shas = dict(enumerate(shas))
+        by_input = {f.input: f for f in record.files}
         scan = []
         named = _From(self.out_dir)
         for i, (display, _, path) in enumerate(found):
-            old = self.by_input.get(named(display if path is not None else None))
+            old = by_input.get(named(display if path is not None else None))
             if old is not None:
                 self.old[i] = old
             if old is None or old.sha != self.shas[i]:
@@ -243,7 +256,7 @@ class Planner:
 
     def select(self, run: Run) -> Collection[int]:
         """The files to evaluate, once the scopes are known."""
-        from meshrender.diff.drift import existing_files
+        from meshrender.run.driver import NeedsFullRun
 
         now, then = run.scopes.digests, self.record.scopes
         dirty_scopes = {s for s in set(now) | set(then) if now.get(s) != then.get(s)}
@@ -253,9 +266,7 @@ class Planner:
         candidates = [i for i in range(len(found)) if i not in self.changed and i in self.old
                       and not dirty_scopes.intersection(self.old[i].deps)
                       and self.old[i].output in (None, found[i][1])]  # (other paths given: other names)
-        committed = self.committed = existing_files(self.out_dir, self.shown)
-        outputs = {self.old[i].output for i in candidates if self.old[i].output}
-        hashed = _hash_files({rel: committed[rel] for rel in outputs if rel in committed}, self.shown)
+        self.committed, hashed = self.hashing.result()
         for i in candidates:
             old = self.old[i]
             if old.output is not None and hashed.get(old.output) != old.out_digest:
@@ -275,40 +286,91 @@ class Planner:
                 yield i, key
 
 
-def _hash_files(files: dict[str, Path], shown: str) -> dict[str, str]:
-    """The digest of each committed output file's bytes (read as untrusted content);
-    a file that cannot be read has none (it is then re-rendered and compared in full)."""
-    from meshrender.diff.drift import read_committed
-    from meshrender.errors import MeshrenderError
+def committed_digests(out_dir: Path, shown: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The output folder's files (drift.existing_files) and the digest of each one's
+    bytes, read as untrusted content; a file that cannot be read has none (it is then
+    re-rendered and compared in full). Every file, not only those the record names: this
+    runs in a worker process from the start of a check, before the record is parsed."""
+    from meshrender.inputs.committed import existing_files, read_committed
 
-    out = {}
+    files = existing_files(out_dir, shown)
+    hashed = {}
     for rel, path in files.items():
         try:
-            out[rel] = digests.digest(read_committed(path, f"{shown}/{rel}"))
+            hashed[rel] = digests.digest(read_committed(path, f"{shown}/{rel}"))
         except MeshrenderError:
             continue
+    return files, hashed
+
+
+def hash_inputs(inputs: Inputs) -> list[str]:
+    """The digest of every input (run/digests.py), in order. Each file is read once and
+    dropped, within MAX_TOTAL_BYTES in all (Inputs did not check the total beforehand:
+    a stat of every file costs as much as a tenth of a check); InputError beyond it, or
+    for a file that cannot be read."""
+    out = []
+    left = MAX_TOTAL_BYTES
+    for i in range(len(inputs.found)):
+        raw = inputs.raw(i, left)
+        left -= len(raw)
+        out.append(digests.digest(raw))
     return out
+
+
+class Check:
+    """An incremental check of one output folder (`render-check`, `diff`), begun as soon
+    as the folder is known: from then on another process hashes the committed output,
+    while this one goes on with the command's own checks and reads the inputs. A Check
+    that is never run ends its worker when closed (it is a context manager)."""
+
+    def __init__(self, out_dir: Path, recipe: Any, shown: str | None = None) -> None:
+        from meshrender.run import parallel
+        from meshrender.run.driver import workers_for
+
+        self.out_dir = out_dir
+        self.recipe = recipe
+        self.shown = shown or str(out_dir)
+        self.committed: Any = None
+        if mode() != "off" and recipe.digests:
+            self.committed = parallel.Background(lambda: committed_digests(out_dir, self.shown),
+                                                 inline=workers_for(recipe.digests.count("\n")) < 2)
+
+    def run(self, options: Any, *, progress: Any = None, warn: Any = None) -> Outcome | None:
+        """The incremental render of the recipe against the folder, or None when a full
+        run is needed (no usable record, or what only a full run reports exactly)."""
+        from meshrender.run.driver import NeedsFullRun, Partial
+        from meshrender.run.render import Renderer, render
+
+        if self.committed is None:
+            return None
+        planner = Planner(self.out_dir, self.recipe.digests, self.shown, self.committed)
+        try:
+            rendered = render(list(self.recipe.paths), options, Renderer(keep_texts=True), progress=progress,
+                              warn=warn, partial=Partial(planner.scan, planner.select, planner.known))
+        except NeedsFullRun:
+            return None
+        finally:
+            self.close()
+        # Two inputs writing one output file, one of them not re-rendered: the full run says which.
+        fresh = {f.rel for f, texts in rendered.outputs if texts}
+        if fresh & planner.unchanged:
+            return None
+        return Outcome(rendered, planner.unchanged, planner.unchanged_documents, len(rendered.outputs),
+                       len(planner.shas), planner.committed)
+
+    def close(self) -> None:
+        if self.committed is not None:
+            self.committed.close()
+
+    def __enter__(self) -> Check:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def run(out_dir: Path, recipe: Any, options: Any, *, progress: Any = None, shown: str | None = None,
         warn: Any = None) -> Outcome | None:
-    """The incremental render of `recipe` against `out_dir`, or None when a full run is
-    needed (no usable record, or what only a full run reports exactly)."""
-    from meshrender.run.render import Renderer, render
-
-    record = parse(recipe.digests)
-    if record is None:
-        return None
-    planner = Planner(out_dir, record, shown or str(out_dir))
-    renderer = Renderer(keep_texts=True)
-    try:
-        rendered = render(list(recipe.paths), options, renderer, progress=progress, warn=warn,
-                          partial=Partial(planner.scan, planner.select, planner.known))
-    except NeedsFullRun:
-        return None
-    # Two inputs writing one output file, one of them not re-rendered: the full run says which.
-    fresh = {f.rel for f, texts in rendered.outputs if texts}
-    if fresh & planner.unchanged:
-        return None
-    return Outcome(rendered, planner.unchanged, planner.unchanged_documents, len(rendered.outputs),
-                   len(planner.shas), planner.committed)
+    """Check(out_dir, recipe, shown).run(options, ...) at once."""
+    with Check(out_dir, recipe, shown) as check:
+        return check.run(options, progress=progress, warn=warn)

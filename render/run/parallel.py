@@ -18,6 +18,7 @@ available, or for one worker, the inputs are run in this process, the same way.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import pickle
@@ -212,6 +213,38 @@ class _Reader:
         return f"exited with status {os.waitstatus_to_exitcode(self.status or 0)}"
 
 
+def _fork(body: Callable[[], None], close: list[int]) -> int:
+    """Fork a worker that closes `close` (the caller's ends of its pipes), runs `body`
+    and exits; the worker's pid. The worker never returns into the caller, whatever
+    happens in it (os._exit after the at_worker_exit hooks)."""
+    # Signals wait until the worker is inside its try: one that arrived between fork()
+    # and the try (the parent ending its workers right away) would raise in the worker's
+    # copy of the caller, which would then run on as a second caller.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
+    if pid == 0:
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            for fd in close:
+                os.close(fd)
+            body()
+        except BaseException:
+            code = 1
+        finally:
+            for hook in _AT_WORKER_EXIT:
+                with contextlib.suppress(BaseException):
+                    hook()
+            os._exit(code)
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    return pid
+
+
 def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[tuple[int, Any]]:
     """Yield (i, fn(i)) for i in range(count), in order, computed by up to `workers`
     forked processes, until the first input (in order) whose fn raised: that one is
@@ -243,33 +276,8 @@ def ordered_map(fn: Callable[[int], Any], count: int, workers: int) -> Iterator[
     try:
         for _ in range(workers):
             r, wfd = os.pipe()
-            # Signals wait until the worker is inside its try: one that arrived between
-            # fork() and the try (the parent ending its workers right away) would raise in
-            # the worker's copy of the caller, which would then run on as a second caller.
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
-            try:
-                pid = os.fork()
-            except BaseException:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
-                raise
-            if pid == 0:  # the worker: never returns into the caller
-                code = 0
-                try:
-                    signal.signal(signal.SIGINT, signal.SIG_IGN)
-                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
-                    os.close(r)
-                    os.close(ticket_w)
-                    for other in readers:
-                        os.close(other.fd)
-                    _worker(fn, count, run, ticket_r, wfd)
-                except BaseException:
-                    code = 1
-                finally:
-                    for hook in _AT_WORKER_EXIT:
-                        with contextlib.suppress(BaseException):
-                            hook()
-                    os._exit(code)
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            pid = _fork(functools.partial(_worker, fn, count, run, ticket_r, wfd),
+                        close=[r, ticket_w, *(other.fd for other in readers)])
             os.close(wfd)
             readers.append(_Reader(pid, r))
         os.close(ticket_r)
@@ -338,3 +346,82 @@ def _collect(readers: list[_Reader], count: int, feeder: _Tickets) -> Iterator[t
                     rd.reap()
     finally:
         sel.close()
+
+
+class Background:
+    """`fn()` computed in a forked process while the caller goes on; `result()` waits for
+    it (and raises what it raised). Where fork is not available, or with one core (or
+    MESHRENDER_JOBS=1: `inline`), `fn` runs in this process at `result()`, the same way.
+    `close()` ends a worker whose result is no longer wanted; a Background is also a
+    context manager that does so.
+
+    For work that is independent of what the caller does meanwhile (an incremental check
+    hashes the committed output while it reads the inputs): the worker sees the process
+    as it was at the fork, and its result is pickled back whole, so it should be small."""
+
+    def __init__(self, fn: Callable[[], Any], inline: bool = False):
+        self._fn: Callable[[], Any] | None = fn
+        self._reader: _Reader | None = None
+        self._outcome: Any = None
+        if inline or not can_fork() or cpu_count() < 2:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        r, wfd = os.pipe()
+        try:
+            pid = _fork(functools.partial(_reply, wfd, fn), close=[r])
+        except BaseException:
+            os.close(r)
+            raise
+        finally:
+            os.close(wfd)
+        self._reader = _Reader(pid, r)
+        self._fn = None
+
+    def result(self) -> Any:
+        if self._fn is not None:  # (inline: what fn raises, raised here as it is)
+            fn, self._fn = self._fn, None
+            self._outcome = fn()
+        elif self._reader is not None:
+            rd, self._reader = self._reader, None
+            messages: list[Any] = []
+            try:
+                while rd.open:
+                    messages += rd.read()
+            except BaseException:
+                rd.close()
+                rd.reap(kill=True)
+                raise
+            rd.reap()
+            if not messages:
+                raise WorkerDied(f"a meshrender worker process (pid {rd.pid}) {rd.describe()} "
+                                 "before finishing its work")
+            self._outcome = messages[0]
+        if isinstance(self._outcome, Failure):
+            error = self._outcome.error
+            raise error.rebuild() if isinstance(error, _Unpicklable) else error
+        return self._outcome
+
+    def close(self) -> None:
+        self._fn = None
+        if self._reader is not None:
+            rd, self._reader = self._reader, None
+            rd.close()
+            rd.reap(kill=True)
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _reply(fd: int, fn: Callable[[], Any]) -> None:
+    """Send fn()'s value, or the Failure of what it raised, to `fd` (a Background worker)."""
+    try:
+        result = fn()
+    except Exception as e:
+        if isinstance(e, MeshrenderError):
+            e = e.with_traceback(None)
+        result = Failure(0, _portable(e))
+    _send(fd, result)
