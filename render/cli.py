@@ -93,7 +93,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from meshrender.inputs.sources import remembering_walks
+        from meshrender.inputs.walk import remembering_walks
 
         if sys.stdout is None:
             sys.stdout = _Closed()  # type: ignore[assignment]

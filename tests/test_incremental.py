@@ -66,9 +66,14 @@ FILES = {
 INPUTS = ("apps", "mesh", "cluster")
 
 
-@pytest.fixture
-def gitops(tmp_path, monkeypatch, cli):
-    """A repository rendered into deploy/ (cwd: its root), with a cache of its own."""
+@pytest.fixture(params=["here", "workers"])
+def gitops(request, tmp_path, monkeypatch, cli):
+    """A repository rendered into deploy/ (cwd: its root), with a cache of its own; each
+    test runs twice: with the inputs and the committed output hashed in this process (a
+    repository this small), and in worker processes (as a large one)."""
+    if request.param == "workers":
+        monkeypatch.setattr(incremental, "WORKER_MIN_FILES", 0)
+        monkeypatch.delenv("MESHRENDER_JOBS", raising=False)
     root = tmp_path / "repo"
     for rel, text in FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -399,3 +404,53 @@ def _writer(root: Path, n: int) -> None:
         if r % 7 == 0:
             cache.flush()
     cache.close()
+
+
+def test_large_folders_are_hashed_in_worker_processes(gitops, cli, monkeypatch):
+    """A folder of thousands of files has its committed output and its inputs hashed by
+    worker processes while render-check reads the rest (WORKER_MIN_FILES, lowered here)."""
+    from meshrender.run import parallel
+
+    monkeypatch.setattr(incremental, "WORKER_MIN_FILES", 0)
+    monkeypatch.delenv("MESHRENDER_JOBS", raising=False)
+    started = []
+    real = parallel.Background
+
+    class Recording(real):
+        def __init__(self, fn, inline=False):
+            started.append(inline)
+            super().__init__(fn, inline)
+
+    monkeypatch.setattr(parallel, "Background", Recording)
+    write("apps/shop/web.yaml", deployment("web", "shop", image="nginx:1.27"))
+    code, out = check(cli)
+    assert code == 1 and "changed  deploy/shop/web.yaml" in out
+    assert started[:2] == [False, False]  # the committed output, then the inputs
+    monkeypatch.setenv("MESHRENDER_JOBS", "1")
+    started.clear()
+    assert check(cli)[0] == 1 and started[:2] == [True, True]
+
+
+@pytest.mark.parametrize("what", ["symlink", "fifo"])
+def test_a_hostile_output_folder_is_the_full_checks_error(gitops, cli, what, monkeypatch):
+    monkeypatch.setenv("MESHRENDER_CACHE", "on")  # (not verify: the incremental answer alone)
+    target = Path("deploy/shop/web.yaml")
+    target.unlink()
+    if what == "symlink":
+        target.symlink_to("/etc/passwd")
+    else:
+        os.mkfifo(target)
+    code, out = check(cli)
+    assert code == 2
+    assert "deploy/shop/web.yaml" in out and ("is a symlink" in out or "not a regular file" in out)
+
+
+def test_inputs_over_the_total_limit_are_refused_as_in_a_full_run(gitops, cli, monkeypatch):
+    from meshrender.inputs import sources
+
+    monkeypatch.setenv("MESHRENDER_CACHE", "on")  # (not verify: the incremental answer alone)
+    total = sum(p.stat().st_size for p in Path("apps").rglob("*.yaml"))
+    monkeypatch.setattr(incremental, "MAX_TOTAL_BYTES", total // 2)  # (read while hashing)
+    monkeypatch.setattr(sources, "MAX_TOTAL_BYTES", total // 2)  # (the full run's check)
+    code, out = check(cli)
+    assert code == 2 and "the inputs together are larger than" in out

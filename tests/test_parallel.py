@@ -174,3 +174,68 @@ def test_small_runs_stay_in_one_process_and_jobs_can_be_set(monkeypatch):
     monkeypatch.setenv("MESHRENDER_JOBS", "many")
     with pytest.raises(UsageError, match="MESHRENDER_JOBS"):
         pipeline.workers_for(50)
+
+
+# -- Background: one function in a worker while the caller goes on ---------------------------
+
+
+def _needs_fork() -> None:
+    if not parallel.can_fork() or parallel.cpu_count() < 2:
+        pytest.skip("a Background worker needs fork and two cores")
+
+
+def test_background_computes_in_another_process_while_the_caller_goes_on(tmp_path):
+    _needs_fork()
+    gate = tmp_path / "gate"
+
+    def wait_for_caller() -> tuple[int, str]:
+        while not gate.exists():  # the caller writes it after starting the worker
+            pass
+        return os.getpid(), gate.read_text()
+
+    with parallel.Background(wait_for_caller) as job:
+        gate.write_text("written meanwhile")  # (a worker run at result() would never see it)
+        pid, text = job.result()
+    assert pid != os.getpid() and text == "written meanwhile"
+
+
+def test_background_raises_what_the_function_raised():
+    _needs_fork()
+
+    def bad_input() -> None:
+        raise InputError("bad input", Location("f.yaml", 3), field="spec")
+
+    with pytest.raises(InputError) as err:
+        parallel.Background(bad_input).result()
+    assert str(err.value) == "f.yaml:3:1: error: spec: bad input"  # as raised, with its location
+
+    def bug() -> None:
+        raise KeyError("missing")
+
+    with pytest.raises(Exception) as err:
+        parallel.Background(bug).result()
+    assert type(err.value).__name__ == "KeyError" and "Traceback" in str(err.value.__cause__)
+
+
+def test_background_inline_runs_at_result_in_this_process():
+    calls = []
+    job = parallel.Background(lambda: calls.append(os.getpid()) or "done", inline=True)
+    assert calls == []  # nothing until asked
+    assert job.result() == "done" and calls == [os.getpid()]
+
+
+def test_a_background_worker_that_dies_is_reported():
+    _needs_fork()
+    with pytest.raises(parallel.WorkerDied, match="exited with status 5"):
+        parallel.Background(lambda: os._exit(5)).result()
+
+
+def test_closing_a_background_ends_its_worker():
+    _needs_fork()
+    import time
+
+    job = parallel.Background(lambda: time.sleep(60))
+    pid = job._reader.pid
+    job.close()
+    with pytest.raises(ChildProcessError):  # ended and reaped: no zombie left behind
+        os.waitpid(pid, os.WNOHANG)

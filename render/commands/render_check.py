@@ -77,8 +77,8 @@ def find_outputs(root: Path) -> list[Path]:
 
     Walked with an explicit stack and without following symlinks: a deep or looping tree
     in the repository neither recurses nor repeats."""
-    from meshrender.inputs.sources import SKIP_DIRS
-    from meshrender.run.output import MARKER
+    from meshrender.inputs.committed import MARKER
+    from meshrender.inputs.files import SKIP_DIRS
 
     found = []
     stack = [str(root)]
@@ -110,11 +110,12 @@ def _show(path: Path) -> str:
     return rel if not rel.startswith("..") else str(path)
 
 
-def _check_one(out_dir: Path, recipe: Any, bar: Any) -> bool:
-    """Render `recipe` and compare it with `out_dir`; print a report when stale."""
+def _check_one(out_dir: Path, recipe: Any, bar: Any, committed: Any = None) -> bool:
+    """Render `recipe` and compare it with `out_dir`; print a report when stale.
+    `committed`: the folder's files being hashed already (incremental.hash_committed)."""
     from meshrender.run import incremental
 
-    with incremental.Check(out_dir, recipe, str(out_dir)) as check:  # (hashes the folder from here on)
+    with incremental.Check(out_dir, recipe, str(out_dir), committed) as check:  # (hashes the folder from here on)
         from meshrender import config
         from meshrender.run import output
 
@@ -169,37 +170,51 @@ def _staleness(out_dir: Path, recipe: Any, options: Any, bar: Any, check: Any) -
 def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None, **kw: Any) -> None:
     """Fail (exit 1) when rendered output is stale, and print the command that refreshes it."""
     from meshrender.errors import Location, UsageError
-    from meshrender.progress import Progress
-    from meshrender.run import recipe as recipe_mod
+    from meshrender.run import incremental
 
     explicit = [p.opts[0] for p in ctx.command.params
                 if p.name in kw and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
     targets: list[tuple[Path, Any]] = []
-    if paths:
-        if not against:
-            raise UsageError("PATH... needs --against DIR (the rendered folder to check)")
-        targets.append((Path(against), recipe_mod.Recipe(tuple(paths), make_options(list(paths), **kw),
-                                                         recipe_mod.recorded_digests(Path(against)))))
-    else:
-        if explicit:
-            raise UsageError(f"{explicit[0]} applies to PATH... --against DIR; "
-                             "without PATH the render recorded in the folder is re-run as it was")
-        dirs = [Path(against)] if against else find_outputs(Path("."))
-        if not dirs:
-            raise UsageError("found no folder written by `meshrender render -o` (none has a .meshrender-output "
-                             "marker); render one first, or pass PATH... --against DIR", Location.whole("."))
-        for d in dirs:
-            r = recipe_mod.read(d) if d.is_dir() else None
-            if r is None:
-                raise UsageError(f"{_show(d)} does not record the render it came from (it was written by an "
-                                 "older meshrender, or is not a render -o folder); re-render it once, or pass "
-                                 f"PATH... --against {_show(d)}")
-            if r.from_stdin:
-                raise UsageError(f"{_show(d)} was rendered from standard input, which cannot be re-read; "
-                                 f"pass PATH... --against {_show(d)}")
-            targets.append((d, r))
-    fresh = True
-    with Progress() as bar:
-        for out_dir, r in targets:
-            fresh = _check_one(out_dir, r, bar) and fresh
+    early: dict[Path, Any] = {}  # output folder -> its committed files being hashed
+    try:
+        if paths:
+            from meshrender.run import recipe as recipe_mod
+
+            if not against:
+                raise UsageError("PATH... needs --against DIR (the rendered folder to check)")
+            targets.append((Path(against), recipe_mod.Recipe(tuple(paths), make_options(list(paths), **kw),
+                                                             recipe_mod.recorded_digests(Path(against)))))
+        else:
+            if explicit:
+                raise UsageError(f"{explicit[0]} applies to PATH... --against DIR; "
+                                 "without PATH the render recorded in the folder is re-run as it was")
+            dirs = [Path(against)] if against else find_outputs(Path("."))
+            if not dirs:
+                raise UsageError("found no folder written by `meshrender render -o` (none has a .meshrender-output "
+                                 "marker); render one first, or pass PATH... --against DIR", Location.whole("."))
+            # The first folder's committed files are hashed from here on, while the recipe
+            # and the modules a render needs are read (run/incremental.py, hash_committed).
+            early[dirs[0]] = incremental.hash_committed(dirs[0], str(dirs[0]))
+            from meshrender.run import recipe as recipe_mod
+
+            for d in dirs:
+                r = recipe_mod.read(d) if d.is_dir() else None
+                if r is None:
+                    raise UsageError(f"{_show(d)} does not record the render it came from (it was written by an "
+                                     "older meshrender, or is not a render -o folder); re-render it once, or pass "
+                                     f"PATH... --against {_show(d)}")
+                if r.from_stdin:
+                    raise UsageError(f"{_show(d)} was rendered from standard input, which cannot be re-read; "
+                                     f"pass PATH... --against {_show(d)}")
+                targets.append((d, r))
+        from meshrender.progress import Progress
+
+        fresh = True
+        with Progress() as bar:
+            for out_dir, r in targets:
+                fresh = _check_one(out_dir, r, bar, early.pop(out_dir, None)) and fresh
+    finally:
+        for hashing in early.values():
+            if hashing is not None:
+                hashing.close()
     sys.exit(0 if fresh else 1)

@@ -14,8 +14,10 @@ import os
 from pathlib import Path
 
 from meshrender.errors import InputError, Location
-from meshrender.inputs.sources import NOT_REGULAR, read_regular
-from meshrender.run.output import MARKER
+from meshrender.inputs.files import NOT_REGULAR, read_regular
+
+# The file `render -o` leaves in its folder: the recipe, and the digests of run/incremental.py.
+MARKER = ".meshrender-output"
 
 
 def existing_files(root: Path | str, shown: str | None = None) -> dict[str, str]:

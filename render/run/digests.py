@@ -133,7 +133,7 @@ def run_parts(options: Any, kustomizations: Iterable[str]) -> list[bytes | str]:
     which other inputs are patches."""
     from dataclasses import fields
 
-    from meshrender.inputs.sources import read_regular
+    from meshrender.inputs.files import read_regular
 
     chosen = [(f.name, getattr(options, f.name)) for f in fields(options) if f.name not in ("given", "config")]
     parts: list[bytes | str] = [code_digest(), repr(chosen), *kustomizations]

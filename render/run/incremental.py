@@ -226,11 +226,11 @@ class Planner:
         """Hash every input; settings are read from the files that define some (as
         recorded) and from every file that changed or is new."""
         from meshrender.run import parallel
-        from meshrender.run.driver import NeedsFullRun, workers_for
+        from meshrender.run.driver import NeedsFullRun
 
         found = inputs.found
         # The inputs are hashed in another process while this one parses the record.
-        with parallel.Background(lambda: hash_inputs(inputs), inline=workers_for(len(found)) < 2) as hashing:
+        with parallel.Background(lambda: hash_inputs(inputs), inline=_inline(len(found))) as hashing:
             record = parse(self.block)
             if record is None:
                 raise NeedsFullRun("the marker records no digests this meshrender can use")
@@ -317,23 +317,55 @@ def hash_inputs(inputs: Inputs) -> list[str]:
     return out
 
 
+# Hashing in a worker process pays off from about this many files (starting one costs a
+# few milliseconds); below that, this process hashes them itself. A marker's digests
+# line is about MARKER_LINE_BYTES long: a marker's size tells how many files its folder has.
+WORKER_MIN_FILES = 1000
+MARKER_LINE_BYTES = 256
+
+
+def _inline(files: int) -> bool:
+    """Whether `files` files are hashed in this process rather than in a worker
+    (parallel.Background): few files, or MESHRENDER_JOBS=1 (one core, or no fork: the
+    Background decides)."""
+    return files < WORKER_MIN_FILES or os.environ.get("MESHRENDER_JOBS", "").strip() == "1"
+
+
+def hash_committed(out_dir: Path, shown: str) -> Any:
+    """committed_digests(out_dir, shown), begun now in a worker process (see _inline);
+    None when incremental work is off or the folder has no marker. The caller begins it
+    as soon as it knows the folder, before it imports what a render needs: the worker
+    then has the folder hashed by the time the inputs are."""
+    from meshrender.inputs.committed import MARKER
+    from meshrender.run import parallel
+
+    if mode() == "off":
+        return None
+    try:
+        size = os.stat(os.path.join(out_dir, MARKER)).st_size
+    except OSError:
+        return None
+    return parallel.Background(lambda: committed_digests(out_dir, shown), inline=_inline(size // MARKER_LINE_BYTES))
+
+
 class Check:
     """An incremental check of one output folder (`render-check`, `diff`), begun as soon
     as the folder is known: from then on another process hashes the committed output,
     while this one goes on with the command's own checks and reads the inputs. A Check
     that is never run ends its worker when closed (it is a context manager)."""
 
-    def __init__(self, out_dir: Path, recipe: Any, shown: str | None = None) -> None:
-        from meshrender.run import parallel
-        from meshrender.run.driver import workers_for
-
+    def __init__(self, out_dir: Path, recipe: Any, shown: str | None = None, committed: Any = None) -> None:
+        """`committed`: hash_committed(out_dir, shown), when the caller began it before it
+        read the recipe (taken over: closed with the Check)."""
         self.out_dir = out_dir
         self.recipe = recipe
         self.shown = shown or str(out_dir)
-        self.committed: Any = None
-        if mode() != "off" and recipe.digests:
-            self.committed = parallel.Background(lambda: committed_digests(out_dir, self.shown),
-                                                 inline=workers_for(recipe.digests.count("\n")) < 2)
+        self.committed: Any = committed
+        if mode() == "off" or not recipe.digests:
+            self.close()
+            self.committed = None
+        elif committed is None:
+            self.committed = hash_committed(out_dir, self.shown)
 
     def run(self, options: Any, *, progress: Any = None, warn: Any = None) -> Outcome | None:
         """The incremental render of the recipe against the folder, or None when a full

@@ -34,9 +34,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from meshrender.errors import Location, MeshrenderError, UsageError
+from meshrender.inputs.committed import MARKER
 from meshrender.yamlio import dump_stream
 
-MARKER = ".meshrender-output"
 MARKER_TEXT = "This folder is written by `meshrender render -o`; it is replaced whole on every run.\n"
 
 
@@ -95,7 +95,7 @@ def symlink_into(target: Path, folder: Path) -> str | None:
     """A symlink under input `folder` (as the input walk follows them) that leads to
     `target` or inside it, even one that does not resolve yet (the output folder of a
     first run); None if there is none."""
-    from meshrender.inputs.sources import walk
+    from meshrender.inputs.walk import walk
 
     found = walk(folder, lambda _: None)
     inside = str(target).rstrip("/") + "/"  # (compared as text: thousands of folders)

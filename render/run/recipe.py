@@ -129,7 +129,7 @@ def repository_of(out_dir: Path) -> Path:
     """The repository a marker in `out_dir` belongs to, which its paths may not leave: the
     Git work tree holding it; outside Git, the current folder when `out_dir` is inside it
     (render-check is run from the repository's root), else the folder holding `out_dir`."""
-    from meshrender.inputs.sources import git_root
+    from meshrender.inputs.walk import git_root
 
     root = git_root(out_dir)
     if root is not None:
@@ -169,7 +169,7 @@ def _text(value: Any, marker: _Marker, *path: str | int) -> str:
 def _contained(value: Any, marker: _Marker, out_dir: Path, boundary: Path, *path: str | int) -> str:
     """A recorded path, as a path the current process can open, once shown to stay inside
     the repository: relative, not out of it through `..` or a symlink, not into .git."""
-    from meshrender.inputs.sources import escapes
+    from meshrender.inputs.walk import escapes
 
     if not isinstance(value, str) or not value:
         raise marker.error("must be a path (a string)", *path)
@@ -195,7 +195,7 @@ def read(out_dir: Path) -> Recipe | None:
     The marker is untrusted (see the module docstring): InputError, at its file, line and
     field, for a marker that is not a regular file, is too large, names a path outside its
     repository or an option meshrender does not record."""
-    from meshrender.inputs.sources import read_regular
+    from meshrender.inputs.files import read_regular
 
     display = str(out_dir / MARKER)
     raw = read_regular(out_dir / MARKER, display, follow=False, limit=MAX_MARKER_BYTES)
