@@ -13,9 +13,10 @@ date, 1 stale, 2 bad input or usage.
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,34 +73,36 @@ def staleness(expected: dict[str, str], root: Path, unchanged: Collection[str] =
     return result
 
 
-def find_outputs(root: Path) -> list[Path]:
-    """Folders under `root` that `render -o` wrote, outermost only, in sorted order.
+def find_outputs(root: Path, found: Callable[[Path], None] | None = None) -> list[Path]:
+    """Folders under `root` that `render -o` wrote, outermost only, in sorted order;
+    `found` is called with each as soon as the walk meets it (shallowest first: the
+    caller can begin work on it while the walk goes on).
 
-    Walked with an explicit stack and without following symlinks: a deep or looping tree
-    in the repository neither recurses nor repeats."""
+    Walked breadth first, with a queue instead of recursion and without following
+    symlinks: a deep or looping tree in the repository neither recurses nor repeats."""
     from meshrender.inputs.committed import MARKER
     from meshrender.inputs.files import SKIP_DIRS
 
-    found = []
-    stack = [str(root)]
-    while stack:
-        here = stack.pop()
+    out = []
+    queue = collections.deque([str(root)])
+    while queue:
+        here = queue.popleft()
         try:
-            entries = sorted(os.scandir(here), key=lambda e: e.name)
+            entries = list(os.scandir(here))
         except OSError:
             continue
         if any(e.name == MARKER for e in entries):
-            found.append(Path(here))
+            out.append(Path(here))
+            if found is not None:
+                found(out[-1])
             continue
-        below = []
         for e in entries:
             try:
                 if e.is_dir(follow_symlinks=False) and e.name not in SKIP_DIRS and not e.name.startswith("."):
-                    below.append(e.path)
+                    queue.append(e.path)
             except OSError:
                 continue
-        stack.extend(reversed(below))
-    return found
+    return sorted(out, key=lambda p: p.parts)
 
 
 def _show(path: Path) -> str:
@@ -188,13 +191,19 @@ def render_check(ctx: click.Context, paths: tuple[str, ...], against: str | None
             if explicit:
                 raise UsageError(f"{explicit[0]} applies to PATH... --against DIR; "
                                  "without PATH the render recorded in the folder is re-run as it was")
-            dirs = [Path(against)] if against else find_outputs(Path("."))
+            def begin(d: Path) -> None:
+                """The first folder found has its committed files hashed from here on, while
+                the walk goes on and the recipe and the modules a render needs are read
+                (run/incremental.py, hash_committed)."""
+                if not early:
+                    early[d] = incremental.hash_committed(d, str(d))
+
+            dirs = [Path(against)] if against else find_outputs(Path("."), begin)
             if not dirs:
                 raise UsageError("found no folder written by `meshrender render -o` (none has a .meshrender-output "
                                  "marker); render one first, or pass PATH... --against DIR", Location.whole("."))
-            # The first folder's committed files are hashed from here on, while the recipe
-            # and the modules a render needs are read (run/incremental.py, hash_committed).
-            early[dirs[0]] = incremental.hash_committed(dirs[0], str(dirs[0]))
+            if against:
+                begin(dirs[0])
             from meshrender.run import recipe as recipe_mod
 
             for d in dirs:
