@@ -367,11 +367,15 @@ class Background:
             return
         sys.stdout.flush()
         sys.stderr.flush()
+        # What the worker inherits is not scanned by either collector while it runs: a
+        # collection would write to every page the two processes share, copying them.
+        gc.freeze()
         r, wfd = os.pipe()
         try:
             pid = _fork(functools.partial(_reply, wfd, fn), close=[r])
         except BaseException:
             os.close(r)
+            gc.unfreeze()
             raise
         finally:
             os.close(wfd)
@@ -391,8 +395,10 @@ class Background:
             except BaseException:
                 rd.close()
                 rd.reap(kill=True)
+                gc.unfreeze()
                 raise
             rd.reap()
+            gc.unfreeze()
             if not messages:
                 raise WorkerDied(f"a meshrender worker process (pid {rd.pid}) {rd.describe()} "
                                  "before finishing its work")
@@ -408,6 +414,7 @@ class Background:
             rd, self._reader = self._reader, None
             rd.close()
             rd.reap(kill=True)
+            gc.unfreeze()
 
     def __enter__(self) -> Background:
         return self
