@@ -611,9 +611,13 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     done = 0
     registry = identity.Registry(scoped=not strict)
     recorded = object()
+    recorded_keys: set[identity.Key] = set()  # (strict: one scope, so a set of them will do)
     if partial is not None:
-        for j, key in partial.known(inputs):
-            registry.add(key, (recorded, j), inputs.found[j][2] if j >= 0 else None)
+        if strict:
+            recorded_keys = {key for _, key in partial.known(inputs)}
+        else:
+            for j, key in partial.known(inputs):
+                registry.add(key, (recorded, j), inputs.found[j][2] if j >= 0 else None)
     flushing = parallel.at_worker_exit(results.flush) if results is not None else contextlib.nullcontext()
     with flushing:
         for k, r in parallel.ordered_map(one, len(chosen), jobs):
@@ -625,6 +629,8 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
                 run.keys[i] = [key for key, _, _ in r.objects]
                 run.evaluated.append(i)
             for key, d, path in r.objects:
+                if key in recorded_keys:
+                    raise NeedsFullRun(f"{key} is defined again")
                 first = registry.add(key, (i, d, path), inputs.found[i][2])
                 if first is None:
                     continue
