@@ -454,3 +454,17 @@ def test_inputs_over_the_total_limit_are_refused_as_in_a_full_run(gitops, cli, m
     monkeypatch.setattr(sources, "MAX_TOTAL_BYTES", total // 2)  # (the full run's check)
     code, out = check(cli)
     assert code == 2 and "the inputs together are larger than" in out
+
+
+def test_a_hashing_worker_that_dies_means_a_full_check(gitops, cli, monkeypatch):
+    from meshrender.run import parallel
+
+    if not parallel.can_fork() or parallel.cpu_count() < 2:
+        pytest.skip("hashing runs in this process here")
+    monkeypatch.setenv("MESHRENDER_CACHE", "on")  # (not verify: the incremental answer alone)
+    monkeypatch.delenv("MESHRENDER_JOBS", raising=False)
+    monkeypatch.setattr(incremental, "WORKER_MIN_FILES", 0)
+    monkeypatch.setattr(incremental, "committed_digests", lambda out_dir, shown: os._exit(9))
+    write("apps/shop/web.yaml", deployment("web", "shop", image="nginx:1.27"))
+    code, out = check(cli)
+    assert code == 1 and "changed  deploy/shop/web.yaml" in out

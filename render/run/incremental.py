@@ -236,7 +236,7 @@ class Planner:
                 raise NeedsFullRun("the marker records no digests this meshrender can use")
             try:
                 shas = hashing.result()
-            except MeshrenderError as e:  # (too much in all, too: the full run says where)
+            except (MeshrenderError, parallel.WorkerDied) as e:  # (too much in all, too: the full run says where)
                 raise NeedsFullRun(e) from None
         self.record = record
         self.shas = dict(enumerate(shas))
@@ -266,7 +266,12 @@ class Planner:
         candidates = [i for i in range(len(found)) if i not in self.changed and i in self.old
                       and not dirty_scopes.intersection(self.old[i].deps)
                       and self.old[i].output in (None, found[i][1])]  # (other paths given: other names)
-        self.committed, hashed = self.hashing.result()
+        from meshrender.run.parallel import WorkerDied
+
+        try:
+            self.committed, hashed = self.hashing.result()
+        except (MeshrenderError, WorkerDied) as e:  # (a hostile folder: the full run says where)
+            raise NeedsFullRun(e) from None
         for i in candidates:
             old = self.old[i]
             if old.output is not None and hashed.get(old.output) != old.out_digest:
