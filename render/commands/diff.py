@@ -23,19 +23,29 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
     """Show what rendering PATH would change in DIR; exit 1 on drift (like kubectl diff)."""
     from pathlib import Path
 
-    from meshrender.diff import drift
-    from meshrender.diff import format as drift_format
     from meshrender.run import incremental
-    from meshrender.run.recipe import Recipe, recorded_digests
-    from meshrender.safetext import line_text
 
-    paths_list = input_paths(paths)
     root = Path(against)
-    drift.check_against(root, paths_list)
-    options = make_options(paths_list, **kw)
-    recipe = Recipe(tuple(paths_list), options, recorded_digests(root) if root.is_dir() else None)
-    with incremental.Check(root, recipe, against) as check:
-        result, report = _report(recipe, root, against, check)
+    # DIR's files are hashed by a worker from here on (run/incremental.py, hash_committed),
+    # while this process loads what a render needs and reads the inputs.
+    committed = incremental.hash_committed(root, against) if root.is_dir() else None
+    try:
+        from meshrender.diff import drift
+        from meshrender.diff import format as drift_format
+        from meshrender.run.recipe import Recipe, recorded_digests
+        from meshrender.safetext import line_text
+
+        paths_list = input_paths(paths)
+        drift.check_against(root, paths_list)
+        options = make_options(paths_list, **kw)
+        recipe = Recipe(tuple(paths_list), options, recorded_digests(root) if root.is_dir() else None)
+        check = incremental.Check(root, recipe, against, committed)
+        committed = None  # (the Check's now)
+        with check:
+            result, report = _report(recipe, root, against, check)
+    finally:
+        if committed is not None:
+            committed.close()
     refresh = recipe.command(root, as_given=True)
     if not quiet:
         for w in result.warnings:
