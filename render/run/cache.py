@@ -193,7 +193,11 @@ class ResultCache:
             pass
         with contextlib.suppress(OSError):
             stamp.touch()
-        prune(db, _max_bytes())
+        limit = _max_bytes()
+        with contextlib.suppress(OSError):
+            if os.stat(self.root / DATABASE).st_size <= limit:
+                return  # (summing the entries reads the whole database: 2 s when it is not in memory)
+        prune(db, limit)
 
 
 def _max_bytes() -> int:
