@@ -199,3 +199,27 @@ def test_reordered_containers_inside_a_list_of_objects(cli, repo):
     r = cli("diff", str(root / "apps"), "--against", str(out), "--kube-version", "1.30", "--native-sidecars", "false")
     assert r.code == 1 and "internal error" not in r.err, r.err
     assert "initContainers (order)" in r.out or "containers (order)" in r.out, r.out
+
+
+def test_many_changed_files_are_compared_in_workers_with_the_same_report(cli, rendered, monkeypatch):
+    """A namespace setting changes every file of its namespace: the files are compared in
+    worker processes, and the report is the one a single process gives, in path order."""
+    src, out = rendered
+    files = sorted(p for p in out.rglob("*.yaml"))
+    for i, p in enumerate(files):  # hand edits of every kind: fields, a broken file, an added document
+        text = p.read_text()
+        if i == 0:
+            p.write_text(text + "  broken: [\n")
+        elif i == 1:
+            p.write_text(text + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n")
+        else:
+            p.write_text(text.replace("istio-proxy", "istio-proxy-2", 1))
+    reports = []
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("MESHRENDER_JOBS", jobs)
+        r = cli("diff", str(src), "--against", str(out), "--format", "json")
+        assert r.code == 1, r.err
+        reports.append(json.loads(r.out))
+    assert reports[0] == reports[1]
+    assert [f["path"] for f in reports[0]["files"]] == sorted(p.relative_to(out).as_posix() for p in files)
+    assert reports[0]["summary"]["changed"] == len(files)

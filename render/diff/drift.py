@@ -92,34 +92,60 @@ def compare(expected: dict[str, str], root: Path, against: str | None = None, un
     shown = against or str(root)
     if actual is None:  # (an incremental check walked the folder already)
         actual = existing_files(root, shown)
+    slots: list[FileDrift | int] = []  # in path order: a result, or the index of a file to compare
+    pending: list[tuple[str, str, str]] = []  # (rel, DIR's text, display) of files whose text differs
     for rel in sorted(set(expected) | set(actual)):
         if rel in unchanged and rel not in expected and rel in actual:
             report.compared_files += 1
             continue
         if rel not in actual:
             docs = _parse(expected[rel], rel)
-            report.files.append(FileDrift(rel, ADDED, [_whole(d, ADDED) for d in docs]))
+            slots.append(FileDrift(rel, ADDED, [_whole(d, ADDED) for d in docs]))
             continue
         display = f"{shown.rstrip('/')}/{rel}"
         raw = read_committed(actual[rel], display)
         if rel not in expected:
-            report.files.append(FileDrift(rel, REMOVED, _removed_docs(raw, display)))
+            slots.append(FileDrift(rel, REMOVED, _removed_docs(raw, display)))
             continue
         report.compared_files += 1
         text = yamlio.decode(raw, display)
         if text == expected[rel]:
             report.compared_documents += len(yamlio.split_documents(text))
             continue
+        slots.append(len(pending))
+        pending.append((rel, text, display))
+
+    def one(k: int) -> tuple[FileDrift | None, int]:
+        rel, text, display = pending[k]
         try:
-            drift = _compare_file(rel, text, expected[rel], display, report)
+            return _compare_file(rel, text, expected[rel], display)
         except InputError as e:
             # A merge conflict or a hand edit broke the file; a render rewrites it.
-            report.files.append(FileDrift(rel, CHANGED, note=f"not valid YAML ({e}); a render rewrites it"))
-            continue
+            return (FileDrift(rel, CHANGED, note=f"not valid YAML ({e}); a render rewrites it"),
+                    len(yamlio.split_documents(expected[rel])))
+
+    compared = _in_workers(one, len(pending))
+    for slot in slots:
+        drift = slot if isinstance(slot, FileDrift) else compared[slot][0]
         if drift is not None:
             report.files.append(drift)
-    report.compared_documents += unchanged_documents
+    report.compared_documents += sum(n for _, n in compared) + unchanged_documents
     return report
+
+
+def _in_workers(fn: Any, count: int) -> list[Any]:
+    """[fn(0), ..., fn(count - 1)], computed by worker processes when there are many (a
+    namespace setting changes every file of the namespace: thousands of files to parse
+    and compare field by field); what fn raises is raised here."""
+    from meshrender.run import parallel
+    from meshrender.run.driver import workers_for
+
+    out = []
+    for _, r in parallel.ordered_map(fn, count, workers_for(count)):
+        if isinstance(r, parallel.Failure):
+            raise r.error
+        out.append(r)
+    return out
 
 
 def _parse(text: str, source: str) -> list[Document]:
@@ -199,12 +225,12 @@ def _parse_chunks(chunks: list[tuple[int, str]], source: str, whole: str) -> lis
     return docs
 
 
-def _compare_file(rel: str, old_text: str, new_text: str, display: str,
-                  report: DriftReport) -> FileDrift | None:
-    """A file whose text differs: which documents and fields. Only documents whose text
-    changed are parsed; in a large rendered file usually most are byte-identical."""
+def _compare_file(rel: str, old_text: str, new_text: str, display: str) -> tuple[FileDrift | None, int]:
+    """A file whose text differs: which documents and fields, and how many documents were
+    compared. Only documents whose text changed are parsed; in a large rendered file
+    usually most are byte-identical."""
     old_chunks, new_chunks = yamlio.split_documents(old_text), yamlio.split_documents(new_text)
-    report.compared_documents += len(new_chunks)
+    compared = len(new_chunks)
     old_docs = _parse_chunks(_unmatched(old_chunks, new_chunks), display, old_text)
     new_docs = _parse_chunks(_unmatched(new_chunks, old_chunks), rel, new_text)
     old, new = _keyed(old_docs), _keyed(new_docs)
@@ -220,12 +246,12 @@ def _compare_file(rel: str, old_text: str, new_text: str, display: str,
             out.documents.append(DocumentDrift(kind, ns, name, "formatting", line=_start(od)))
     out.documents += [_whole(od, REMOVED) for key, od in old.items() if key not in new]
     if out.documents:
-        return out
+        return out, compared
     if [_body(c) for _, c in old_chunks] != [_body(c) for _, c in new_chunks]:
         out.note = "documents are in a different order"
     else:
         out.note = "only document separators or blank lines differ"
-    return out
+    return out, compared
 
 
 # -- fields -----------------------------------------------------------------------------

@@ -566,11 +566,12 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     expect(total_bytes)  # load the fast YAML reader once, before the workers fork
 
     # 2. Every file, evaluated where it is read.
-    jobs = workers or workers_for(n, total_bytes)
+    chosen = only if only is not None else range(n)
+    # (an incremental run read only some files so far: how many it evaluates decides)
+    jobs = workers or (workers_for(n, total_bytes) if only is None else workers_for(len(chosen)))
     resolver = context.resolver
     sidecar_index = {id(s): k for k, s in enumerate(context.settings.sidecar)}
 
-    chosen = only if only is not None else range(n)
     results = None
     if kind is not None:
         from meshrender.run.cache import ResultCache
