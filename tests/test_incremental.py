@@ -428,7 +428,7 @@ def test_large_folders_are_hashed_in_worker_processes(gitops, cli, monkeypatch):
     assert started[:2] == [False, False]  # the committed output, then the inputs
     monkeypatch.setenv("MESHRENDER_JOBS", "1")
     started.clear()
-    assert check(cli)[0] == 1 and started[:2] == [True, True]
+    assert check(cli)[0] == 1 and started and all(started)  # all in this process
 
 
 @pytest.mark.parametrize("what", ["symlink", "fifo"])

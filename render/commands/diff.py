@@ -41,6 +41,7 @@ def diff(paths: tuple[str, ...], against: str, fmt: str, quiet: bool, **kw: Any)
         recipe = Recipe(tuple(paths_list), options, recorded_digests(root) if root.is_dir() else None)
         check = incremental.Check(root, recipe, against, committed)
         committed = None  # (the Check's now)
+        check.begin_inputs()  # (check_against walked them)
         with check:
             result, report = _report(recipe, root, against, check)
     finally:

@@ -123,6 +123,7 @@ def _check_one(out_dir: Path, recipe: Any, bar: Any, committed: Any = None) -> b
         from meshrender.run import output
 
         output.check_output_dir(out_dir, list(recipe.paths))
+        check.begin_inputs()  # (walked by the line above: a worker hashes them from here on)
         options = recipe.options.with_config(config.resolve(list(recipe.paths), recipe.options.config.path and
                                                             str(recipe.options.config.path)))
         stale = _staleness(out_dir, recipe, options, bar, check)

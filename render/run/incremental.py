@@ -208,8 +208,9 @@ class Outcome:
 class Planner:
     """Decides, for one output folder and its record, what an incremental run reads."""
 
-    def __init__(self, out_dir: Path, block: str, shown: str, committed: Any) -> None:
+    def __init__(self, out_dir: Path, block: str, shown: str, committed: Any, inputs: Any = None) -> None:
         self.out_dir = out_dir
+        self.inputs = inputs  # parallel.Background of hash_found, or None: hashed here
         self.shown = shown
         self.block = block  # the marker's digests block, parsed while the inputs are hashed
         self.record = Record("", {}, [])
@@ -229,17 +230,26 @@ class Planner:
         from meshrender.run.driver import NeedsFullRun
 
         found = inputs.found
-        # The inputs are hashed in another process while this one parses the record.
-        with parallel.Background(lambda: hash_inputs(inputs), inline=_inline(len(found))) as hashing:
-            record = parse(self.block)
-            if record is None:
-                raise NeedsFullRun("the marker records no digests this meshrender can use")
-            try:
-                shas = hashing.result()
-            except (MeshrenderError, parallel.WorkerDied) as e:  # (too much in all, too: the full run says where)
-                raise NeedsFullRun(e) from None
+        # The inputs are being hashed in another process (Check.begin_inputs) meanwhile.
+        record = parse(self.block)
+        if record is None:
+            raise NeedsFullRun("the marker records no digests this meshrender can use")
+        try:
+            hashed = self.inputs.result() if self.inputs is not None else {}
+        except (MeshrenderError, parallel.WorkerDied) as e:  # (too much in all, too: the full run says where)
+            raise NeedsFullRun(e) from None
+        left = MAX_TOTAL_BYTES - sum(size for _, size in hashed.values())
+        for i, (display, _, path) in enumerate(found):
+            known = hashed.get(display) if path is not None else None
+            if known is None:  # (not among the files the worker found, or no worker: read here)
+                try:
+                    raw = inputs.raw(i, left)
+                except MeshrenderError as e:
+                    raise NeedsFullRun(e) from None
+                left -= len(raw)
+                known = (digests.digest(raw), len(raw))
+            self.shas[i] = known[0]
         self.record = record
-        self.shas = dict(enumerate(shas))
         by_input = {f.input: f for f in record.files}
         scan = []
         named = _From(self.out_dir)
@@ -308,17 +318,31 @@ def committed_digests(out_dir: Path, shown: str) -> tuple[dict[str, str], dict[s
     return files, hashed
 
 
-def hash_inputs(inputs: Inputs) -> list[str]:
-    """The digest of every input (run/digests.py), in order. Each file is read once and
-    dropped, within MAX_TOTAL_BYTES in all (Inputs did not check the total beforehand:
-    a stat of every file costs as much as a tenth of a check); InputError beyond it, or
-    for a file that cannot be read."""
-    out = []
+def hash_found(paths: list[str]) -> dict[str, tuple[str, int]]:
+    """The digest and size of every YAML file under `paths`, by the name input discovery
+    gives it (the walks of this command, see sources.remembering_walks: the caller
+    walked the inputs already), for a worker to compute while the caller goes on. Each
+    file is read once and dropped, within MAX_TOTAL_BYTES in all (an incremental check
+    counts the inputs' total as it reads them, instead of a stat of every file first);
+    InputError beyond it, or for a file that cannot be read."""
+    from meshrender.inputs.files import read_regular
+    from meshrender.inputs.walk import walk
+    from meshrender.limits import MAX_FILE_BYTES
+
+    out: dict[str, tuple[str, int]] = {}
     left = MAX_TOTAL_BYTES
-    for i in range(len(inputs.found)):
-        raw = inputs.raw(i, left)
-        left -= len(raw)
-        out.append(digests.digest(raw))
+    for arg in paths:
+        if arg == "-":
+            continue
+        root = Path(arg)
+        found = [f for f, _, _ in walk(root, lambda _: None).files] if root.is_dir() else [root]
+        for path in found:
+            display = str(path)
+            if display in out:
+                continue
+            raw = read_regular(path, display, min(MAX_FILE_BYTES, left))
+            left -= len(raw)
+            out[display] = (digests.digest(raw), len(raw))
     return out
 
 
@@ -371,6 +395,18 @@ class Check:
             self.committed = None
         elif committed is None:
             self.committed = hash_committed(out_dir, self.shown)
+        self.inputs: Any = None  # begin_inputs
+
+    def begin_inputs(self) -> None:
+        """Have a worker hash the inputs from here on (once: the caller calls this as soon
+        as it has walked them, run() otherwise), unless there are few."""
+        from meshrender.run import parallel
+
+        if self.inputs is not None or self.committed is None:
+            return
+        if not _inline(len(self.recipe.digests) // MARKER_LINE_BYTES):
+            paths = list(self.recipe.paths)
+            self.inputs = parallel.Background(lambda: hash_found(paths))
 
     def run(self, options: Any, *, progress: Any = None, warn: Any = None) -> Outcome | None:
         """The incremental render of the recipe against the folder, or None when a full
@@ -380,7 +416,8 @@ class Check:
 
         if self.committed is None:
             return None
-        planner = Planner(self.out_dir, self.recipe.digests, self.shown, self.committed)
+        self.begin_inputs()
+        planner = Planner(self.out_dir, self.recipe.digests, self.shown, self.committed, self.inputs)
         try:
             rendered = render(list(self.recipe.paths), options, Renderer(keep_texts=True), progress=progress,
                               warn=warn, partial=Partial(planner.scan, planner.select, planner.known))
@@ -396,8 +433,9 @@ class Check:
                        len(planner.shas), planner.committed)
 
     def close(self) -> None:
-        if self.committed is not None:
-            self.committed.close()
+        for job in (self.committed, getattr(self, "inputs", None)):
+            if job is not None:
+                job.close()
 
     def __enter__(self) -> Check:
         return self
