@@ -468,3 +468,17 @@ def test_a_hashing_worker_that_dies_means_a_full_check(gitops, cli, monkeypatch)
     write("apps/shop/web.yaml", deployment("web", "shop", image="nginx:1.27"))
     code, out = check(cli)
     assert code == 1 and "changed  deploy/shop/web.yaml" in out
+
+
+@pytest.mark.parametrize("out", ["deploy", "apps", "apps/shop", ".", "deploy/x/y", "/"])
+def test_marker_names_of_inputs_are_their_paths_from_the_marker(tmp_path, monkeypatch, out):
+    """The names the record holds (incremental._From, worked out per folder from its
+    parent's) are os.path.relpath's, wherever the output folder is."""
+    monkeypatch.chdir(tmp_path)
+    paths = ["apps/shop/web.yaml", "apps/shop/a/b/c.yaml", "./apps/x.yaml", "apps/../mesh/g.yaml", "x.yaml",
+             "deploy/inside.yaml", "deploy/x/y/z.yaml", f"{tmp_path}/apps/abs.yaml", "../elsewhere/e.yaml"]
+    named = incremental._From(Path(out))
+    for p in paths:
+        folder, name = os.path.split(p)
+        rel = Path(os.path.relpath(os.path.normpath(os.path.join(tmp_path, folder)), os.path.abspath(out))).as_posix()
+        assert named(p) == (name if rel == "." else f"{rel}/{name}"), p
