@@ -1,6 +1,6 @@
 """`python -m meshrender` is the `meshrender` command."""
 
-from meshrender.cli import main
+from meshrender.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()
