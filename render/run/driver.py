@@ -573,7 +573,9 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     sidecar_index = {id(s): k for k, s in enumerate(context.settings.sidecar)}
 
     results = None
-    if kind is not None:
+    # (an incremental check that re-renders a few files keeps no results: opening the
+    # cache costs more than rendering them again)
+    if kind is not None and (only is None or len(chosen) >= PARALLEL_MIN_FILES):
         from meshrender.run.cache import ResultCache
         from meshrender.run.digests import RUN
 
