@@ -189,12 +189,13 @@ def test_background_computes_in_another_process_while_the_caller_goes_on(tmp_pat
     gate = tmp_path / "gate"
 
     def wait_for_caller() -> tuple[int, str]:
-        while not gate.exists():  # the caller writes it after starting the worker
-            pass
+        while not gate.exists():  # the caller writes it after starting the worker (the
+            pass  # worker sees it meanwhile; run at result(), it would run in this process)
         return os.getpid(), gate.read_text()
 
     with parallel.Background(wait_for_caller) as job:
-        gate.write_text("written meanwhile")  # (a worker run at result() would never see it)
+        (tmp_path / "next").write_text("written meanwhile")
+        os.replace(tmp_path / "next", gate)  # (whole: the worker may look at any moment)
         pid, text = job.result()
     assert pid != os.getpid() and text == "written meanwhile"
 
