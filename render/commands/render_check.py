@@ -44,7 +44,7 @@ def staleness(expected: dict[str, str], root: Path, unchanged: Collection[str] =
 
     Line endings are compared as LF: a Windows checkout with core.autocrlf holds CRLF
     files that Git stores, and Argo CD reads, exactly as meshrender writes them. The
-    committed files are read as untrusted input (drift.existing_files, read_committed):
+    committed files are read as untrusted input (committed.existing_files, read_committed):
     regular files only, each within the input size limit. Files in `unchanged` are
     known to hold what a render writes (an incremental check hashed them): not read.
     """

@@ -234,7 +234,7 @@ class Outcome:
     unchanged_documents: int
     evaluated: int
     total: int
-    committed: dict[str, str]  # drift.existing_files of the output folder
+    committed: dict[str, str]  # committed.existing_files of the output folder
 
 
 class Planner:
@@ -334,7 +334,7 @@ class Planner:
 
 
 def committed_digests(out_dir: Path, shown: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The output folder's files (drift.existing_files) and the digest of each one's
+    """The output folder's files (committed.existing_files) and the digest of each one's
     bytes, read as untrusted content; a file that cannot be read has none (it is then
     re-rendered and compared in full). Every file, not only those the record names: this
     runs in a worker process from the start of a check, before the record is parsed."""
