@@ -240,3 +240,12 @@ def test_closing_a_background_ends_its_worker():
     job.close()
     with pytest.raises(ChildProcessError):  # ended and reaped: no zombie left behind
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_background_that_cannot_fork_runs_at_result(monkeypatch):
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    job = parallel.Background(lambda: os.getpid())
+    assert job.result() == os.getpid()  # (in this process: no worker could be started)

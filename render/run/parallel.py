@@ -370,9 +370,17 @@ class Background:
         # What the worker inherits is not scanned by either collector while it runs: a
         # collection would write to every page the two processes share, copying them.
         gc.freeze()
-        r, wfd = os.pipe()
+        try:
+            r, wfd = os.pipe()
+        except OSError:  # (out of descriptors: computed here, at result())
+            gc.unfreeze()
+            return
         try:
             pid = _fork(functools.partial(_reply, wfd, fn), close=[r])
+        except OSError:  # (no process to be had, EAGAIN, ENOMEM: computed here, at result())
+            os.close(r)
+            gc.unfreeze()
+            return
         except BaseException:
             os.close(r)
             gc.unfreeze()
