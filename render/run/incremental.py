@@ -422,12 +422,12 @@ class Check:
         self.recipe = recipe
         self.shown = shown or str(out_dir)
         self.committed: Any = committed
+        self.inputs: Any = None  # begin_inputs
         if mode() == "off" or not recipe.digests:
             self.close()
             self.committed = None
         elif committed is None:
             self.committed = hash_committed(out_dir, self.shown)
-        self.inputs: Any = None  # begin_inputs
 
     def begin_inputs(self) -> None:
         """Have a worker hash the inputs from here on (once: the caller calls this as soon
@@ -465,7 +465,7 @@ class Check:
                        len(planner.shas), planner.committed)
 
     def close(self) -> None:
-        for job in (self.committed, getattr(self, "inputs", None)):
+        for job in (self.committed, self.inputs):
             if job is not None:
                 job.close()
 
