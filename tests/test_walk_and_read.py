@@ -63,3 +63,48 @@ def test_only_regular_files_are_read(tmp_path):
     assert files.read_regular(link, "link.yaml") == b"a: 1\n"
     with pytest.raises(InputError, match="is a symlink"):
         files.read_regular(link, "link.yaml", follow=False)
+
+
+def _tree_with_links(root: Path) -> None:
+    (root / ".git").mkdir()
+    for rel in ("apps/base/d.yaml", "apps/prod/p.yaml", "apps/prod/deep/q.yml", "deploy/x/out.yaml", "docs/a.yaml"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("a: 1\n")
+    (root / "deploy" / ".meshrender-output").write_text("version: 1\n")
+    (root / "apps" / "prod" / "base").symlink_to("../base")  # inside the repository: followed
+    (root / "apps" / "prod" / "out.yaml").symlink_to("/etc/hostname")  # outside: a warning
+    (root / "apps" / "prod" / "gone.yaml").symlink_to("missing.yaml")  # broken: a warning
+
+
+def test_a_walk_after_the_search_for_output_folders_finds_what_a_walk_alone_finds(tmp_path, monkeypatch):
+    """render-check lists the repository to find output folders, and the input walk then
+    takes those listings instead of listing each folder again: what it finds, and how it
+    names it (symlinks, warnings), must be what a walk of its own finds."""
+    from meshrender.commands.render_check import find_outputs
+
+    _tree_with_links(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    alone = walk.walk_folder(Path("apps"))
+    with walk.remembering_walks():
+        assert find_outputs(Path(".")) == [Path("deploy")]
+        assert walk._LISTINGS, "the search kept its listings"
+        taken = walk.walk_folder(Path("apps"))
+        assert not any(real.startswith(str(tmp_path / "apps")) for real in walk._LISTINGS)  # each taken once
+    assert taken == alone
+    assert [rel for _, _, rel in taken.files] == ["base/d.yaml", "prod/deep/q.yml", "prod/p.yaml"]
+    assert ("apps/prod/base", str(tmp_path / "apps" / "base")) in taken.links  # (walked once, as base/)
+    assert ("apps/prod/out.yaml", "/etc/hostname") in taken.links
+    assert any(w.startswith("apps/prod/gone.yaml:1:1: warning: skipping broken symlink") for w in taken.warnings)
+
+
+def test_listings_are_kept_only_within_a_command(tmp_path):
+    _tree_with_links(tmp_path)
+    real = os.path.realpath(tmp_path / "docs")
+    with walk.remembering_walks():
+        walk.listing(tmp_path / "docs", real, keep=True)
+        (tmp_path / "docs" / "b.yaml").write_text("b: 2\n")
+        assert [e.name for e in walk.listing(tmp_path / "docs", real)] == ["a.yaml"]  # the command's listing
+        assert [e.name for e in walk.listing(tmp_path / "docs", real)] == ["a.yaml", "b.yaml"]  # taken: anew
+    walk.listing(tmp_path / "docs", real, keep=True)  # outside a command: nothing is kept
+    (tmp_path / "docs" / "c.yaml").write_text("c: 3\n")
+    assert [e.name for e in walk.listing(tmp_path / "docs", real)] == ["a.yaml", "b.yaml", "c.yaml"]

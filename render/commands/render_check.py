@@ -79,16 +79,18 @@ def find_outputs(root: Path, found: Callable[[Path], None] | None = None) -> lis
     caller can begin work on it while the walk goes on).
 
     Walked breadth first, with a queue instead of recursion and without following
-    symlinks: a deep or looping tree in the repository neither recurses nor repeats."""
+    symlinks: a deep or looping tree in the repository neither recurses nor repeats. The
+    folders it lists are kept for the input walk that follows (inputs.walk.listing)."""
     from meshrender.inputs.committed import MARKER
     from meshrender.inputs.files import SKIP_DIRS
+    from meshrender.inputs.walk import listing
 
     out = []
-    queue = collections.deque([str(root)])
+    queue = collections.deque([(str(root), os.path.realpath(root))])
     while queue:
-        here = queue.popleft()
+        here, real = queue.popleft()
         try:
-            entries = list(os.scandir(here))
+            entries = listing(here, real, keep=True)
         except OSError:
             continue
         if any(e.name == MARKER for e in entries):
@@ -96,10 +98,11 @@ def find_outputs(root: Path, found: Callable[[Path], None] | None = None) -> lis
             if found is not None:
                 found(out[-1])
             continue
+        base = real.rstrip("/")
         for e in entries:
             try:
                 if e.is_dir(follow_symlinks=False) and e.name not in SKIP_DIRS and not e.name.startswith("."):
-                    queue.append(e.path)
+                    queue.append((e.path, f"{base}/{e.name}"))
             except OSError:
                 continue
     return sorted(out, key=lambda p: p.parts)

@@ -64,18 +64,43 @@ class Walk:
 # One command's walks: the output-folder checks and the input discovery walk the same
 # folders; within `remembering_walks()` (a CLI command) the second takes the first's.
 _WALKS: dict[tuple[str, str], Walk] | None = None
+# And the folders listed before any walk (render-check's search for output folders lists
+# the whole repository first): real path -> its entries, sorted by name, taken by the walk.
+_LISTINGS: dict[str, list[os.DirEntry]] | None = None
 
 
 @contextlib.contextmanager
 def remembering_walks() -> Iterator[None]:
-    """Within this block each folder is walked once (a command: nothing changes the
-    inputs meanwhile); outside it, every walk reads the folder anew."""
-    global _WALKS
+    """Within this block each folder is walked once, and listed once (a command: nothing
+    changes the inputs meanwhile); outside it, every walk reads the folder anew."""
+    global _WALKS, _LISTINGS
     outer, _WALKS = _WALKS, {}
+    outer_listings, _LISTINGS = _LISTINGS, {}
     try:
         yield
     finally:
-        _WALKS = outer
+        _WALKS, _LISTINGS = outer, outer_listings
+
+
+def _name(e: os.DirEntry) -> str:
+    return e.name
+
+
+def listing(here: str | Path, real: str, *, keep: bool = False) -> list[os.DirEntry]:
+    """The entries of the folder reached as `here` (`real` once resolved), sorted by
+    name. Within remembering_walks, a listing made with `keep` is handed to the next
+    caller of the same folder (once: the walk that takes it keeps what it found, not the
+    entries), so that a command that looks through the repository before walking its
+    inputs lists each folder once, not twice (3,000 folders: a tenth of a check).
+    OSError when it cannot be listed."""
+    if _LISTINGS is not None:
+        kept = _LISTINGS.pop(real, None)
+        if kept is not None:
+            return kept
+    entries = sorted(os.scandir(here), key=_name)
+    if keep and _LISTINGS is not None:
+        _LISTINGS[real] = entries
+    return entries
 
 
 def walk(root: Path, warn: Warn) -> Walk:
@@ -122,39 +147,44 @@ def walk_folder(root: Path) -> Walk:
         walked.add(real_here)
         out.folders.append((str(here), real_here))
         try:
-            entries = sorted(os.scandir(here), key=lambda e: e.name)
+            entries = listing(here, real_here)
         except OSError as err:
             raise InputError(f"cannot read folder: {err.strerror}", Location.whole(str(here))) from None
         base = real_here.rstrip("/")
+        shown = str(here)  # (an entry's path as os.scandir(here) names it: the listing may be another's)
         below: list[tuple[Path, str, str, bool]] = []
         for e in entries:
             name = e.name
             if name.startswith("."):
                 continue
             try:
-                link = e.is_symlink()
-                real = os.path.realpath(e.path) if link else f"{base}/{name}"
-                if link:
-                    out.links.append((e.path, real))
+                if e.is_symlink():
+                    path = os.path.join(shown, name)
+                    real = os.path.realpath(path)
+                    out.links.append((path, real))
                     why = escapes(real, boundary)
                     if why is not None:
-                        out.warnings.append(f"{Location(e.path)}: warning: not following symlink to "
+                        out.warnings.append(f"{Location(path)}: warning: not following symlink to "
                                             f"{path_text(real)}: {why}")
                         continue
                     if not os.path.exists(real):
-                        out.warnings.append(f"{Location(e.path)}: warning: skipping broken symlink to "
+                        out.warnings.append(f"{Location(path)}: warning: skipping broken symlink to "
                                             f"{path_text(real)}")
                         continue
+                else:
+                    real = ""
                 is_dir = e.is_dir()
                 is_file = not is_dir and e.is_file()
             except OSError:
                 continue
             if is_dir:
                 if name not in SKIP_DIRS:
-                    below.append((child(here, name) if child else here / name, real, f"{rel_here}{name}/", True))
+                    below.append((child(here, name) if child else here / name, real or f"{base}/{name}",
+                                  f"{rel_here}{name}/", True))
             elif name.endswith(SUFFIXES):
                 if not is_file:
-                    raise InputError(NOT_REGULAR, Location.whole(e.path))
-                below.append((child(here, name) if child else here / name, real, rel_here + name, False))
+                    raise InputError(NOT_REGULAR, Location.whole(os.path.join(shown, name)))
+                below.append((child(here, name) if child else here / name, real or f"{base}/{name}",
+                              rel_here + name, False))
         stack.extend(reversed(below))
     return out
