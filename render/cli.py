@@ -196,7 +196,7 @@ def make_options(paths: list[str], **kw: Any) -> Any:
     """The render options of a command: its flags, and the repository configuration for
     inputs `paths` (render/config.py) where no flag was given."""
     from meshrender import config as config_mod
-    from meshrender.settings.resolve import Options
+    from meshrender.settings.options import Options
 
     given = {field for field, arg in _OPTION_ARGS if kw.get(arg) not in (None, "", ())}
     values = {field: kw[arg] for field, arg in _OPTION_ARGS if field in given}

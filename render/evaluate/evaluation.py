@@ -36,8 +36,9 @@ from meshrender.inputs.kinds import Workload
 from meshrender.istio import INJECT, MESH_CONTAINERS, PROXY_CONFIG, ProxyConfigError, read_proxy_config, without_pinned
 from meshrender.settings.collect import Settings
 from meshrender.settings.mode import Cluster
+from meshrender.settings.options import Options
 from meshrender.settings.provenance import Effective, Origin, Place, Step
-from meshrender.settings.resolve import Options, Resolved, Resolver
+from meshrender.settings.resolve import Resolved, Resolver
 from meshrender.yamlio import Document, locate
 
 

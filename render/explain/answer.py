@@ -21,8 +21,8 @@ from meshrender.inputs.sources import SourceFile
 from meshrender.istio import NATIVE, OVERRIDES, STATUS
 from meshrender.run.driver import Evaluated, Run, drive
 from meshrender.settings.mode import RULES, Cluster, show
+from meshrender.settings.options import Options
 from meshrender.settings.provenance import Effective, Step
-from meshrender.settings.resolve import Options
 from meshrender.yamlio import locate
 
 # Annotations explained elsewhere, or written by the injector itself.

@@ -26,8 +26,9 @@ from meshrender.lint.suppress import ignores_of
 from meshrender.run.driver import Problem, Run
 from meshrender.settings.collect import Settings, SidecarSettings
 from meshrender.settings.mode import Cluster
+from meshrender.settings.options import Options
 from meshrender.settings.provenance import Effective, Place
-from meshrender.settings.resolve import Options, Resolver
+from meshrender.settings.resolve import Resolver
 from meshrender.yamlio import Document
 
 

@@ -19,7 +19,7 @@ from meshrender.lint.finding import Severity
 from meshrender.lint.model import LintModel, WorkloadView
 from meshrender.lint.rules import Rule, all_rules
 from meshrender.run.driver import Evaluated, Run, drive
-from meshrender.settings.resolve import Options
+from meshrender.settings.options import Options
 
 
 def configured(rules: tuple[Rule, ...], config: Config) -> tuple[Rule, ...]:

@@ -31,7 +31,8 @@ from meshrender.kube import podresources as pr
 from meshrender.kube.podresources import ResourceList
 from meshrender.run.driver import Evaluated, Run, drive
 from meshrender.settings.mode import Cluster, parse_version
-from meshrender.settings.resolve import Options, Resolver
+from meshrender.settings.options import Options
+from meshrender.settings.resolve import Resolver
 from meshrender.yamlio import Document, locate
 
 

@@ -45,8 +45,9 @@ from meshrender.limits import (
 )
 from meshrender.run import parallel
 from meshrender.settings.collect import Collector, Settings, SidecarSettings, is_consumed, may_be_settings
+from meshrender.settings.options import Options
 from meshrender.settings.provenance import Place
-from meshrender.settings.resolve import Options, Resolver
+from meshrender.settings.resolve import Resolver
 from meshrender.settings.schema import SchemaError
 from meshrender.yamlio import Document, expect, locate, parse_some
 

@@ -262,10 +262,14 @@ class Planner:
         from meshrender.run.driver import NeedsFullRun
 
         found = inputs.found
-        # The inputs are being hashed in another process (Check.begin_inputs) meanwhile.
+        # The inputs are being hashed in another process (Check.begin_inputs) meanwhile:
+        # the record is parsed and matched to them first.
         record = parse(self.block)
         if record is None:
             raise NeedsFullRun("the marker records no digests this meshrender can use")
+        by_input = {f.input: f for f in record.files}
+        named = _From(self.out_dir)
+        olds = [by_input.get(named(display if path is not None else None)) for display, _, path in found]
         try:
             hashed = self.inputs.result() if self.inputs is not None else {}
         except (MeshrenderError, parallel.WorkerDied) as e:  # (too much in all, too: the full run says where)
@@ -282,11 +286,8 @@ class Planner:
                 known = (digests.digest(raw), len(raw))
             self.shas[i] = known[0]
         self.record = record
-        by_input = {f.input: f for f in record.files}
         scan = []
-        named = _From(self.out_dir)
-        for i, (display, _, path) in enumerate(found):
-            old = by_input.get(named(display if path is not None else None))
+        for i, old in enumerate(olds):
             if old is not None:
                 self.old[i] = old
             if old is None or old.sha != self.shas[i]:

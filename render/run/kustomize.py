@@ -88,7 +88,7 @@ def read_request(config_file: str | None, stdin: bytes) -> Transform:
 
 def _options(spec: dict[str, Any], root: Path) -> Any:
     from meshrender import config as config_mod
-    from meshrender.settings.resolve import Options
+    from meshrender.settings.options import Options
 
     fields = {"flavor": spec.get("flavor"), "kube_version": spec.get("kubernetesVersion"),
               "provider": spec.get("provider"), "native_sidecars": spec.get("nativeSidecars"),

@@ -33,9 +33,9 @@ from typing import Any
 
 from meshrender import yamlio
 from meshrender.errors import InputError, Location
+from meshrender.inputs.committed import MARKER
 from meshrender.limits import MAX_FILE_BYTES
-from meshrender.run.output import MARKER
-from meshrender.settings.resolve import Options
+from meshrender.settings.options import Options
 
 HEADER = """\
 # Written by `meshrender render -o`; this folder is replaced whole on every run.

@@ -17,7 +17,7 @@ from meshrender.inputs.sources import SourceFile
 from meshrender.kube import gozero
 from meshrender.run.driver import Evaluated, Partial, Run, drive
 from meshrender.settings.collect import is_consumed
-from meshrender.settings.resolve import Options
+from meshrender.settings.options import Options
 from meshrender.yamlio import dump, dump_stream, locate
 
 Warn = Callable[[str], None]

@@ -10,12 +10,11 @@ of matching selectors, so thousands of workloads cost a handful of merges.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from meshrender import bundled
-from meshrender.config import NO_CONFIG, Config
 from meshrender.errors import InputError, UsageError, show_value
 from meshrender.inject import proxyconfig, release
 from meshrender.inject.context import InjectConfig
@@ -25,6 +24,7 @@ from meshrender.kube import selectors
 from meshrender.settings.collect import ProxyConfigResource, Settings, SidecarSettings, values_file_layer
 from meshrender.settings.layers import Layer, Tree, leaf_paths
 from meshrender.settings.mode import Cluster, decide, parse_version
+from meshrender.settings.options import Options
 from meshrender.settings.provenance import Effective, Origin, Place, Step
 from meshrender.settings.selector_index import SelectorIndex
 from meshrender.settings.translate import upstream_layer
@@ -34,39 +34,6 @@ DNS_KEYS = ("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE")
 MAX_CACHED = 1024
 # What a cached Resolved holds until each workload's own mode is decided.
 _UNDECIDED = Effective("mode", None, Step(None, Origin("default", "undecided")))
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the command line says, with the repository configuration's defaults for what
-    it does not say (`config`; `given` names the fields a flag set, which is what a render
-    records in its output folder's marker).
-
-    `flavor`, `kube_version`, `provider` and `region` hold the flags only: a ClusterProfile
-    among the inputs wins over the configuration file for them (the Resolver decides).
-    """
-
-    flavor: str | None = None
-    kube_version: str | None = None
-    native_sidecars: str = "auto"
-    namespace: str = "default"
-    values_files: tuple[str, ...] = ()
-    mesh_config_files: tuple[str, ...] = ()
-    compliance_policy: str = ""
-    provider: str | None = None
-    region: str | None = None
-    mesh_version: str | None = None
-    given: frozenset[str] = field(default=frozenset(), compare=False)
-    config: Config = field(default=NO_CONFIG, compare=False, hash=False, repr=False)
-
-    def with_config(self, config: Config) -> Options:
-        """These options with `config`'s defaults for every field no flag set."""
-        defaults = {"native_sidecars": config.default("nativeSidecars"), "namespace": config.default("namespace"),
-                    "values_files": tuple(config.default("values") or ()) or None,
-                    "mesh_config_files": tuple(config.default("meshConfig") or ()) or None,
-                    "compliance_policy": config.default("compliancePolicy")}
-        changes: dict[str, Any] = {k: v for k, v in defaults.items() if v is not None and k not in self.given}
-        return replace(self, config=config, **changes)
 
 
 @cache

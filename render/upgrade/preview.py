@@ -36,7 +36,8 @@ from meshrender.lint.finding import Finding
 from meshrender.lint.rules import all_rules
 from meshrender.lint.run import Linter, configured
 from meshrender.run.driver import Evaluated, Run, drive, evaluate_file
-from meshrender.settings.resolve import Options, Resolver
+from meshrender.settings.options import Options
+from meshrender.settings.resolve import Resolver
 from meshrender.yamlio import locate
 
 # A workload's status in the report (unchanged ones are only counted).
