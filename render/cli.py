@@ -273,6 +273,9 @@ def run() -> None:
     after a check that held a 10,000-file record (5% of it). By then every output is
     written and closed (output folders, the result cache) and nothing registers work for
     the interpreter's exit; the exit status is sys.exit's."""
+    import gc
+
+    gc.set_threshold(100_000, 20, 20)
     try:
         main()
         code: object = 0
