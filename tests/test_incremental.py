@@ -113,8 +113,8 @@ def test_the_marker_records_a_line_per_input(gitops):
     assert set(by_input) == {f"../{rel}" for rel in FILES}
     web = by_input["../apps/shop/web.yaml"]
     assert web.deps == ("ns:shop",) and web.output == "shop/web.yaml" and web.documents == 1
-    assert web.sha == digests.digest(Path("apps/shop/web.yaml").read_bytes())
-    assert web.out_digest == digests.digest(Path("deploy/shop/web.yaml").read_bytes())
+    assert web.sha == digests.fingerprint(Path("apps/shop/web.yaml").read_bytes())
+    assert web.out_digest == digests.fingerprint(Path("deploy/shop/web.yaml").read_bytes())
     assert by_input["../mesh/shop.yaml"].defines == ("ns:shop",)
     assert by_input["../mesh/global.yaml"].defines == ("run",)
     assert by_input["../apps/shop/cart.yaml"].keys == [("apps", "Deployment", "shop", "cart"),
@@ -204,6 +204,41 @@ def test_another_meshrender_build_runs_in_full(gitops, cli, monkeypatch):
     monkeypatch.setattr(digests, "code_digest", lambda: "0" * 32)
     assert evaluated() is None
     assert check(cli)[0] == 0
+
+
+def test_a_marker_of_another_fingerprint_runs_in_full(gitops, cli, monkeypatch):
+    """The marker names the algorithm of its fingerprints (digests.FINGERPRINT): one
+    written with another is not used, whatever its files' records say."""
+    monkeypatch.setattr(digests, "FINGERPRINT", "sha256-128")
+    monkeypatch.setattr(digests, "_fingerprint", digests._sha256_fingerprint)
+    assert evaluated() is None
+    assert check(cli)[0] == 0
+    assert cli("render", *INPUTS, "-o", "deploy", "-q").code == 0
+    assert evaluated() == set()  # (the same algorithm now: used)
+    write("apps/shop/web.yaml", deployment("web", "shop", image="nginx:1.27"))
+    assert evaluated() == {"apps/shop/web.yaml"}
+
+
+def test_an_incremental_check_finds_results_by_the_digest_of_each_files_text(gitops, cli, monkeypatch):
+    """The result cache is keyed by each file's SHA-256 digest, never by the marker's
+    fingerprints (run/digests.py): files an incremental check re-renders because their
+    namespace changed, unread until then, are found under the keys a render stored."""
+    from meshrender.run import driver
+
+    monkeypatch.setenv("MESHRENDER_JOBS", "1")  # (evaluated here, where the calls are seen)
+    monkeypatch.setenv("MESHRENDER_CACHE", "1")  # served, not verified
+    monkeypatch.setattr(driver, "PARALLEL_MIN_FILES", 0)  # (a check of a few files keeps no results)
+    write("mesh/shop.yaml", sps("shop", "shop", 5))
+    assert cli("render", *INPUTS).code == 0  # every file's result, under the new scopes
+    calls: list[str] = []
+    real = driver.evaluate_file
+    monkeypatch.setattr(driver, "evaluate_file", lambda f, c: calls.append(f.display) or real(f, c))
+    code, out = check(cli)
+    assert code == 1 and "changed  deploy/shop/web.yaml" in out and "changed  deploy/shop/cart.yaml" in out
+    assert calls == []
+    monkeypatch.setenv("MESHRENDER_CACHE_DIR", str(gitops.parent / "empty-cache"))
+    assert check(cli) == (code, out) and sorted(calls) == ["apps/shop/cart.yaml", "apps/shop/web.yaml",
+                                                           "mesh/shop.yaml"]
 
 
 def test_hand_edited_output_is_found_and_shown(gitops, cli):
@@ -476,7 +511,8 @@ def test_marker_names_of_inputs_are_their_paths_from_the_marker(tmp_path, monkey
     parent's) are os.path.relpath's, wherever the output folder is."""
     monkeypatch.chdir(tmp_path)
     paths = ["apps/shop/web.yaml", "apps/shop/a/b/c.yaml", "./apps/x.yaml", "apps/../mesh/g.yaml", "x.yaml",
-             "deploy/inside.yaml", "deploy/x/y/z.yaml", f"{tmp_path}/apps/abs.yaml", "../elsewhere/e.yaml"]
+             "deploy/inside.yaml", "deploy/x/y/z.yaml", f"{tmp_path}/apps/abs.yaml", "../elsewhere/e.yaml",
+             "/r.yaml", "//r.yaml", "apps//shop/w.yaml", "apps/shop//w.yaml", "x.yaml"]
     named = incremental._From(Path(out))
     for p in paths:
         folder, name = os.path.split(p)

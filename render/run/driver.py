@@ -112,10 +112,12 @@ class Run:
     used_settings: set[int] = field(default_factory=set)  # indices into settings.sidecar
     skipped: list[str] = field(default_factory=list)  # files that are no Kubernetes manifests
     duplicates: list[identity.Duplicate] = field(default_factory=list)  # objects given twice (tolerant runs)
-    # With `track` (render -o, incremental checks): each file's text digest, the objects
-    # it creates, and the digest of every settings scope (run/digests.py).
+    # With `track` (render -o, incremental checks): each file's text digest (the result
+    # cache's key) and fingerprint (the marker's record), the objects it creates, and the
+    # digest of every settings scope (run/digests.py).
     track: bool = False
     shas: dict[int, str] = field(default_factory=dict)
+    prints: dict[int, str] = field(default_factory=dict)
     keys: dict[int, list[identity.Key]] = field(default_factory=dict)
     scopes: Any = None  # digests.Scopes
     evaluated: list[int] = field(default_factory=list)  # the files evaluated, in order
@@ -484,12 +486,12 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
 
     scanned = sorted(partial.scan(inputs)) if partial is not None else range(n)
 
-    def scan(k: int) -> tuple[int, list[Document], int, str | None]:
-        """(bytes, settings documents, documents, digest when tracking) of the k-th file
-        scanned; documents is -1 for a file that holds no Kubernetes manifest."""
+    def scan(k: int) -> tuple[int, list[Document], int, tuple[str, str] | None]:
+        """(bytes, settings documents, documents, (digest, fingerprint) when tracking) of
+        the k-th file scanned; documents is -1 for a file that holds no Kubernetes manifest."""
         i = scanned[k]
         raw = inputs.raw(i)
-        sha = digests.digest(raw) if track else None
+        sha = (digests.digest(raw), digests.fingerprint(raw)) if track else None
         if i in inputs.instructions:  # a kustomize patch: a partial object, not a manifest
             return 0, [], -1, sha
         text = inputs.text(i, raw)
@@ -518,6 +520,7 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     prepare = jobs > 1 and len(scanned) >= PARALLEL_MIN_FILES
     settings_nodes = 0
     shas: dict[int, str] = {}
+    prints: dict[int, str] = {}
     for k, r in parallel.ordered_map(scan, len(scanned), jobs):
         i = scanned[k]
         if prepare:  # the workers are scanning: this process has time for what comes next
@@ -528,7 +531,7 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
             break
         total_bytes += r[0]
         if r[3] is not None:
-            shas[i] = r[3]
+            shas[i], prints[i] = r[3]
         for doc in r[1]:  # held for the whole run: bounded (meshrender.limits)
             settings_nodes += doc.size
             if len(settings_docs) >= MAX_SETTINGS_DOCUMENTS or settings_nodes > MAX_SETTINGS_NODES:
@@ -553,7 +556,7 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     try:
         context, problems = make_context(settings_docs, options, strict=strict, keep_original=keep_original,
                                          inputs=inputs.displays)
-        run = Run(paths, inputs, context, problems, files=n, skipped=skipped, track=track, shas=shas,
+        run = Run(paths, inputs, context, problems, files=n, skipped=skipped, track=track, shas=shas, prints=prints,
                   partial=partial is not None)
         if track:
             run.scopes = _scopes(settings_docs, inputs, context)
@@ -586,8 +589,14 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     def one(k: int) -> _FileDone:
         i = chosen[k]
         key = hit = None
-        if results is not None and i in run.shas:
-            key = results.key(inputs.found[i][0], inputs.found[i][1], run.shas[i])
+        sha = run.shas.get(i) if results is not None else None
+        if sha is None and results is not None and partial is not None:
+            # (an incremental run scanned only the files whose fingerprint changed, or that
+            # define settings: this one's cache key is the digest of its text all the same)
+            with contextlib.suppress(MeshrenderError):  # (evaluating it says what is wrong)
+                sha = digests.digest(inputs.raw(i))
+        if sha is not None:
+            key = results.key(inputs.found[i][0], inputs.found[i][1], sha)
             hit = results.get(key, run.scopes.digests)
             if hit is not None and not results.verify:
                 revived = _revive(handler, run, inputs.source(i), hit, places)

@@ -4,13 +4,14 @@
 (run/digests.py says what a file's output depends on):
 
     digests: |
-      {"format": 1, "meshrender": CODE, "scopes": {"run": D, "ns:shop": D, ...}}
-      ["../apps/web.yaml", SHA, ["ns:shop"], [], [["apps", "Deployment", "shop", "web"]], "apps/web.yaml", OUT, 2]
+      {"fingerprint": "xxh3-128", "format": 2, "meshrender": CODE, "scopes": {"run": D, "ns:shop": D, ...}}
+      ["../apps/web.yaml", FP, ["ns:shop"], [], [["apps", "Deployment", "shop", "web"]], "apps/web.yaml", OUT, 2]
       ...
 
-one JSON line per input file: its path from the marker's folder, the digest of its
-text, the scopes its workloads used and those its settings define, the objects it
-creates, the output file it gave, that file's digest and its number of documents.
+one JSON line per input file: its path from the marker's folder, the fingerprint of its
+text (digests.fingerprint), the scopes its workloads used and those its settings define,
+the objects it creates, the output file it gave, that file's fingerprint and its number
+of documents.
 
 `render-check` and `diff` then (with no cache, on a fresh clone):
 
@@ -18,7 +19,7 @@ creates, the output file it gave, that file's digest and its number of documents
 2. hash the settings scopes; a changed `run` scope (options, meshrender, mesh-wide
    settings, values files, ...) means a full run;
 3. re-render the files whose text changed, that are new, whose scopes changed, or whose
-   committed output no longer has the recorded digest (hashed again, never trusted);
+   committed output no longer has the recorded fingerprint (hashed again, never trusted);
 4. compare only those outputs; every other output file is known to be what a render
    writes, because its source, its scopes and its bytes are what they were.
 
@@ -48,7 +49,8 @@ from meshrender.run import digests
 if TYPE_CHECKING:  # (the driver is imported when a check runs: a Check begins before that)
     from meshrender.run.driver import Inputs, Run
 
-FORMAT = 1
+# 2: file records hold fingerprints (digests.fingerprint), named in the head, not digests
+FORMAT = 2
 # A digests block larger than this is not written (the marker is read whole).
 MAX_BLOCK_BYTES = 12 * 1024 * 1024
 
@@ -75,12 +77,12 @@ class FileRecord:
     """One input file as a render recorded it."""
 
     input: str  # path from the marker's folder, POSIX
-    sha: str
+    sha: str  # the fingerprint of its bytes (digests.fingerprint)
     deps: tuple[str, ...] = ()
     defines: tuple[str, ...] = ()
     keys: list[tuple[str, str, str, str]] = field(default_factory=list)
     output: str | None = None  # the output file's path in the folder
-    out_digest: str | None = None
+    out_digest: str | None = None  # (a fingerprint too)
     documents: int = 0
 
     def line(self) -> str:
@@ -117,7 +119,8 @@ class Record:
     files: list[FileRecord]
 
     def text(self) -> str:
-        head = json.dumps({"format": FORMAT, "meshrender": self.code, "scopes": self.scopes},
+        head = json.dumps({"format": FORMAT, "fingerprint": digests.FINGERPRINT, "meshrender": self.code,
+                           "scopes": self.scopes},
                           separators=(",", ":"), sort_keys=True)
         return "".join(f"  {line}\n" for line in [head, *(f.line() for f in self.files)])
 
@@ -145,7 +148,7 @@ def parse(block: str | None) -> Record | None:
             return None
         head = json.loads(lines[0])
         if not isinstance(head, dict) or head.get("format") != FORMAT \
-                or head.get("meshrender") != digests.code_digest():
+                or head.get("fingerprint") != digests.FINGERPRINT or head.get("meshrender") != digests.code_digest():
             return None
         scopes = head.get("scopes")
         if not isinstance(scopes, dict) or not all(isinstance(k, str) and isinstance(v, str)
@@ -169,10 +172,14 @@ class _From:
     def __call__(self, path: str | None) -> str:
         if path is None:
             return "-"
-        folder, name = os.path.split(path)
-        rel = self.folders.get(folder)
+        # (str.rpartition where it gives what os.path.split gives: three times faster)
+        folder, sep, name = path.rpartition("/")
+        rel = self.folders.get(folder) if (folder or not sep) and not folder.endswith("/") else None
         if rel is None:
-            rel = self._folder(folder)
+            folder, name = os.path.split(path)
+            rel = self.folders.get(folder)
+            if rel is None:
+                rel = self._folder(folder)
         return name if rel == "." else f"{rel}/{name}"
 
     def _folder(self, folder: str) -> str:
@@ -213,8 +220,8 @@ def block(out_dir: Path, rendered: Any) -> str:
     named = _From(out_dir)
     for i, (display, rel, path) in enumerate(inputs.found):
         out = rendered.tracked.get(i)
-        out_digest = out.out_digest if out is not None and out.has_output else None
-        files.append(FileRecord(named(display if path is not None else None), run.shas.get(i, ""),
+        out_digest = out.out_print if out is not None and out.has_output else None
+        files.append(FileRecord(named(display if path is not None else None), run.prints.get(i, ""),
                                 out.deps if out else (),
                                 tuple(sorted(defines.get(display, ()))), run.keys.get(i, []),
                                 rel if out_digest else None, out_digest, out.out_documents if out_digest else 0))
@@ -247,7 +254,7 @@ class Planner:
         self.block = block  # the marker's digests block, parsed while the inputs are hashed
         self.record = Record("", {}, [])
         self.hashing = committed  # parallel.Background of committed_digests
-        self.shas: dict[int, str] = {}
+        self.prints: dict[int, str] = {}  # input -> fingerprint (digests.fingerprint)
         self.old: dict[int, FileRecord] = {}
         self.changed: set[int] = set()
         self.clean: list[int] = []
@@ -283,14 +290,14 @@ class Planner:
                 except MeshrenderError as e:
                     raise NeedsFullRun(e) from None
                 left -= len(raw)
-                known = (digests.digest(raw), len(raw))
-            self.shas[i] = known[0]
+                known = (digests.fingerprint(raw), len(raw))
+            self.prints[i] = known[0]
         self.record = record
         scan = []
         for i, old in enumerate(olds):
             if old is not None:
                 self.old[i] = old
-            if old is None or old.sha != self.shas[i]:
+            if old is None or old.sha != self.prints[i]:
                 self.changed.add(i)
                 scan.append(i)
             elif old.defines:
@@ -324,9 +331,7 @@ class Planner:
                 self.unchanged.add(old.output)
                 self.unchanged_documents += old.documents
         clean = set(self.clean)
-        chosen = [i for i in range(len(run.inputs)) if i not in clean]
-        run.shas.update(self.shas)
-        return chosen
+        return [i for i in range(len(run.inputs)) if i not in clean]
 
     def known(self, inputs: Inputs) -> Iterable[tuple[int, tuple[str, str, str, str]]]:
         for i in self.clean:
@@ -335,8 +340,8 @@ class Planner:
 
 
 def committed_digests(out_dir: Path, shown: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The output folder's files (committed.existing_files) and the digest of each one's
-    bytes, read as untrusted content; a file that cannot be read has none (it is then
+    """The output folder's files (committed.existing_files) and the fingerprint of each
+    one's bytes, read as untrusted content; a file that cannot be read has none (it is then
     re-rendered and compared in full). Every file, not only those the record names: this
     runs in a worker process from the start of a check, before the record is parsed."""
     from meshrender.inputs.committed import existing_files, read_committed
@@ -345,14 +350,14 @@ def committed_digests(out_dir: Path, shown: str) -> tuple[dict[str, str], dict[s
     hashed = {}
     for rel, path in files.items():
         try:
-            hashed[rel] = digests.digest(read_committed(path, f"{shown}/{rel}"))
+            hashed[rel] = digests.fingerprint(read_committed(path, f"{shown}/{rel}"))
         except MeshrenderError:
             continue
     return files, hashed
 
 
 def hash_found(paths: list[str]) -> dict[str, tuple[str, int]]:
-    """The digest and size of every YAML file under `paths`, by the name input discovery
+    """The fingerprint and size of every YAML file under `paths`, by the name input discovery
     gives it (the walks of this command, see sources.remembering_walks: the caller
     walked the inputs already), for a worker to compute while the caller goes on. Each
     file is read once and dropped, within MAX_TOTAL_BYTES in all (an incremental check
@@ -375,7 +380,7 @@ def hash_found(paths: list[str]) -> dict[str, tuple[str, int]]:
                 continue
             raw = read_regular(path, display, min(MAX_FILE_BYTES, left))
             left -= len(raw)
-            out[display] = (digests.digest(raw), len(raw))
+            out[display] = (digests.fingerprint(raw), len(raw))
     return out
 
 
@@ -463,7 +468,7 @@ class Check:
         if fresh & planner.unchanged:
             return None
         return Outcome(rendered, planner.unchanged, planner.unchanged_documents, len(rendered.outputs),
-                       len(planner.shas), planner.committed)
+                       len(planner.prints), planner.committed)
 
     def close(self) -> None:
         for job in (self.committed, self.inputs):

@@ -33,10 +33,12 @@ class FileOutput:
     warnings: list[str]
     extra: Any = None  # what the per-file hook returned
     # When the run tracks (render -o, incremental checks): the namespaces its workloads
-    # used, and the digest and document count of the file render -o writes from it.
+    # used, and the digest (what `render -o` keeps a previous file by), fingerprint (what
+    # the marker records) and document count of the file render -o writes from it.
     deps: tuple[str, ...] = ()
     out_digest: str | None = None
     out_documents: int = 0
+    out_print: str | None = None
 
 
 @dataclass
@@ -125,12 +127,14 @@ class Renderer:
         extra = self.hook(evaluated) if self.hook else None
         has_output = bool(texts)
         deps: tuple[str, ...] = ()
-        out_digest = None
+        out_digest = out_print = None
         if run.track:
             from meshrender.run import digests
 
             deps = digests.namespaces_used(evaluated.evaluations)
-            out_digest = digests.digest(dump_stream(texts)) if texts else None
+            if texts:
+                stream = dump_stream(texts).encode("utf-8", "surrogatepass")
+                out_digest, out_print = digests.digest(stream), digests.fingerprint(stream)
         count = len(texts) if texts else 0
         self._texts = texts
         if self.write is not None:
@@ -141,7 +145,7 @@ class Renderer:
         warnings += [f"{e.doc.location}: skipping injection of {e.display}: {e.skipped}"
                      for e in evaluated.evaluations if e.skipped]
         return FileOutput(texts, has_output, [e.summary() for e in evaluated.evaluations], warnings, extra,
-                          deps, out_digest, count)
+                          deps, out_digest, count, out_print)
 
     def collect(self, run: Run, index: int, file: SourceFile, out: FileOutput) -> None:
         self.result.workloads += out.workloads
@@ -150,7 +154,7 @@ class Renderer:
             self.result.outputs.append((file, out.texts or []))
         if run.track:
             self.result.tracked[index] = FileOutput(None, out.has_output, [], [], None, out.deps, out.out_digest,
-                                                    out.out_documents)
+                                                    out.out_documents, out.out_print)
         if self.on_file is not None:
             self.on_file(file, out)
 
