@@ -313,25 +313,30 @@ class Planner:
         if digests.RUN in dirty_scopes:
             raise NeedsFullRun("the run's options or mesh-wide settings changed")
         found = run.inputs.found
-        candidates = [i for i in range(len(found)) if i not in self.changed and i in self.old
-                      and not dirty_scopes.intersection(self.old[i].deps)
-                      and self.old[i].output in (None, found[i][1])]  # (other paths given: other names)
         from meshrender.run.parallel import WorkerDied
 
         try:
             self.committed, hashed = self.hashing.result()
         except (MeshrenderError, WorkerDied) as e:  # (a hostile folder: the full run says where)
             raise NeedsFullRun(e) from None
-        for i in candidates:
-            old = self.old[i]
-            if old.output is not None and hashed.get(old.output) != old.out_digest:
-                continue  # edited, removed or unreadable: rendered and compared in full
-            self.clean.append(i)
-            if old.output is not None:
-                self.unchanged.add(old.output)
-                self.unchanged_documents += old.documents
-        clean = set(self.clean)
-        return [i for i in range(len(run.inputs)) if i not in clean]
+        # One pass over the recorded files, in input order (13,000 at 10,000 workloads).
+        changed, clean, unchanged = self.changed, self.clean, self.unchanged
+        documents = 0
+        for i, old in self.old.items():
+            if i in changed or (dirty_scopes and not dirty_scopes.isdisjoint(old.deps)):
+                continue
+            output = old.output
+            if output is not None:
+                if output != found[i][1]:  # (other paths given: other names)
+                    continue
+                if hashed.get(output) != old.out_digest:
+                    continue  # edited, removed or unreadable: rendered and compared in full
+                unchanged.add(output)
+                documents += old.documents
+            clean.append(i)
+        self.unchanged_documents += documents
+        chosen = set(range(len(found))).difference(clean)
+        return sorted(chosen)
 
     def known(self, inputs: Inputs) -> Iterable[tuple[int, tuple[str, str, str, str]]]:
         for i in self.clean:
