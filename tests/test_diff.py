@@ -223,3 +223,28 @@ def test_many_changed_files_are_compared_in_workers_with_the_same_report(cli, re
     assert reports[0] == reports[1]
     assert [f["path"] for f in reports[0]["files"]] == sorted(p.relative_to(out).as_posix() for p in files)
     assert reports[0]["summary"]["changed"] == len(files)
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_the_fast_yaml_reader_is_loaded_for_what_diff_compares_not_for_what_it_read_before(
+        rendered, monkeypatch, large):
+    """A one-file diff after a large incremental check parses two small texts: importing
+    the fast reader for them cost more than it saved. It is loaded when what diff compares
+    is large (before its workers fork), and the report is the same either way."""
+    from meshrender.diff import drift
+    from meshrender.diff import format as drift_format
+    from meshrender.yamlio import read
+
+    _, out = rendered
+    expected = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*.yaml")}
+    target = out / "apps" / "payments" / "checkout.yaml"
+    target.write_text(target.read_text().replace("istio-proxy", "istio-proxy-2", 1)
+                      + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\ndata:\n"
+                      + "".join(f"  k{i}: '{'x' * 60}'\n" for i in range(1200 if large else 0)))
+    monkeypatch.setattr(read, "_fast", False)  # the reference reader alone
+    reference = drift_format.as_json(drift.compare(expected, out), "refresh")
+    monkeypatch.setattr(read, "_fast", None)  # (not loaded yet...)
+    monkeypatch.setattr(read, "_read_bytes", read.FAST_AFTER_BYTES)  # (...after much YAML read)
+    report = drift.compare(expected, out)
+    assert report.drift and drift_format.as_json(report, "refresh") == reference
+    assert (read._fast not in (None, False)) == large

@@ -124,6 +124,10 @@ def compare(expected: dict[str, str], root: Path, against: str | None = None, un
             return (FileDrift(rel, CHANGED, note=f"not valid YAML ({e}); a render rewrites it"),
                     len(yamlio.split_documents(expected[rel])))
 
+    # The fast YAML reader is loaded when the texts to parse make it pay (before workers
+    # fork), not because this process read much YAML before: one changed file is parsed
+    # faster than the reader is imported.
+    yamlio.expect(sum(len(text) + len(expected[rel]) for rel, text, _ in pending))
     compared = _in_workers(one, len(pending))
     for slot in slots:
         drift = slot if isinstance(slot, FileDrift) else compared[slot][0]
@@ -215,9 +219,9 @@ def _parse_chunks(chunks: list[tuple[int, str]], source: str, whole: str) -> lis
     docs = []
     for first, chunk in chunks:
         try:
-            parsed = yamlio.parse(chunk, source)
+            parsed = yamlio.parse(chunk, source, load_fast=False)  # (compare decided: yamlio.expect)
         except InputError:
-            yamlio.parse(whole, source)  # the same error, located in the whole file
+            yamlio.parse(whole, source, load_fast=False)  # the same error, located in the whole file
             raise
         for d in parsed:
             d.line += first - 1

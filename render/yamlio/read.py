@@ -749,10 +749,12 @@ def _fast_safe(chunk: str) -> bool:
     return _nesting_bound(chunk) < PARSE_SAFE_DEPTH
 
 
-def parse(text: str, source: str) -> list[Document]:
+def parse(text: str, source: str, *, load_fast: bool = True) -> list[Document]:
     """All non-empty documents of a stream, as data, in order; InputError for a stream of
-    more than MAX_FILE_NODES nodes (a file's documents are held in memory together)."""
-    fast = _reader(text)
+    more than MAX_FILE_NODES nodes (a file's documents are held in memory together).
+    `load_fast=False`: the caller decided (with expect) whether the fast reader pays; it
+    is used if loaded, and not loaded for this text."""
+    fast = _reader(text) if load_fast else (_fast or None)
     chunks = split_documents(text)
     answers: list[Any] = _fast_answers(fast, chunks) if fast else [None] * len(chunks)
     docs: list[Document] = []
