@@ -206,6 +206,24 @@ def test_another_meshrender_build_runs_in_full(gitops, cli, monkeypatch):
     assert check(cli)[0] == 0
 
 
+def test_another_version_of_a_library_runs_in_full(gitops, cli, monkeypatch):
+    """An upgraded PyYAML (or any distribution beside meshrender) may read a file
+    otherwise: records and cached results of the previous install are not used."""
+    installed = digests.installed
+    before = installed()
+    assert any(n.lower().startswith("pyyaml-") for n in before)
+    upgraded = [n if not n.lower().startswith("pyyaml-") else "PyYAML-99.0.dist-info" for n in before]
+    monkeypatch.setattr(digests, "installed", lambda: upgraded)
+    digests.code_digest.cache_clear()
+    try:
+        assert evaluated() is None
+        assert check(cli)[0] == 0
+    finally:
+        monkeypatch.setattr(digests, "installed", installed)
+        digests.code_digest.cache_clear()
+    assert evaluated() == set()
+
+
 def test_a_marker_of_another_fingerprint_runs_in_full(gitops, cli, monkeypatch):
     """The marker names the algorithm of its fingerprints (digests.FINGERPRINT): one
     written with another is not used, whatever its files' records say."""

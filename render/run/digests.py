@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -78,15 +79,36 @@ def fingerprint(data: bytes | str) -> str:
     return _fingerprint(data)
 
 
+def installed() -> list[str]:
+    """The distributions installed in the site folders Python finds modules in (each
+    `name-version`, from its .dist-info folder's name), in sys.path order: meshrender
+    reads, parses and validates with some of them (PyYAML, rapidyaml, orjson,
+    jsonschema...), and an upgrade of one may change a result. One listing per folder,
+    no import. (Only site folders: the current folder or a script's, on sys.path too,
+    differ between `python -m meshrender` and the `meshrender` command.)"""
+    out = []
+    for folder in sys.path:
+        if os.path.basename(folder.rstrip(os.sep)) not in ("site-packages", "dist-packages"):
+            continue
+        try:
+            names = os.listdir(folder)
+        except OSError:  # (a folder that went away)
+            continue
+        out += sorted(n for n in names if n.endswith(".dist-info"))
+    return out
+
+
 @cache
 def code_digest() -> str:
-    """meshrender's version and every file of the installed package (code and data): a
-    result computed by another build is never taken for this one's, even between two
-    commits with the same version number."""
+    """meshrender's version, every file of the installed package (code and data) and the
+    distributions installed beside it (installed()): a result computed by another build,
+    or with another version of a library, is never taken for this one's, even between
+    two commits with the same version number."""
     from meshrender import __version__
 
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256(__version__.encode())
+    h.update("\0".join(installed()).encode("utf-8", "surrogateescape") + b"\1")
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         for name in sorted(filenames):
