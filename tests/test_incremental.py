@@ -259,6 +259,28 @@ def test_an_incremental_check_finds_results_by_the_digest_of_each_files_text(git
                                                            "mesh/shop.yaml"]
 
 
+def test_settings_the_recorded_render_validated_are_not_validated_again(gitops, cli, monkeypatch):
+    """The recorded render validated every settings document of the files that are
+    unchanged since (same bytes, same meshrender and libraries): a check takes them as
+    valid. A changed file's documents are validated, and an invalid one is the error a
+    full run gives."""
+    from meshrender.settings import schema
+
+    names: list[str] = []
+    real = schema.first_error
+    monkeypatch.setattr(schema, "first_error",
+                        lambda data, name: names.append(data["metadata"]["name"]) or real(data, name))
+    write("apps/shop/web.yaml", deployment("web", "shop", image="nginx:1.27"))
+    assert evaluated() == {"apps/shop/web.yaml"} and names == []
+    write("mesh/shop.yaml", sps("shop", "shop", 5))
+    evaluated()
+    assert names == ["shop"]
+    write("mesh/shop.yaml", sps("shop", "shop", 5).replace("concurrency: 5", "concurrency: many"))
+    r, full = cli("render-check"), cli("render", *INPUTS)
+    assert r.code == full.code == 2 and r.err.splitlines()[0] == full.err.splitlines()[0]
+    assert "concurrency" in r.err
+
+
 def test_hand_edited_output_is_found_and_shown(gitops, cli):
     p = Path("deploy/pay/api.yaml")
     p.write_text(p.read_text().replace("nginx:1.25", "nginx:9"))

@@ -44,6 +44,7 @@ from meshrender.limits import (
     PROCESS_MEMORY,
 )
 from meshrender.run import parallel
+from meshrender.settings import schema
 from meshrender.settings.collect import Collector, Settings, SidecarSettings, is_consumed, may_be_settings
 from meshrender.settings.options import Options
 from meshrender.settings.provenance import Place
@@ -296,8 +297,6 @@ def _prepare() -> None:
     if os.environ.get("MESHRENDER_YAML", "") != "reference":
         with contextlib.suppress(ImportError):
             import meshrender.yamlio.fast  # noqa: F401
-    from meshrender.settings import schema
-
     schema.prefetch()
 
 
@@ -455,6 +454,8 @@ class Partial:
     scan: Callable[[Inputs], Collection[int]]
     select: Callable[[Run], Collection[int]]
     known: Callable[[Inputs], Iterable[tuple[int, identity.Key]]] = lambda inputs: ()
+    # Files scanned whose documents the recorded render validated (unchanged since).
+    validated: Callable[[], Collection[int]] = lambda: ()
 
 
 def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool = True,
@@ -553,9 +554,11 @@ def drive(paths: list[str], options: Options, handler: Handler, *, strict: bool 
     # (a tolerant run of excluded files only has nothing to do)
     if partial is None and not allow_empty and (n or strict or not inputs.excluded):
         sources.check_counts(inputs.found, counts, paths, warn)  # empty stdin, nothing at all
+    valid = [inputs.found[i][0] for i in partial.validated()] if partial is not None else []
     try:
-        context, problems = make_context(settings_docs, options, strict=strict, keep_original=keep_original,
-                                         inputs=inputs.displays)
+        with schema.validated_before(valid):  # (settings/schema.py: known valid, not checked again)
+            context, problems = make_context(settings_docs, options, strict=strict, keep_original=keep_original,
+                                             inputs=inputs.displays)
         run = Run(paths, inputs, context, problems, files=n, skipped=skipped, track=track, shas=shas, prints=prints,
                   partial=partial is not None)
         if track:

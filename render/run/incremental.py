@@ -257,6 +257,7 @@ class Planner:
         self.prints: dict[int, str] = {}  # input -> fingerprint (digests.fingerprint)
         self.old: dict[int, FileRecord] = {}
         self.changed: set[int] = set()
+        self.validated_files: list[int] = []
         self.clean: list[int] = []
         self.unchanged: set[str] = set()
         self.unchanged_documents = 0
@@ -302,7 +303,13 @@ class Planner:
                 scan.append(i)
             elif old.defines:
                 scan.append(i)
+                self.validated_files.append(i)
         return scan
+
+    def validated(self) -> Collection[int]:
+        """The files scanned for their settings whose bytes are the recorded render's: it
+        validated their documents (settings/schema.py, validated_before)."""
+        return self.validated_files
 
     def select(self, run: Run) -> Collection[int]:
         """The files to evaluate, once the scopes are known."""
@@ -463,7 +470,8 @@ class Check:
         planner = Planner(self.out_dir, self.recipe.digests, self.shown, self.committed, self.inputs)
         try:
             rendered = render(list(self.recipe.paths), options, Renderer(keep_texts=True), progress=progress,
-                              warn=warn, partial=Partial(planner.scan, planner.select, planner.known))
+                              warn=warn,
+                              partial=Partial(planner.scan, planner.select, planner.known, planner.validated))
         except NeedsFullRun:
             return None
         finally:

@@ -18,7 +18,7 @@ import contextlib
 import copy
 import difflib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -305,9 +305,36 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
+# Files whose documents are known to be valid (validated_before): not validated again.
+_VALID_FILES: frozenset[str] = frozenset()
+
+
+@contextlib.contextmanager
+def validated_before(sources: Collection[str]) -> Iterator[None]:
+    """Within this block, the documents of the files named in `sources` (display names)
+    are taken as valid without a check. An incremental check (run/incremental.py) names
+    the files whose bytes are those the recorded render read: that render validated them,
+    with this same meshrender and libraries (the marker's code digest), and succeeded,
+    so the answer is known. Asking again cost a one-file check its import of
+    jsonschema-rs and the validators' build, 15 to 20 ms."""
+    global _VALID_FILES
+    outer, _VALID_FILES = _VALID_FILES, frozenset(sources)
+    try:
+        yield
+    finally:
+        _VALID_FILES = outer
+
+
+def known_valid(doc: Document) -> bool:
+    """Whether `doc` is in a file validated_before names."""
+    return doc.source in _VALID_FILES
+
+
 def validate(doc: Document, schema_name: str, what: str, data: Any = None) -> None:
     """Raise InputError naming the file, line and field of the first schema violation
     (of `data` instead of the document's own data, when given)."""
+    if doc.source in _VALID_FILES:
+        return
     instance = doc.data if data is None else data
     error = first_error(instance, schema_name)
     if error is None:
