@@ -113,8 +113,8 @@ def test_the_marker_records_a_line_per_input(gitops):
     assert set(by_input) == {f"../{rel}" for rel in FILES}
     web = by_input["../apps/shop/web.yaml"]
     assert web.deps == ("ns:shop",) and web.output == "shop/web.yaml" and web.documents == 1
-    assert web.sha == digests.fingerprint(Path("apps/shop/web.yaml").read_bytes())
-    assert web.out_digest == digests.fingerprint(Path("deploy/shop/web.yaml").read_bytes())
+    assert web.fingerprint == digests.fingerprint(Path("apps/shop/web.yaml").read_bytes())
+    assert web.out_fingerprint == digests.fingerprint(Path("deploy/shop/web.yaml").read_bytes())
     assert by_input["../mesh/shop.yaml"].defines == ("ns:shop",)
     assert by_input["../mesh/global.yaml"].defines == ("run",)
     assert by_input["../apps/shop/cart.yaml"].keys == [("apps", "Deployment", "shop", "cart"),

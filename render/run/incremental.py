@@ -77,17 +77,18 @@ class FileRecord:
     """One input file as a render recorded it."""
 
     input: str  # path from the marker's folder, POSIX
-    sha: str  # the fingerprint of its bytes (digests.fingerprint)
+    fingerprint: str  # of its bytes (digests.fingerprint)
     deps: tuple[str, ...] = ()
     defines: tuple[str, ...] = ()
     keys: list[tuple[str, str, str, str]] = field(default_factory=list)
     output: str | None = None  # the output file's path in the folder
-    out_digest: str | None = None  # (a fingerprint too)
+    out_fingerprint: str | None = None
     documents: int = 0
 
     def line(self) -> str:
-        return json.dumps([self.input, self.sha, list(self.deps), list(self.defines), [list(k) for k in self.keys],
-                           self.output, self.out_digest, self.documents], separators=(",", ":"))
+        return json.dumps([self.input, self.fingerprint, list(self.deps), list(self.defines),
+                           [list(k) for k in self.keys], self.output, self.out_fingerprint, self.documents],
+                          separators=(",", ":"))
 
     @classmethod
     def of(cls, v: Any) -> FileRecord:
@@ -95,19 +96,20 @@ class FileRecord:
         `line` writes."""
         if not isinstance(v, list) or len(v) != 8:
             raise ValueError("not a file record")
-        path, sha, deps, defines, keys, output, out_digest, documents = v
+        path, fingerprint, deps, defines, keys, output, out_fingerprint, documents = v
         # (str.join raises TypeError for anything but a list of strings: a check in C,
         # for the tens of thousands of lines of a large repository's marker)
-        if not (type(path) is str and type(sha) is str and type(deps) is list and type(defines) is list
+        if not (type(path) is str and type(fingerprint) is str and type(deps) is list and type(defines) is list
                 and type(keys) is list and (output is None or type(output) is str)
-                and (out_digest is None or type(out_digest) is str) and type(documents) is int):
+                and (out_fingerprint is None or type(out_fingerprint) is str) and type(documents) is int):
             raise ValueError("not a file record")
         "".join(deps), "".join(defines)
         for k in keys:
             if type(k) is not list or len(k) != 4:
                 raise ValueError("not a file record")
             "".join(k)
-        return cls(path, sha, tuple(deps), tuple(defines), [tuple(k) for k in keys], output, out_digest, documents)
+        return cls(path, fingerprint, tuple(deps), tuple(defines), [tuple(k) for k in keys], output, out_fingerprint,
+                   documents)
 
 
 @dataclass
@@ -220,11 +222,11 @@ def block(out_dir: Path, rendered: Any) -> str:
     named = _From(out_dir)
     for i, (display, rel, path) in enumerate(inputs.found):
         out = rendered.tracked.get(i)
-        out_digest = out.out_print if out is not None and out.has_output else None
+        out_print = out.out_print if out is not None and out.has_output else None
         files.append(FileRecord(named(display if path is not None else None), run.prints.get(i, ""),
                                 out.deps if out else (),
                                 tuple(sorted(defines.get(display, ()))), run.keys.get(i, []),
-                                rel if out_digest else None, out_digest, out.out_documents if out_digest else 0))
+                                rel if out_print else None, out_print, out.out_documents if out_print else 0))
     text = "digests: |\n" + Record(digests.code_digest(), run.scopes.digests, files).text()
     return text if len(text) <= MAX_BLOCK_BYTES else ""
 
@@ -298,7 +300,7 @@ class Planner:
         for i, old in enumerate(olds):
             if old is not None:
                 self.old[i] = old
-            if old is None or old.sha != self.prints[i]:
+            if old is None or old.fingerprint != self.prints[i]:
                 self.changed.add(i)
                 scan.append(i)
             elif old.defines:
@@ -336,14 +338,14 @@ class Planner:
             if output is not None:
                 if output != found[i][1]:  # (other paths given: other names)
                     continue
-                if hashed.get(output) != old.out_digest:
+                if hashed.get(output) != old.out_fingerprint:
                     continue  # edited, removed or unreadable: rendered and compared in full
                 unchanged.add(output)
                 documents += old.documents
             clean.append(i)
         self.unchanged_documents += documents
-        chosen = set(range(len(found))).difference(clean)
-        return sorted(chosen)
+        kept = set(clean)
+        return [i for i in range(len(found)) if i not in kept]
 
     def known(self, inputs: Inputs) -> Iterable[tuple[int, tuple[str, str, str, str]]]:
         for i in self.clean:
