@@ -147,12 +147,42 @@ def test_a_namespace_setting_re_renders_exactly_that_namespace(gitops, cli):
     assert code == 1 and "web.yaml" in out and "cart.yaml" in out and "ledger.yaml" not in out
 
 
-def test_a_selector_setting_re_renders_its_namespace(gitops, cli):
-    write("mesh/pay-batch.yaml", sps("pay-batch", "pay", 6, "tier: batch"))
-    # (every file with a workload in the namespace: the config map's output needs no settings)
-    assert evaluated() == {"apps/pay/ledger.yaml", "apps/pay/api.yaml", "mesh/pay-batch.yaml"}
+def test_a_selector_setting_re_renders_exactly_the_workloads_it_matches(gitops, cli):
+    write("mesh/pay-batch.yaml", sps("pay-batch", "pay", 6, "tier: batch"))  # what it sets, not where
+    assert evaluated() == {"apps/pay/ledger.yaml", "mesh/pay-batch.yaml"}
     code, out = check(cli)
     assert code == 1 and "ledger.yaml" in out and "api.yaml" not in out
+
+
+PC_BATCH = ("apiVersion: networking.istio.io/v1beta1\nkind: ProxyConfig\nmetadata: {name: batch, namespace: pay}\n"
+            "spec: {selector: {matchLabels: {tier: batch}}, environmentVariables: {MODE: one}}\n")
+
+
+def test_a_selector_proxyconfig_re_renders_exactly_the_workloads_it_matches(gitops, cli):
+    write("mesh/pc-batch.yaml", PC_BATCH)
+    assert cli("render", *INPUTS, "-o", "deploy", "-q").code == 0
+    write("mesh/pc-batch.yaml", PC_BATCH.replace("MODE: one", "MODE: two"))
+    assert evaluated() == {"apps/pay/ledger.yaml", "mesh/pc-batch.yaml"}
+    code, out = check(cli)
+    assert code == 1 and "changed  deploy/pay/ledger.yaml" in out and "api.yaml" not in out
+    assert cli("render-check", "--no-cache").out == out
+
+
+@pytest.mark.parametrize("change", [
+    ("mesh/pay-batch.yaml", sps("pay-batch", "pay", 4, "app: api")),  # aimed elsewhere
+    ("mesh/pay-batch.yaml", sps("pay-batch", "pay", 4)),  # no selector: the whole namespace
+    ("mesh/pay-api.yaml", sps("pay-api", "pay", 5, "app: api")),  # a new one
+    ("mesh/pay-batch.yaml", None),  # removed
+])
+def test_a_selector_that_may_apply_to_other_workloads_re_renders_its_namespace(gitops, cli, change):
+    path, text = change
+    if text is None:
+        Path(path).unlink()
+    else:
+        write(path, text)
+    assert evaluated() == {"apps/pay/ledger.yaml", "apps/pay/api.yaml"} | ({path} if text else set())
+    code, out = check(cli)
+    assert code == 1 and "shop" not in out
 
 
 @pytest.mark.parametrize("change", [
@@ -397,6 +427,36 @@ def test_lint_and_render_keep_per_file_results(gitops, cli, tmp_path, monkeypatc
     calls.clear()
     b = cli("render", *INPUTS)
     assert a.out == b.out and calls == []
+
+
+def test_cached_results_follow_the_selector_settings_that_match_them(gitops, cli, monkeypatch):
+    """A changed selector setting re-evaluates, from the cache too, exactly the files
+    whose workloads it matches; a new selector setting, its whole namespace; what is
+    served is what an evaluation gives."""
+    from meshrender.run import driver
+
+    calls: list[str] = []
+    real = driver.evaluate_file
+    monkeypatch.setattr(driver, "evaluate_file", lambda f, c: calls.append(f.display) or real(f, c))
+    monkeypatch.setenv("MESHRENDER_JOBS", "1")  # (evaluated here, where the calls are seen)
+    monkeypatch.setenv("MESHRENDER_CACHE", "1")  # served, not verified
+    for command in ("lint", "render"):
+        assert cli(command, *INPUTS).code in (0, 1)
+    write("mesh/pay-batch.yaml", sps("pay-batch", "pay", 6, "tier: batch"))
+    for change in ("content", "new"):
+        if change == "new":  # (every file of the namespace: the settings files are objects in it)
+            write("mesh/pay-api.yaml", sps("pay-api", "pay", 5, "app: api"))
+        for command in ("lint", "render"):
+            calls.clear()
+            served = cli(command, *INPUTS)
+            expected = {"apps/pay/ledger.yaml", "mesh/pay-batch.yaml"} if change == "content" else \
+                {"apps/pay/ledger.yaml", "apps/pay/api.yaml", "apps/pay/config.yaml", "mesh/pay-api.yaml",
+                 "mesh/pay-batch.yaml"}
+            assert set(calls) == expected, (command, change)
+            monkeypatch.setenv("MESHRENDER_CACHE", "0")
+            fresh = cli(command, *INPUTS)
+            monkeypatch.setenv("MESHRENDER_CACHE", "1")
+            assert (served.code, served.out) == (fresh.code, fresh.out)
 
 
 def test_the_cache_is_off_when_asked(gitops, cli, tmp_path, monkeypatch):

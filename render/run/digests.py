@@ -3,15 +3,18 @@
 A file's output is a function of (1) its own text, (2) the run: meshrender's code, the
 options, the files named by --values / --mesh-config / the repository configuration, the
 kustomizations among the inputs (they decide which files are patches) and every setting
-of mesh-wide scope, and (3) the settings of each namespace its workloads live in
-(namespace-wide and selector SidecarProxySettings, ProxyConfigs, the Namespace object,
-VerticalPodAutoscalers). Nothing else reaches it: settings are the only documents one
-file's evaluation reads from another (render/run/driver.py), and every settings document
-is filed under exactly one of those scopes, or under the run when in doubt.
+of mesh-wide scope, (3) the settings of each namespace its workloads live in
+(namespace-wide SidecarProxySettings and ProxyConfigs, the Namespace object,
+VerticalPodAutoscalers, and where each selector setting of the namespace is and what its
+selector says), and (4) what each selector setting that matches one of its workloads
+sets. Nothing else reaches it: settings are the only documents one file's evaluation
+reads from another (render/run/driver.py), and every settings document is filed under
+exactly one of those scopes (a selector setting under two: its selector in its
+namespace's, its text in its own), or under the run when in doubt.
 
-So `render -o` records, per source file, the digest of its text, the scopes its
-workloads used (`ns:NAME`), the scopes its settings define, the objects it creates (for
-duplicate detection without reading the others) and the digest of each output file; and
+So `render -o` records, per source file, the fingerprint of its text, the scopes its
+workloads used (`ns:NAME`, `sel:NS/FILE:LINE`), the scopes its settings define, the objects it creates (for
+duplicate detection without reading the others) and the fingerprint of each output file; and
 once per run the digest of the run and of every scope. A later check re-renders a file
 only when its text, or the digest of a scope it used, changed (run/incremental.py).
 
@@ -42,7 +45,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -158,11 +161,25 @@ class Scopes:
     defines: dict[str, set[str]] = field(default_factory=dict)  # display name -> scopes
 
 
+def selector_scope(namespace: str, doc: Any) -> str:
+    """The scope of what a selector setting of `namespace` sets (document `doc`): a file
+    depends on it when one of its workloads matches the selector (`sel:NS/FILE:LINE`)."""
+    return f"sel:{namespace}/{doc.source}:{doc.line}"
+
+
 def scopes(settings_docs: Iterable[Any], run_parts: Iterable[bytes | str], default_namespace: str,
-           root_namespace: str) -> Scopes:
+           root_namespace: str, selectors: Mapping[tuple[str, int], tuple[str, str]] | None = None) -> Scopes:
     """The scopes of a run: each the digest of its settings documents, in input order,
     with where they are (findings and explanations name the place); RUN also of
-    `run_parts` (code, options, files the options name)."""
+    `run_parts` (code, options, files the options name).
+
+    `selectors`: the settings that apply to the workloads of one namespace their selector
+    matches (namespaced selector SidecarProxySettings and ProxyConfigs, as the collector
+    read them), by (file, line): their namespace and their selector as text. Such a
+    document is split in two. Where it is and its selector go into its namespace's scope:
+    a new, removed or re-aimed selector may apply to any workload there. Its text goes
+    into a scope of its own (selector_scope), on which only the files whose workloads it
+    matches depend: a changed setting re-renders exactly the workloads it applies to."""
     hashers: dict[str, Any] = {RUN: hashlib.sha256()}
     for part in run_parts:
         hashers[RUN].update(digest(part).encode())
@@ -172,9 +189,19 @@ def scopes(settings_docs: Iterable[Any], run_parts: Iterable[bytes | str], defau
         scope = scope_of(doc.data, default_namespace, root_namespace)
         if scope is None:
             continue
+        place = f"{doc.source}\0{doc.line}\0".encode("utf-8", "surrogatepass")
         h = hashers.get(scope) or hashers.setdefault(scope, hashlib.sha256())
-        h.update(f"{doc.source}\0{doc.line}\0".encode("utf-8", "surrogatepass"))
-        h.update(digest(doc.text).encode())
+        h.update(place)
+        split = selectors.get((doc.source, doc.line)) if selectors else None
+        if split is not None and scope == f"ns:{split[0]}":
+            h.update(digest(f"selector\0{split[1]}").encode())
+            own = selector_scope(split[0], doc)
+            mine = hashers.get(own) or hashers.setdefault(own, hashlib.sha256())
+            mine.update(place)
+            mine.update(digest(doc.text).encode())
+            out.defines.setdefault(doc.source, set()).add(own)
+        else:
+            h.update(digest(doc.text).encode())
         out.defines.setdefault(doc.source, set()).add(scope)
     out.digests = {scope: h.hexdigest()[:32] for scope, h in hashers.items()}
     return out

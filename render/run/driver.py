@@ -89,13 +89,15 @@ class Evaluated:
     notes: list[Problem] = field(default_factory=list)  # pod templates left alone ("not-injected")
     skipped: bool = False  # not a Kubernetes manifest file (a kustomization, a values file, ...)
     objects: list[tuple[identity.Key, int, tuple]] = field(default_factory=list)  # what the file creates
+    selectors: tuple[str, ...] = ()  # the scopes of the selector settings its workloads match
 
     @property
     def scopes(self) -> tuple[str, ...]:
         """The settings scopes this file's evaluation read (run/digests.py): the namespace
-        of every workload and of every namespaced object in it."""
+        of every workload and of every namespaced object in it, and the selector settings
+        that match its workloads."""
         return tuple(sorted({f"ns:{key[2]}" for key, _, _ in self.objects if key[2]}
-                            | {f"ns:{e.workload.namespace}" for e in self.evaluations}))
+                            | {f"ns:{e.workload.namespace}" for e in self.evaluations} | set(self.selectors)))
 
 
 @dataclass
@@ -417,7 +419,25 @@ def evaluate_file(f: SourceFile, context: Context) -> Evaluated:
         held.append((doc, found.workloads))
     for doc, workloads in held:
         out.evaluations += [evaluate(w, doc, context) for w in workloads]
+    out.selectors = _selectors_matching(out.evaluations, context)
     return out
+
+
+def _selectors_matching(evaluations: list[Evaluation], context: Context) -> tuple[str, ...]:
+    """The scopes (digests.selector_scope) of the selector settings that match these
+    workloads, whether or not another setting wins over them: what they set may reach them."""
+    from meshrender.run.digests import selector_scope
+
+    resolver = context.resolver
+    if resolver is None or not evaluations:
+        return ()
+    found = set()
+    for e in evaluations:
+        # (as resolving it found them; looked up again only where it failed, in a lint)
+        sps, pcs = e.resolved.matched if e.resolved is not None else resolver.matching(e.workload)
+        found.update(selector_scope(s.namespace, s.doc) for s in sps if s.namespace)
+        found.update(selector_scope(e.workload.namespace, layer.doc) for layer in pcs if layer.doc is not None)
+    return tuple(sorted(found))
 
 
 def _name_place(inputs: Inputs, i: int, k: int, path: tuple) -> Location:
@@ -711,9 +731,16 @@ def _check_same(cached: tuple, fresh: tuple, display: str) -> None:
 
 def _scopes(settings_docs: list[Document], inputs: Inputs, context: Context) -> Any:
     """The digests of the run's settings scopes (run/digests.py)."""
+    import json
+
     from meshrender.run import digests
 
     resolver = context.resolver
     root = (resolver.base.get("mesh", "rootNamespace") if resolver is not None else None) or "istio-system"
+    settings = context.settings
+    selectors = {(s.doc.source, s.doc.line): (s.namespace, json.dumps(s.selector, sort_keys=True, default=str))
+                 for s in settings.sidecar if s.scope == "workload" and s.namespace}
+    selectors.update({(pc.doc.source, pc.doc.line): (pc.namespace, json.dumps(pc.selector, sort_keys=True, default=str))
+                      for pc in settings.proxy_configs if pc.selector and pc.namespace})
     return digests.scopes(settings_docs, digests.run_parts(context.options, inputs.kustomizations),
-                          context.options.namespace, root)
+                          context.options.namespace, root, selectors)

@@ -131,7 +131,7 @@ class Renderer:
         if run.track:
             from meshrender.run import digests
 
-            deps = digests.namespaces_used(evaluated.evaluations)
+            deps = tuple(sorted({*digests.namespaces_used(evaluated.evaluations), *evaluated.selectors}))
             if texts:
                 stream = dump_stream(texts).encode("utf-8", "surrogatepass")
                 out_digest, out_print = digests.digest(stream), digests.fingerprint(stream)

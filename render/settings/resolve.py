@@ -50,6 +50,9 @@ class Resolved:
     tree: Tree
     config: InjectConfig
     mode: Effective
+    # The workload SidecarProxySettings and selector ProxyConfig layers that matched it
+    # (Resolver.matching): what incremental work files it under (run/digests.py).
+    matched: tuple[list[SidecarSettings], list[Layer]] = ([], [])
 
 
 def _value_at(tree: dict, path: tuple) -> Any:
@@ -256,7 +259,7 @@ class Resolver:
             config = self._traditional.get(key)
             if config is None:
                 config = self._traditional[key] = self._config(base.tree, False)
-        return Resolved(base.tree, config, mode)
+        return Resolved(base.tree, config, mode, (sps, pcs))
 
     def _mode(self, w: Workload, tree: Tree) -> Effective:
         if self.force_native is not None:
