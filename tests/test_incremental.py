@@ -258,7 +258,7 @@ def test_a_marker_of_another_fingerprint_runs_in_full(gitops, cli, monkeypatch):
     """The marker names the algorithm of its fingerprints (digests.FINGERPRINT): one
     written with another is not used, whatever its files' records say."""
     monkeypatch.setattr(digests, "FINGERPRINT", "sha256-128")
-    monkeypatch.setattr(digests, "_fingerprint", digests._sha256_fingerprint)
+    monkeypatch.setattr(digests, "_fingerprint", digests.digest)
     assert evaluated() is None
     assert check(cli)[0] == 0
     assert cli("render", *INPUTS, "-o", "deploy", "-q").code == 0
@@ -599,7 +599,7 @@ def test_a_hashing_worker_that_dies_means_a_full_check(gitops, cli, monkeypatch)
     monkeypatch.setenv("MESHRENDER_CACHE", "on")  # (not verify: the incremental answer alone)
     monkeypatch.delenv("MESHRENDER_JOBS", raising=False)
     monkeypatch.setattr(incremental, "WORKER_MIN_FILES", 0)
-    monkeypatch.setattr(incremental, "committed_digests", lambda out_dir, shown: os._exit(9))
+    monkeypatch.setattr(incremental, "committed_fingerprints", lambda out_dir, shown: os._exit(9))
     write("apps/shop/web.yaml", deployment("web", "shop", image="nginx:1.27"))
     code, out = check(cli)
     assert code == 1 and "changed  deploy/shop/web.yaml" in out

@@ -61,16 +61,12 @@ def digest(data: bytes | str) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-def _sha256_fingerprint(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
-try:  # (a dependency; without it, fingerprints are SHA-256's, under their own name)
+try:  # (a dependency; without it, fingerprints are digests, under their own name)
     from xxhash import xxh3_128_hexdigest as _fingerprint
 
     FINGERPRINT = "xxh3-128"
 except ImportError:  # pragma: no cover
-    _fingerprint = _sha256_fingerprint
+    _fingerprint = digest
     FINGERPRINT = "sha256-128"
 
 

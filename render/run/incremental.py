@@ -255,7 +255,7 @@ class Planner:
         self.shown = shown
         self.block = block  # the marker's digests block, parsed while the inputs are hashed
         self.record = Record("", {}, [])
-        self.hashing = committed  # parallel.Background of committed_digests
+        self.hashing = committed  # parallel.Background of committed_fingerprints
         self.prints: dict[int, str] = {}  # input -> fingerprint (digests.fingerprint)
         self.old: dict[int, FileRecord] = {}
         self.changed: set[int] = set()
@@ -353,7 +353,7 @@ class Planner:
                 yield i, key
 
 
-def committed_digests(out_dir: Path, shown: str) -> tuple[dict[str, str], dict[str, str]]:
+def committed_fingerprints(out_dir: Path, shown: str) -> tuple[dict[str, str], dict[str, str]]:
     """The output folder's files (committed.existing_files) and the fingerprint of each
     one's bytes, read as untrusted content; a file that cannot be read has none (it is then
     re-rendered and compared in full). Every file, not only those the record names: this
@@ -413,7 +413,7 @@ def _inline(files: int) -> bool:
 
 
 def hash_committed(out_dir: Path, shown: str) -> Any:
-    """committed_digests(out_dir, shown), begun now in a worker process (see _inline);
+    """committed_fingerprints(out_dir, shown), begun now in a worker process (see _inline);
     None when incremental work is off or the folder has no marker. The caller begins it
     as soon as it knows the folder, before it imports what a render needs: the worker
     then has the folder hashed by the time the inputs are."""
@@ -426,7 +426,8 @@ def hash_committed(out_dir: Path, shown: str) -> Any:
         size = os.stat(os.path.join(out_dir, MARKER)).st_size
     except OSError:
         return None
-    return parallel.Background(lambda: committed_digests(out_dir, shown), inline=_inline(size // MARKER_LINE_BYTES))
+    return parallel.Background(lambda: committed_fingerprints(out_dir, shown),
+                               inline=_inline(size // MARKER_LINE_BYTES))
 
 
 class Check:
